@@ -1,0 +1,2 @@
+//! Calls: CDR files and live AMI events in; daily volume, destinations by country and fraud
+//! alarms out.

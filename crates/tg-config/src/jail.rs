@@ -1,0 +1,228 @@
+//! `[jail.NAME]`: which findings count, from which logs, how many in what window, banned how long.
+//!
+//! Built-in jails exist for every service (`sip`, `iax`, `ami`, `web`, `ssh`, `ftp`, `custom`).
+//! A user section with a built-in name overrides only the fields it sets; a new name makes a new
+//! jail, which must say which `services` it counts.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use tg_model::Service;
+
+use crate::{Problem, Secs};
+
+/// `[jail.NAME]` as written by the user: every field optional.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JailSection {
+    /// `false` turns the jail off.
+    pub enabled: Option<bool>,
+    /// Which services' findings this jail counts.
+    pub services: Option<Vec<String>>,
+    /// Log files the daemon follows for this jail (missing files are waited for).
+    pub logs: Option<Vec<String>>,
+    /// systemd journal matches (`["_SYSTEMD_UNIT=ssh.service"]`) followed by the daemon.
+    pub journal: Option<JournalSource>,
+    /// Findings from one address within `find_time` that trigger a ban.
+    pub max_retry: Option<u32>,
+    /// The counting window.
+    pub find_time: Option<Secs>,
+    /// How long the first ban lasts.
+    pub ban_time: Option<Secs>,
+    /// Each repeat ban of the same address lasts this many times longer than the previous.
+    pub ban_time_multiplier: Option<u32>,
+    /// The longest a repeat ban may last.
+    pub max_ban_time: Option<Secs>,
+}
+
+/// `journal = { match = [...] }`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JournalSource {
+    /// journalctl-style `FIELD=value` matches, OR-ed.
+    #[serde(rename = "match")]
+    pub matches: Vec<String>,
+}
+
+/// An effective jail, with every field resolved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Jail {
+    /// The jail's name (`sip`, `ssh`, …).
+    pub name: String,
+    /// Whether the jail counts and bans at all.
+    pub enabled: bool,
+    /// The services whose findings it counts.
+    pub services: Vec<Service>,
+    /// Log files to follow.
+    pub logs: Vec<String>,
+    /// Journal matches to follow.
+    pub journal: Vec<String>,
+    /// Findings within `find_time` that trigger a ban.
+    pub max_retry: u32,
+    /// The counting window, seconds.
+    pub find_time: u64,
+    /// The first ban's length, seconds.
+    pub ban_time: u64,
+    /// Repeat-ban growth factor (1 = no escalation).
+    pub ban_time_multiplier: u32,
+    /// Cap on escalated bans, seconds.
+    pub max_ban_time: u64,
+}
+
+const ASTERISK_LOGS: &[&str] = &[
+    "/var/log/asterisk/messages",
+    "/var/log/asterisk/messages.log",
+    "/var/log/asterisk/security",
+    "/var/log/asterisk/security.log",
+];
+
+/// The built-in jails, before user overrides.
+pub fn builtin_jails() -> Vec<Jail> {
+    let jail = |name: &str, service: Service, logs: &[&str], journal: &[&str], max_retry| Jail {
+        name: name.to_string(),
+        enabled: true,
+        services: vec![service],
+        logs: logs.iter().map(|s| s.to_string()).collect(),
+        journal: journal.iter().map(|s| s.to_string()).collect(),
+        max_retry,
+        find_time: 600,
+        ban_time: 3600,
+        ban_time_multiplier: 2,
+        max_ban_time: 7 * 86_400,
+    };
+    vec![
+        jail("sip", Service::Sip, ASTERISK_LOGS, &[], 5),
+        jail("iax", Service::Iax, ASTERISK_LOGS, &[], 5),
+        jail("ami", Service::Ami, ASTERISK_LOGS, &[], 5),
+        jail(
+            "web",
+            Service::Web,
+            &[
+                "/var/log/asterisk/freepbx_security.log",
+                "/var/log/apache2/error.log",
+                "/var/log/httpd/error_log",
+                "/var/log/nginx/error.log",
+            ],
+            &[],
+            10,
+        ),
+        jail(
+            "ssh",
+            Service::Ssh,
+            &["/var/log/auth.log", "/var/log/secure"],
+            &["_SYSTEMD_UNIT=ssh.service", "_SYSTEMD_UNIT=sshd.service"],
+            5,
+        ),
+        jail(
+            "ftp",
+            Service::Ftp,
+            &[
+                "/var/log/vsftpd.log",
+                "/var/log/proftpd/proftpd.log",
+                "/var/log/pure-ftpd/pure-ftpd.log",
+            ],
+            &[],
+            5,
+        ),
+        jail("custom", Service::Custom, &[], &[], 5),
+    ]
+}
+
+/// Merges the user's sections over the built-in jails.
+pub fn effective_jails(user: &BTreeMap<String, JailSection>) -> Vec<Jail> {
+    let mut jails = builtin_jails();
+    for (name, s) in user {
+        let idx = match jails.iter().position(|j| &j.name == name) {
+            Some(i) => i,
+            None => {
+                let mut fresh = builtin_jails().remove(0);
+                fresh.name = name.clone();
+                fresh.services.clear();
+                fresh.logs.clear();
+                jails.push(fresh);
+                jails.len() - 1
+            }
+        };
+        let j = &mut jails[idx];
+        if let Some(v) = s.enabled {
+            j.enabled = v;
+        }
+        if let Some(v) = &s.services {
+            j.services = v.iter().filter_map(|n| Service::from_name(n)).collect();
+        }
+        if let Some(v) = &s.logs {
+            j.logs = v.clone();
+        }
+        if let Some(v) = &s.journal {
+            j.journal = v.matches.clone();
+        }
+        if let Some(v) = s.max_retry {
+            j.max_retry = v;
+        }
+        if let Some(v) = s.find_time {
+            j.find_time = v.0;
+        }
+        if let Some(v) = s.ban_time {
+            j.ban_time = v.0;
+        }
+        if let Some(v) = s.ban_time_multiplier {
+            j.ban_time_multiplier = v;
+        }
+        if let Some(v) = s.max_ban_time {
+            j.max_ban_time = v.0;
+        }
+    }
+    jails
+}
+
+impl JailSection {
+    pub(crate) fn validate(&self, name: &str, text: &str, problems: &mut Vec<Problem>) {
+        let line = find_section_line(text, name);
+        let mut bad = |field: &str, message: String| {
+            problems.push(Problem {
+                line,
+                key: Some(format!("jail.{name}.{field}")),
+                message,
+            });
+        };
+        let builtin = builtin_jails().iter().any(|j| j.name == name);
+        match &self.services {
+            Some(services) => {
+                for s in services {
+                    if Service::from_name(s).is_none() {
+                        bad("services", format!("unknown service {s:?} (one of sip, iax, ami, web, ssh, ftp, custom)"));
+                    }
+                }
+            }
+            None if !builtin => bad(
+                "services",
+                "a new jail must list the services it counts".into(),
+            ),
+            None => {}
+        }
+        if self.max_retry == Some(0) {
+            bad("max_retry", "must be at least 1".into());
+        }
+        if self.find_time == Some(Secs(0)) {
+            bad("find_time", "must be longer than 0s".into());
+        }
+        if self.ban_time == Some(Secs(0)) {
+            bad("ban_time", "must be longer than 0s".into());
+        }
+        if self.ban_time_multiplier == Some(0) {
+            bad("ban_time_multiplier", "must be at least 1".into());
+        }
+    }
+}
+
+/// The line of `[jail.NAME]` in the text, for messages about fields that failed validation.
+fn find_section_line(text: &str, name: &str) -> Option<usize> {
+    let header = format!("[jail.{name}]");
+    let quoted = format!("[jail.\"{name}\"]");
+    text.lines()
+        .position(|l| {
+            let l = l.trim();
+            l.starts_with(&header) || l.starts_with(&quoted)
+        })
+        .map(|i| i + 1)
+}

@@ -1,0 +1,230 @@
+//! The configuration file (`/etc/tollguard/tollguard.toml`), parsed and validated without I/O
+//! beyond reading the text.
+//!
+//! One file configures every part; each part owns one section module here:
+//! `[daemon]` ([`daemon`]), `[trusted]` ([`trusted`]), `[jail.NAME]` ([`jail`]),
+//! `[[detector]]` ([`detector`]), `[firewall]` ([`firewall`]), `[calls]` and `[alerts]`
+//! ([`calls`]). Unknown keys are errors that name the key and line. Validation is pure and
+//! collects every error, not just the first.
+
+pub mod calls;
+pub mod daemon;
+pub mod detector;
+mod duration;
+pub mod firewall;
+pub mod jail;
+pub mod trusted;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+pub use duration::Secs;
+
+/// The whole configuration.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `[daemon]`: where state lives, the control socket, the firewall backend.
+    #[serde(default)]
+    pub daemon: daemon::DaemonConfig,
+    /// `[trusted]`: addresses, networks and host names that are never banned.
+    #[serde(default)]
+    pub trusted: trusted::TrustedConfig,
+    /// `[jail.NAME]`: the user's jails, merged over the built-in ones by [`Config::jails`].
+    #[serde(default)]
+    pub jail: std::collections::BTreeMap<String, jail::JailSection>,
+    /// `[[detector]]`: custom `<HOST>` patterns for services tollguard does not know.
+    #[serde(default)]
+    pub detector: Vec<detector::CustomDetector>,
+    /// `[firewall]`: the declarative firewall policy.
+    #[serde(default)]
+    pub firewall: Option<firewall::FirewallConfig>,
+    /// `[calls]`: call-record analysis and the live call guard.
+    #[serde(default)]
+    pub calls: Option<calls::CallsConfig>,
+    /// `[alerts]`: where alarms and ban notices are sent.
+    #[serde(default)]
+    pub alerts: Option<calls::AlertsConfig>,
+}
+
+/// A configuration that could not be used. Each problem names the file, line and key.
+#[derive(Debug, thiserror::Error)]
+pub struct ConfigError {
+    /// The file the text came from.
+    pub path: PathBuf,
+    /// Every problem found, in file order where the line is known.
+    pub problems: Vec<Problem>,
+}
+
+/// One problem in a configuration file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// The key, dotted (`jail.sip.max_retry`), when known.
+    pub key: Option<String>,
+    /// What is wrong, in a sentence.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.problems.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{}", self.path.display())?;
+            if let Some(line) = p.line {
+                write!(f, ":{line}")?;
+            }
+            if let Some(key) = &p.key {
+                write!(f, ": {key}")?;
+            }
+            write!(f, ": {}", p.message)?;
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// Reads and validates a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            path: path.to_path_buf(),
+            problems: vec![Problem {
+                line: None,
+                key: None,
+                message: format!("cannot read: {e}"),
+            }],
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Parses and validates configuration text; `path` is only used in messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let fail = |problems| ConfigError {
+            path: path.to_path_buf(),
+            problems,
+        };
+        let config: Config = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|s| line_of(text, s.start));
+            let message = e.message().to_string();
+            fail(vec![Problem {
+                line,
+                key: None,
+                message,
+            }])
+        })?;
+        let mut problems = Vec::new();
+        config.validate(text, &mut problems);
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            problems.sort_by_key(|p| p.line.unwrap_or(usize::MAX));
+            Err(fail(problems))
+        }
+    }
+
+    fn validate(&self, text: &str, problems: &mut Vec<Problem>) {
+        self.trusted.validate(text, problems);
+        for (name, section) in &self.jail {
+            section.validate(name, text, problems);
+        }
+        for d in &self.detector {
+            d.validate(text, problems);
+        }
+        if let Some(fw) = &self.firewall {
+            fw.validate(text, problems);
+        }
+        if let Some(calls) = &self.calls {
+            calls.validate(text, problems);
+        }
+    }
+
+    /// The effective jails: the built-in ones, overridden field by field by the user's.
+    pub fn jails(&self) -> Vec<jail::Jail> {
+        jail::effective_jails(&self.jail)
+    }
+}
+
+/// The 1-based line holding byte offset `offset` of `text`.
+pub fn line_of(text: &str, offset: usize) -> usize {
+    let end = offset.min(text.len());
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+/// A [`Problem`] at a span of the text.
+pub fn problem_at(
+    text: &str,
+    span: std::ops::Range<usize>,
+    key: impl Into<String>,
+    message: impl Into<String>,
+) -> Problem {
+    Problem {
+        line: Some(line_of(text, span.start)),
+        key: Some(key.into()),
+        message: message.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("t.toml"))
+    }
+
+    #[test]
+    fn empty_config_gives_builtin_jails() {
+        let c = parse("").unwrap();
+        let names: Vec<_> = c.jails().into_iter().map(|j| j.name).collect();
+        for want in ["sip", "iax", "ami", "web", "ssh", "ftp"] {
+            assert!(
+                names.iter().any(|n| n == want),
+                "{want} missing from {names:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_key_names_line() {
+        let err = parse("[daemon]\nsocket = \"/run/x.sock\"\nbogus = 1\n").unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("t.toml:3"), "{text}");
+        assert!(text.contains("bogus"), "{text}");
+    }
+
+    #[test]
+    fn jail_override_keeps_other_defaults() {
+        let c = parse("[jail.sip]\nmax_retry = 3\n").unwrap();
+        let sip = c.jails().into_iter().find(|j| j.name == "sip").unwrap();
+        assert_eq!(sip.max_retry, 3);
+        assert_eq!(sip.find_time, 600);
+        assert_eq!(sip.ban_time, 3600);
+    }
+
+    #[test]
+    fn all_problems_are_collected() {
+        let err = parse(
+            "[trusted]\naddresses = [\"10.0.0.0/33\", \"not an address!\"]\n\
+             [jail.sip]\nmax_retry = 0\nban_time_multiplier = 0\n",
+        )
+        .unwrap_err();
+        assert!(err.problems.len() >= 3, "{err}");
+        assert!(err.problems.iter().all(|p| p.line.is_some()), "{err}");
+    }
+
+    #[test]
+    fn bad_duration_names_line() {
+        let err = parse("[jail.ssh]\n\nfind_time = \"10x\"\n").unwrap_err();
+        assert!(err.to_string().contains("t.toml:3"), "{err}");
+        assert!(err.to_string().contains("10x"), "{err}");
+    }
+}

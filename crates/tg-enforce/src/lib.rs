@@ -1,0 +1,2 @@
+//! Enforcers: decisions into the kernel, in batches (nftables sets with timeouts; iptables +
+//! ipset fallback).

@@ -1,0 +1,314 @@
+//! The jail set: counts findings per (jail, address) and decides bans.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+
+use tg_config::jail::Jail;
+use tg_model::{canonical_ip, Finding, Kind, Service, TrustedSet};
+
+/// Findings from one address with the same attempt key count once only if they follow each
+/// other within this long (one attempt's lines are written within milliseconds).
+const ATTEMPT_MERGE_MS: i64 = 10_000;
+
+/// A ban the jails decided on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decision {
+    /// Whom to ban.
+    pub ip: IpAddr,
+    /// The jail that decided.
+    pub jail: String,
+    /// When (log clock, Unix ms).
+    pub at_ms: i64,
+    /// How long, in seconds (already escalated).
+    pub ban_secs: u64,
+    /// Counted attempts in the window that triggered the ban.
+    pub count: u32,
+    /// 1 for a first ban, 2 for the second, … (drives escalation).
+    pub ban_number: u32,
+    /// The service and kind of the finding that triggered the ban.
+    pub service: Service,
+    /// See `service`.
+    pub kind: Kind,
+}
+
+/// What one finding did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Observation {
+    /// False when the finding was not counted: trusted, no jail for its service, a repeat line of
+    /// one attempt, or the address is already banned by the jail.
+    pub counted: bool,
+    /// True when the address is trusted.
+    pub trusted: bool,
+    /// Bans decided by this finding (one per jail at most).
+    pub decisions: Vec<Decision>,
+}
+
+#[derive(Default)]
+struct Offender {
+    window: VecDeque<i64>,
+    banned_until_ms: i64,
+    bans: u32,
+}
+
+#[derive(Default)]
+struct AddressState {
+    last_attempt: Option<(u64, i64)>,
+    attempts: u64,
+}
+
+/// The jails, with every address's counters.
+pub struct JailSet {
+    jails: Vec<Jail>,
+    trusted: TrustedSet,
+    offenders: HashMap<(usize, IpAddr), Offender>,
+    addresses: HashMap<IpAddr, AddressState>,
+}
+
+impl JailSet {
+    /// Enabled jails only; `trusted` addresses are never counted.
+    pub fn new(jails: Vec<Jail>, trusted: TrustedSet) -> Self {
+        let jails = jails
+            .into_iter()
+            .filter(|j| j.enabled && !j.services.is_empty())
+            .collect();
+        JailSet {
+            jails,
+            trusted,
+            offenders: HashMap::new(),
+            addresses: HashMap::new(),
+        }
+    }
+
+    /// The enabled jails.
+    pub fn jails(&self) -> &[Jail] {
+        &self.jails
+    }
+
+    /// Replaces the trusted set (after a host name re-resolved, or on reload).
+    pub fn set_trusted(&mut self, trusted: TrustedSet) {
+        self.trusted = trusted;
+    }
+
+    /// The trusted set in force.
+    pub fn trusted(&self) -> &TrustedSet {
+        &self.trusted
+    }
+
+    /// Tells the jail how many bans an address already served (from the store), so the next one
+    /// escalates across restarts.
+    pub fn set_prior_bans(&mut self, jail: &str, ip: IpAddr, bans: u32) {
+        if let Some(j) = self.jails.iter().position(|x| x.name == jail) {
+            self.offenders
+                .entry((j, canonical_ip(ip)))
+                .or_default()
+                .bans = bans;
+        }
+    }
+
+    /// Marks an address as banned by a jail until `until_ms` (restored bans, manual bans), so
+    /// findings during the ban do not decide it again.
+    pub fn set_banned_until(&mut self, jail: &str, ip: IpAddr, until_ms: i64) {
+        if let Some(j) = self.jails.iter().position(|x| x.name == jail) {
+            self.offenders
+                .entry((j, canonical_ip(ip)))
+                .or_default()
+                .banned_until_ms = until_ms;
+        }
+    }
+
+    /// Forgets that an address is banned (manual unban): it starts from a clean window.
+    pub fn unbanned(&mut self, ip: IpAddr) {
+        let ip = canonical_ip(ip);
+        for ((_, addr), o) in self.offenders.iter_mut() {
+            if *addr == ip {
+                o.banned_until_ms = 0;
+                o.window.clear();
+            }
+        }
+    }
+
+    /// Counted attempts per address, over every service (for reports).
+    pub fn attempts(&self, ip: IpAddr) -> u64 {
+        self.addresses
+            .get(&canonical_ip(ip))
+            .map_or(0, |a| a.attempts)
+    }
+
+    /// Counts one finding and returns the bans it triggers.
+    pub fn observe(&mut self, f: &Finding) -> Observation {
+        let ip = canonical_ip(f.ip);
+        if self.trusted.contains(ip) {
+            return Observation {
+                counted: false,
+                trusted: true,
+                decisions: Vec::new(),
+            };
+        }
+        let addr = self.addresses.entry(ip).or_default();
+        if let Some(key) = f.attempt {
+            let repeat = matches!(addr.last_attempt,
+                Some((k, t)) if k == key && (f.time_ms - t).abs() <= ATTEMPT_MERGE_MS);
+            addr.last_attempt = Some((key, f.time_ms));
+            if repeat {
+                return Observation::default();
+            }
+        } else {
+            addr.last_attempt = None;
+        }
+        let mut obs = Observation::default();
+        for (j, jail) in self.jails.iter().enumerate() {
+            if !jail.services.contains(&f.service) {
+                continue;
+            }
+            obs.counted = true;
+            let o = self.offenders.entry((j, ip)).or_default();
+            if f.time_ms < o.banned_until_ms {
+                continue;
+            }
+            let window_start = f.time_ms - (jail.find_time as i64) * 1000;
+            while o.window.front().is_some_and(|&t| t <= window_start) {
+                o.window.pop_front();
+            }
+            o.window.push_back(f.time_ms);
+            if o.window.len() as u64 >= u64::from(jail.max_retry) {
+                o.bans = o.bans.saturating_add(1);
+                let ban_secs = escalate(jail, o.bans);
+                o.banned_until_ms = f
+                    .time_ms
+                    .saturating_add((ban_secs as i64).saturating_mul(1000));
+                let count = o.window.len() as u32;
+                o.window.clear();
+                obs.decisions.push(Decision {
+                    ip,
+                    jail: jail.name.clone(),
+                    at_ms: f.time_ms,
+                    ban_secs,
+                    count,
+                    ban_number: o.bans,
+                    service: f.service,
+                    kind: f.kind,
+                });
+            }
+        }
+        if obs.counted {
+            if let Some(a) = self.addresses.get_mut(&ip) {
+                a.attempts += 1;
+            }
+        }
+        obs
+    }
+
+    /// Drops counters that can no longer matter at log time `now_ms` (bounded memory when
+    /// thousands of scanners pass by).
+    pub fn prune(&mut self, now_ms: i64) {
+        let jails = &self.jails;
+        self.offenders.retain(|(j, _), o| {
+            let find_ms = (jails[*j].find_time as i64) * 1000;
+            o.bans > 0
+                || o.banned_until_ms > now_ms
+                || o.window.back().is_some_and(|&t| t > now_ms - find_ms)
+        });
+    }
+}
+
+/// The ban length for an address's `n`th ban in `jail`.
+fn escalate(jail: &Jail, n: u32) -> u64 {
+    let factor = u64::from(jail.ban_time_multiplier.max(1)).saturating_pow(n.saturating_sub(1));
+    jail.ban_time
+        .saturating_mul(factor)
+        .min(jail.max_ban_time.max(jail.ban_time))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn jailset(trusted: &[&str]) -> JailSet {
+        let mut t = TrustedSet::new();
+        for n in trusted {
+            t.insert(n.parse().unwrap());
+        }
+        JailSet::new(tg_config::jail::builtin_jails(), t)
+    }
+
+    fn sip(ip: &str, secs: i64) -> Finding {
+        Finding {
+            time_ms: secs * 1000,
+            service: Service::Sip,
+            kind: Kind::AuthFailure,
+            ip: ip.parse().unwrap(),
+            attempt: None,
+        }
+    }
+
+    #[test]
+    fn fifth_failure_in_window_bans_for_an_hour() {
+        let mut js = jailset(&[]);
+        for i in 0..4 {
+            assert!(js.observe(&sip("198.51.100.7", i)).decisions.is_empty());
+        }
+        let d = js.observe(&sip("198.51.100.7", 4)).decisions;
+        assert_eq!(d.len(), 1);
+        assert_eq!(
+            (d[0].jail.as_str(), d[0].ban_secs, d[0].count),
+            ("sip", 3600, 5)
+        );
+    }
+
+    #[test]
+    fn failures_spread_beyond_find_time_do_not_ban() {
+        let mut js = jailset(&[]);
+        for i in 0..20 {
+            assert!(
+                js.observe(&sip("198.51.100.7", i * 200))
+                    .decisions
+                    .is_empty(),
+                "banned at {i}"
+            );
+        }
+    }
+
+    #[test]
+    fn trusted_is_never_counted() {
+        let mut js = jailset(&["198.51.100.0/24"]);
+        for i in 0..1000 {
+            let o = js.observe(&sip("198.51.100.7", i));
+            assert!(o.trusted && o.decisions.is_empty());
+        }
+    }
+
+    #[test]
+    fn repeat_offender_ban_escalates_and_caps() {
+        let mut js = jailset(&[]);
+        let mut bans = Vec::new();
+        let mut t = 0;
+        for _ in 0..6 {
+            for _ in 0..5 {
+                bans.extend(js.observe(&sip("2001:db8::66", t)).decisions);
+                t += 1;
+            }
+            t += 30 * 86_400; // after the longest ban
+        }
+        let secs: Vec<u64> = bans.iter().map(|d| d.ban_secs).collect();
+        assert_eq!(secs, vec![3600, 7200, 14_400, 28_800, 57_600, 115_200]);
+        let mut js = jailset(&[]);
+        js.set_prior_bans("sip", "2001:db8::66".parse().unwrap(), 20);
+        let mut last = Vec::new();
+        for i in 0..5 {
+            last = js.observe(&sip("2001:db8::66", i)).decisions;
+        }
+        assert_eq!(last[0].ban_secs, 7 * 86_400);
+    }
+
+    #[test]
+    fn lines_of_one_attempt_count_once() {
+        let mut js = jailset(&[]);
+        let mut f = sip("198.51.100.9", 0);
+        f.attempt = Some(77);
+        assert!(js.observe(&f).counted);
+        assert!(!js.observe(&f).counted);
+        f.attempt = Some(78);
+        assert!(js.observe(&f).counted);
+        assert_eq!(js.attempts("198.51.100.9".parse().unwrap()), 2);
+    }
+}

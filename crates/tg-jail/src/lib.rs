@@ -1,0 +1,14 @@
+//! Jails and decisions: findings in, ban decisions out.
+//!
+//! A [`JailSet`] counts each address's findings per jail on the **log's own clock** (the
+//! finding's `time_ms`, never the wall clock), so replaying a week of logs offline decides exactly
+//! what the daemon would have decided live. Trusted addresses are never counted. A repeat offender's
+//! ban grows by the jail's multiplier up to its cap.
+//!
+//! This crate does no I/O: no files, no clocks, no sockets.
+
+mod clock;
+mod jails;
+
+pub use clock::{civil_to_unix_ms, LogClock};
+pub use jails::{Decision, JailSet, Observation};

@@ -1,0 +1,141 @@
+//! A finding: one line (or event) that says "this address attacked this service".
+
+use std::fmt;
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+/// The service an attacker went after. This is what jails select on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Service {
+    /// SIP, via chan_sip, res_pjsip or a SIP security event.
+    Sip,
+    /// IAX2 (chan_iax2).
+    Iax,
+    /// The Asterisk Manager Interface (TCP or HTTP manager).
+    Ami,
+    /// FreePBX's web GUI / UCP, and HTTP auth in front of it (Apache, nginx).
+    Web,
+    /// OpenSSH.
+    Ssh,
+    /// FTP servers (vsftpd, proftpd, pure-ftpd), often used for phone provisioning.
+    Ftp,
+    /// A user-defined detector from the config.
+    Custom,
+}
+
+impl Service {
+    /// Every service, in a stable order.
+    pub const ALL: [Service; 7] = [
+        Service::Sip,
+        Service::Iax,
+        Service::Ami,
+        Service::Web,
+        Service::Ssh,
+        Service::Ftp,
+        Service::Custom,
+    ];
+
+    /// The lowercase name used in configs and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Service::Sip => "sip",
+            Service::Iax => "iax",
+            Service::Ami => "ami",
+            Service::Web => "web",
+            Service::Ssh => "ssh",
+            Service::Ftp => "ftp",
+            Service::Custom => "custom",
+        }
+    }
+
+    /// Parses the name written by [`Service::as_str`].
+    pub fn from_name(name: &str) -> Option<Service> {
+        Service::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+}
+
+impl fmt::Display for Service {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the attacker did, as far as one line tells.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// A known account with a wrong password or digest response (brute force).
+    AuthFailure,
+    /// An account that does not exist (enumeration).
+    UnknownAccount,
+    /// Refused by an ACL (permit/deny, transport, domain).
+    AclDenied,
+    /// A call to an extension that does not exist (toll-fraud dialling sweep).
+    CallRejected,
+    /// A malformed or not-allowed request (fuzzing, privilege probing).
+    BadRequest,
+    /// A session, call or rate limit was hit.
+    Flood,
+    /// Anything else a detector counts as hostile.
+    Other,
+}
+
+impl Kind {
+    /// The kebab-case name used in configs and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::AuthFailure => "auth-failure",
+            Kind::UnknownAccount => "unknown-account",
+            Kind::AclDenied => "acl-denied",
+            Kind::CallRejected => "call-rejected",
+            Kind::BadRequest => "bad-request",
+            Kind::Flood => "flood",
+            Kind::Other => "other",
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One hostile act by one address, at one time (on the log's clock).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    /// Unix time in milliseconds, taken from the log line (or the previous line's time).
+    pub time_ms: i64,
+    /// The attacked service.
+    pub service: Service,
+    /// What happened.
+    pub kind: Kind,
+    /// The offender, in canonical form (IPv4-mapped IPv6 folded to IPv4).
+    pub ip: IpAddr,
+    /// Identifies the attempt when one attempt is logged as several lines (a PJSIP Call-ID, an
+    /// AMI login name). Consecutive findings from the same address with the same key count as
+    /// one attempt. Attacker-chosen text may feed this key: it can only merge or split the
+    /// attacker's *own* findings, never move them to another address.
+    pub attempt: Option<u64>,
+}
+
+/// A time read from a log line, before the year is known.
+///
+/// Syslog and Asterisk's default `dateformat` (`%b %e %T`) omit the year; the jail's clock
+/// supplies it (see `tg_jail::LogClock`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stamp {
+    /// A complete time: Unix milliseconds (UTC, or local time read as UTC when the log has no zone).
+    Absolute(i64),
+    /// Month (1–12), day (1–31) and milliseconds since midnight, without a year.
+    NoYear {
+        /// 1–12.
+        month: u8,
+        /// 1–31.
+        day: u8,
+        /// 0..86_400_000.
+        ms_of_day: u32,
+    },
+}

@@ -1,0 +1,13 @@
+//! The vocabulary every tollguard stage speaks: [`Finding`], [`Service`], [`Kind`],
+//! [`Duration`] parsing and the [`TrustedSet`].
+//!
+//! This crate does no I/O and depends on nothing heavier than `serde` and `ipnet`, so the
+//! detectors and jails that build on it stay pure.
+
+mod duration;
+mod finding;
+mod trusted;
+
+pub use duration::{format_duration, parse_duration, DurationError};
+pub use finding::{Finding, Kind, Service, Stamp};
+pub use trusted::{canonical_ip, TrustedSet};
