@@ -1,20 +1,528 @@
-//! `[calls]` and `[alerts]`: call-record analysis, the live call guard, alert delivery
-//! (owned by the calls work; see tg-calls).
+//! `[calls]` and `[alerts]`: call-record analysis, the live call guard (`[calls.ami]`,
+//! `[calls.guard]`) and alert delivery (owned by the calls work; see tg-calls).
+//!
+//! Validation is pure: it checks the shape of every value (country codes, prefixes, business
+//! hours, actions, addresses) and names the line. Whether a country code is one the numbering
+//! plan knows is checked again by tg-calls, which has the numbering data.
 
 use serde::Deserialize;
+use toml::Spanned;
 
-use crate::Problem;
+use crate::{problem_at, Problem, Secs};
 
-/// `[calls]`. Placeholder until the calls work lands.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CallsConfig {}
+/// `[calls]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CallsConfig {
+    /// ISO 3166 alpha-2 code of the country the PBX dials from (`"US"`).
+    pub home_country: Spanned<String>,
+    /// The international dialling prefix (`"011"` in the NANP, `"00"` elsewhere); empty means
+    /// the home country's usual one.
+    pub international_prefix: Spanned<String>,
+    /// A trunk-access prefix users dial before an outside number (`"9"`), or empty.
+    pub trunk_prefix: Spanned<String>,
+    /// Numbers of at most this many digits are extensions (internal).
+    pub internal_max_digits: usize,
+    /// Dialplan contexts that calls from the outside arrive in (inbound calls).
+    pub inbound_contexts: Vec<String>,
+    /// True when cdr.conf `[csv]` has `usegmtime=yes`: CDR times are UTC and are shifted by
+    /// `utc_offset` to the office's wall clock.
+    pub cdr_usegmtime: bool,
+    /// The office's offset from UTC (`"+01:00"`), used with `cdr_usegmtime` and by the guard.
+    pub utc_offset: Spanned<String>,
+    /// When people normally work: `"Mon-Fri 08:00-18:00"`.
+    pub business_hours: Spanned<String>,
+    /// How long the report learns before "never called before" and baselines can alarm.
+    pub learning_period: Secs,
+    /// Destination countries the guard allows (ISO codes); empty means the home country only.
+    pub allowed_countries: Vec<Spanned<String>>,
+    /// Number types the guard treats as forbidden: `premium`, `shared-cost`, `satellite`.
+    pub blocked_types: Vec<Spanned<String>>,
+    /// The report alarms when one extension calls more foreign countries than this in a day.
+    pub max_countries_per_day: usize,
+    /// `[calls.ami]`: where the live guard connects.
+    pub ami: Option<AmiConfig>,
+    /// `[calls.guard]`: live policies and their actions.
+    pub guard: GuardPolicyConfig,
+}
 
-/// `[alerts]`. Placeholder until the calls work lands.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AlertsConfig {}
+impl Default for CallsConfig {
+    fn default() -> Self {
+        CallsConfig {
+            home_country: Spanned::new(0..0, "US".into()),
+            international_prefix: Spanned::new(0..0, String::new()),
+            trunk_prefix: Spanned::new(0..0, String::new()),
+            internal_max_digits: 6,
+            inbound_contexts: [
+                "from-trunk",
+                "from-pstn",
+                "from-did-direct",
+                "from-external",
+            ]
+            .map(String::from)
+            .to_vec(),
+            cdr_usegmtime: false,
+            utc_offset: Spanned::new(0..0, "+00:00".into()),
+            business_hours: Spanned::new(0..0, "Mon-Fri 07:00-19:00".into()),
+            learning_period: Secs(14 * 86_400),
+            allowed_countries: Vec::new(),
+            blocked_types: ["premium", "shared-cost", "satellite"]
+                .map(|t| Spanned::new(0..0, t.to_string()))
+                .to_vec(),
+            max_countries_per_day: 5,
+            ami: None,
+            guard: GuardPolicyConfig::default(),
+        }
+    }
+}
+
+/// `[calls.ami]`: the Asterisk Manager Interface the guard logs in to.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AmiConfig {
+    /// Host (default `127.0.0.1`: AMI should never face the internet).
+    pub host: Spanned<String>,
+    /// TCP port (default 5038).
+    pub port: u16,
+    /// The manager.conf user.
+    pub user: String,
+    /// Its secret.
+    pub secret: String,
+}
+
+impl Default for AmiConfig {
+    fn default() -> Self {
+        AmiConfig {
+            host: Spanned::new(0..0, "127.0.0.1".into()),
+            port: 5038,
+            user: String::new(),
+            secret: String::new(),
+        }
+    }
+}
+
+/// `[calls.guard]`: the live guard's limits and what to do when one is broken.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GuardPolicyConfig {
+    /// Most simultaneous outbound calls one extension may have.
+    pub max_concurrent_per_extension: usize,
+    /// Most simultaneous outbound calls the whole PBX may have.
+    pub max_concurrent_total: usize,
+    /// Most international calls one extension may start per hour.
+    pub max_intl_calls_per_hour: usize,
+    /// Most international minutes one extension may use per hour.
+    pub max_intl_minutes_per_hour: u64,
+    /// How long a lockdown of international calling lasts.
+    pub lockdown_for: Secs,
+    /// Actions when a call goes to a country not in `allowed_countries`.
+    pub on_disallowed_country: Vec<Spanned<String>>,
+    /// Actions when a call goes to a blocked number type.
+    pub on_blocked_type: Vec<Spanned<String>>,
+    /// Actions when a concurrency limit is exceeded.
+    pub on_concurrency: Vec<Spanned<String>>,
+    /// Actions when an hourly international limit is exceeded.
+    pub on_hourly_limit: Vec<Spanned<String>>,
+    /// Actions for an international call outside business hours.
+    pub on_after_hours: Vec<Spanned<String>>,
+}
+
+fn actions(list: &[&str]) -> Vec<Spanned<String>> {
+    list.iter()
+        .map(|a| Spanned::new(0..0, a.to_string()))
+        .collect()
+}
+
+impl Default for GuardPolicyConfig {
+    fn default() -> Self {
+        GuardPolicyConfig {
+            max_concurrent_per_extension: 2,
+            max_concurrent_total: 10,
+            max_intl_calls_per_hour: 10,
+            max_intl_minutes_per_hour: 120,
+            lockdown_for: Secs(3600),
+            on_disallowed_country: actions(&["alert", "hangup"]),
+            on_blocked_type: actions(&["alert", "hangup", "lockdown"]),
+            on_concurrency: actions(&["alert", "hangup"]),
+            on_hourly_limit: actions(&["alert", "hangup", "lockdown"]),
+            on_after_hours: actions(&["alert"]),
+        }
+    }
+}
+
+/// The actions a guard policy may take.
+pub const GUARD_ACTIONS: [&str; 3] = ["alert", "hangup", "lockdown"];
+
+/// The number types `blocked_types` may name.
+pub const BLOCKABLE_TYPES: [&str; 3] = ["premium", "shared-cost", "satellite"];
+
+/// `[alerts]`: where alarms, ban notices and daily summaries go.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertsConfig {
+    /// Recipients; empty means no email.
+    pub email_to: Vec<Spanned<String>>,
+    /// The sender address.
+    pub email_from: Spanned<String>,
+    /// The SMTP relay (a local MTA by default; tollguard speaks plain SMTP to it).
+    pub smtp_host: String,
+    /// Its port.
+    pub smtp_port: u16,
+    /// `http://host[:port]/path` to POST JSON alerts to; empty means no webhook.
+    pub webhook_url: Spanned<String>,
+    /// At most this many alerts are sent per hour (per channel); the rest are counted and
+    /// mentioned in the next one sent.
+    pub max_per_hour: u32,
+    /// An alert with the same key as one sent within this window is not sent again.
+    pub dedup_window: Secs,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig {
+            email_to: Vec::new(),
+            email_from: Spanned::new(0..0, "tollguard@localhost".into()),
+            smtp_host: "127.0.0.1".into(),
+            smtp_port: 25,
+            webhook_url: Spanned::new(0..0, String::new()),
+            max_per_hour: 20,
+            dedup_window: Secs(3600),
+        }
+    }
+}
+
+/// Business hours: the weekdays (0 = Monday) and minutes of the day `[start, end)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BusinessHours {
+    /// `days[0]` is Monday.
+    pub days: [bool; 7],
+    /// Minute of the day work starts.
+    pub start_minute: u16,
+    /// Minute of the day work ends (exclusive).
+    pub end_minute: u16,
+}
+
+impl BusinessHours {
+    /// True when `weekday` (0 = Monday) at `minute_of_day` is within business hours.
+    pub fn contains(&self, weekday: usize, minute_of_day: u16) -> bool {
+        self.days.get(weekday).copied().unwrap_or(false)
+            && minute_of_day >= self.start_minute
+            && minute_of_day < self.end_minute
+    }
+}
+
+const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+/// Parses `"Mon-Fri 08:00-18:00"` (also `"Mon,Wed,Fri 09:00-17:00"`, `"Mon-Sun 00:00-24:00"`).
+pub fn parse_business_hours(text: &str) -> Result<BusinessHours, String> {
+    let bad = || format!("{text:?} is not like \"Mon-Fri 08:00-18:00\"");
+    let (days_part, hours_part) = text.trim().split_once(' ').ok_or_else(bad)?;
+    let mut days = [false; 7];
+    for item in days_part.split(',') {
+        let day = |s: &str| {
+            WEEKDAYS
+                .iter()
+                .position(|d| d.eq_ignore_ascii_case(s.trim()))
+                .ok_or_else(bad)
+        };
+        match item.split_once('-') {
+            Some((a, b)) => {
+                let (a, b) = (day(a)?, day(b)?);
+                if a > b {
+                    return Err(bad());
+                }
+                days[a..=b].iter_mut().for_each(|d| *d = true);
+            }
+            None => days[day(item)?] = true,
+        }
+    }
+    let (start, end) = hours_part.trim().split_once('-').ok_or_else(bad)?;
+    let minute = |s: &str| -> Result<u16, String> {
+        let (h, m) = s.trim().split_once(':').ok_or_else(bad)?;
+        let h: u16 = h.parse().map_err(|_| bad())?;
+        let m: u16 = m.parse().map_err(|_| bad())?;
+        if m >= 60 || h > 24 || (h == 24 && m != 0) {
+            return Err(bad());
+        }
+        Ok(h * 60 + m)
+    };
+    let (start_minute, end_minute) = (minute(start)?, minute(end)?);
+    if start_minute >= end_minute {
+        return Err(format!("{text:?}: the hours must start before they end"));
+    }
+    Ok(BusinessHours {
+        days,
+        start_minute,
+        end_minute,
+    })
+}
+
+/// Parses a UTC offset `"+01:00"`, `"-05:30"`, `"Z"` into seconds east of UTC.
+pub fn parse_utc_offset(text: &str) -> Result<i32, String> {
+    let t = text.trim();
+    if t.eq_ignore_ascii_case("z") || t.eq_ignore_ascii_case("utc") {
+        return Ok(0);
+    }
+    let bad = || format!("{text:?} is not a UTC offset like \"+01:00\"");
+    let (sign, rest) = match t.as_bytes().first() {
+        Some(b'+') => (1, &t[1..]),
+        Some(b'-') => (-1, &t[1..]),
+        _ => return Err(bad()),
+    };
+    let (h, m) = rest.split_once(':').ok_or_else(bad)?;
+    let h: i32 = h.parse().map_err(|_| bad())?;
+    let m: i32 = m.parse().map_err(|_| bad())?;
+    if !(0..=14).contains(&h) || !(0..60).contains(&m) {
+        return Err(bad());
+    }
+    Ok(sign * (h * 3600 + m * 60))
+}
+
+fn is_country_code(s: &str) -> bool {
+    s.len() == 2 && s.bytes().all(|b| b.is_ascii_uppercase())
+}
+
+fn is_digits(s: &str) -> bool {
+    s.bytes().all(|b| b.is_ascii_digit())
+}
 
 impl CallsConfig {
-    pub(crate) fn validate(&self, _text: &str, _problems: &mut Vec<Problem>) {}
+    /// The business hours (the default when the text is invalid; validation reports it).
+    pub fn business_hours(&self) -> BusinessHours {
+        parse_business_hours(self.business_hours.get_ref()).unwrap_or(BusinessHours {
+            days: [true, true, true, true, true, false, false],
+            start_minute: 7 * 60,
+            end_minute: 19 * 60,
+        })
+    }
+
+    /// Seconds east of UTC (0 when invalid; validation reports it).
+    pub fn utc_offset_secs(&self) -> i32 {
+        parse_utc_offset(self.utc_offset.get_ref()).unwrap_or(0)
+    }
+
+    pub(crate) fn validate(&self, text: &str, problems: &mut Vec<Problem>) {
+        if !(2..=8).contains(&self.internal_max_digits) {
+            problems.push(Problem {
+                line: None,
+                key: Some("calls.internal_max_digits".into()),
+                message: format!("{} must be between 2 and 8", self.internal_max_digits),
+            });
+        }
+        let mut check = |ok: bool, span: std::ops::Range<usize>, key: &str, message: String| {
+            if !ok {
+                problems.push(problem_at(text, span, key, message));
+            }
+        };
+        let home = &self.home_country;
+        check(
+            is_country_code(home.get_ref()),
+            home.span(),
+            "calls.home_country",
+            format!(
+                "{:?} is not an ISO country code like \"US\"",
+                home.get_ref()
+            ),
+        );
+        for (key, value) in [
+            ("calls.international_prefix", &self.international_prefix),
+            ("calls.trunk_prefix", &self.trunk_prefix),
+        ] {
+            check(
+                is_digits(value.get_ref()) && value.get_ref().len() <= 4,
+                value.span(),
+                key,
+                format!("{:?} must be at most 4 digits", value.get_ref()),
+            );
+        }
+        if let Err(e) = parse_business_hours(self.business_hours.get_ref()) {
+            check(false, self.business_hours.span(), "calls.business_hours", e);
+        }
+        if let Err(e) = parse_utc_offset(self.utc_offset.get_ref()) {
+            check(false, self.utc_offset.span(), "calls.utc_offset", e);
+        }
+        for c in &self.allowed_countries {
+            check(
+                is_country_code(c.get_ref()),
+                c.span(),
+                "calls.allowed_countries",
+                format!("{:?} is not an ISO country code like \"US\"", c.get_ref()),
+            );
+        }
+        for t in &self.blocked_types {
+            check(
+                BLOCKABLE_TYPES.contains(&t.get_ref().as_str()),
+                t.span(),
+                "calls.blocked_types",
+                format!(
+                    "{:?} is not one of {}",
+                    t.get_ref(),
+                    BLOCKABLE_TYPES.join(", ")
+                ),
+            );
+        }
+        if let Some(ami) = &self.ami {
+            let host = ami.host.get_ref();
+            check(
+                !host.is_empty()
+                    && host
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-.:".contains(&b)),
+                ami.host.span(),
+                "calls.ami.host",
+                format!("{host:?} is not a host name or address"),
+            );
+        }
+        let g = &self.guard;
+        for (key, list) in [
+            (
+                "calls.guard.on_disallowed_country",
+                &g.on_disallowed_country,
+            ),
+            ("calls.guard.on_blocked_type", &g.on_blocked_type),
+            ("calls.guard.on_concurrency", &g.on_concurrency),
+            ("calls.guard.on_hourly_limit", &g.on_hourly_limit),
+            ("calls.guard.on_after_hours", &g.on_after_hours),
+        ] {
+            for a in list {
+                check(
+                    GUARD_ACTIONS.contains(&a.get_ref().as_str()),
+                    a.span(),
+                    key,
+                    format!(
+                        "{:?} is not one of {}",
+                        a.get_ref(),
+                        GUARD_ACTIONS.join(", ")
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// A plausible `local@domain` address without spaces or header-breaking characters.
+pub fn is_email_address(s: &str) -> bool {
+    let Some((local, domain)) = s.rsplit_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !domain.is_empty()
+        && s.len() <= 254
+        && s.bytes()
+            .all(|b| b.is_ascii_graphic() && !b"<>()[]\\,;:\"".contains(&b))
+}
+
+impl AlertsConfig {
+    pub(crate) fn validate(&self, text: &str, problems: &mut Vec<Problem>) {
+        for addr in self
+            .email_to
+            .iter()
+            .chain(std::iter::once(&self.email_from))
+        {
+            if !is_email_address(addr.get_ref()) {
+                problems.push(problem_at(
+                    text,
+                    addr.span(),
+                    "alerts.email",
+                    format!("{:?} is not an email address", addr.get_ref()),
+                ));
+            }
+        }
+        let url = self.webhook_url.get_ref();
+        if !url.is_empty() && !url.starts_with("http://") {
+            problems.push(problem_at(
+                text,
+                self.webhook_url.span(),
+                "alerts.webhook_url",
+                format!("{url:?}: only http:// URLs are supported (put a TLS relay in front)"),
+            ));
+        }
+        if self.max_per_hour == 0 {
+            problems.push(Problem {
+                line: None,
+                key: Some("alerts.max_per_hour".into()),
+                message: "must be at least 1".into(),
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Config;
+    use std::path::Path;
+
+    fn parse(text: &str) -> Result<Config, crate::ConfigError> {
+        Config::parse(text, Path::new("t.toml"))
+    }
+
+    #[test]
+    fn business_hours_parse() {
+        let b = parse_business_hours("Mon-Fri 08:00-18:00").unwrap();
+        assert_eq!(b.days, [true, true, true, true, true, false, false]);
+        assert!(b.contains(0, 8 * 60));
+        assert!(!b.contains(0, 18 * 60));
+        assert!(!b.contains(5, 12 * 60));
+        let b = parse_business_hours("Sat,mon 00:00-24:00").unwrap();
+        assert!(b.days[0] && b.days[5] && !b.days[1]);
+        for bad in [
+            "",
+            "Mon-Fri",
+            "Fri-Mon 08:00-18:00",
+            "Mon 18:00-08:00",
+            "Xyz 1-2",
+        ] {
+            assert!(parse_business_hours(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn offsets_parse() {
+        assert_eq!(parse_utc_offset("+01:00"), Ok(3600));
+        assert_eq!(parse_utc_offset("-05:30"), Ok(-19800));
+        assert_eq!(parse_utc_offset("Z"), Ok(0));
+        assert!(parse_utc_offset("01:00").is_err());
+        assert!(parse_utc_offset("+25:00").is_err());
+    }
+
+    #[test]
+    fn full_section_parses() {
+        let c = parse(
+            "[calls]\nhome_country = \"GB\"\ntrunk_prefix = \"9\"\nallowed_countries = [\"GB\", \"IE\"]\n\
+             [calls.ami]\nuser = \"tg\"\nsecret = \"s\"\n[calls.guard]\non_blocked_type = [\"hangup\"]\n\
+             [alerts]\nemail_to = [\"ops@example.com\"]\nwebhook_url = \"http://127.0.0.1:9/x\"\n",
+        )
+        .unwrap();
+        let calls = c.calls.unwrap();
+        assert_eq!(calls.home_country.get_ref(), "GB");
+        assert_eq!(calls.ami.unwrap().port, 5038);
+        assert_eq!(c.alerts.unwrap().email_to.len(), 1);
+    }
+
+    #[test]
+    fn bad_values_name_their_lines() {
+        let err = parse(
+            "[calls]\nhome_country = \"usa\"\n\nbusiness_hours = \"weekdays\"\n\
+             blocked_types = [\"premium\", \"evil\"]\n[calls.guard]\non_concurrency = [\"explode\"]\n",
+        )
+        .unwrap_err();
+        let text = err.to_string();
+        for want in [
+            "t.toml:2", "t.toml:4", "t.toml:5", "t.toml:7", "evil", "explode",
+        ] {
+            assert!(text.contains(want), "{want} missing in {text}");
+        }
+    }
+
+    #[test]
+    fn alerts_validate() {
+        let mut problems = Vec::new();
+        let text = "[alerts]\nemail_to = [\"not an address\"]\nwebhook_url = \"https://x\"\n";
+        let c: Config = toml::from_str(text).unwrap();
+        c.alerts.unwrap().validate(text, &mut problems);
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert_eq!(problems[0].line, Some(2));
+        assert_eq!(problems[1].line, Some(3));
+    }
 }

@@ -141,6 +141,9 @@ impl Config {
         if let Some(calls) = &self.calls {
             calls.validate(text, problems);
         }
+        if let Some(alerts) = &self.alerts {
+            alerts.validate(text, problems);
+        }
     }
 
     /// The effective jails: the built-in ones, overridden field by field by the user's.
