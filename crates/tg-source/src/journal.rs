@@ -1,0 +1,322 @@
+//! The systemd journal, followed live through `journalctl -f -o json` (argv, validated matches).
+//!
+//! Each journal entry becomes one syslog-style line (`Nov 25 10:00:01 host sshd[42]: message`)
+//! so the same detectors read journal and file sources, plus its cursor, which the daemon keeps
+//! so a restart continues after the last entry it saw.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Stdio};
+
+/// Why the journal cannot be followed.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    /// A match is not `FIELD=value` with an upper-case field name.
+    #[error("journal match {0:?} must be FIELD=value with FIELD of A-Z, 0-9 and _ (e.g. _SYSTEMD_UNIT=ssh.service)")]
+    BadMatch(String),
+    /// `journalctl` is not installed.
+    #[error("journalctl not found in /usr/bin or /bin: journal sources are skipped")]
+    NotFound,
+    /// Could not start or read `journalctl`.
+    #[error("running {path}: {source}")]
+    Io {
+        /// The binary.
+        path: PathBuf,
+        /// What failed.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Checks one `FIELD=value` match.
+pub fn validate_match(m: &str) -> Result<(), JournalError> {
+    let bad = || JournalError::BadMatch(m.to_string());
+    let (field, value) = m.split_once('=').ok_or_else(bad)?;
+    let field_ok = !field.is_empty()
+        && !field.starts_with(|c: char| c.is_ascii_digit())
+        && field
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+    if !field_ok || value.is_empty() || value.contains(['\n', '\0']) {
+        return Err(bad());
+    }
+    Ok(())
+}
+
+/// Finds `journalctl` in the system directories (never via `PATH`).
+pub fn locate_journalctl() -> Result<PathBuf, JournalError> {
+    ["/usr/bin/journalctl", "/bin/journalctl"]
+        .iter()
+        .map(Path::new)
+        .find(|p| p.is_file())
+        .map(Path::to_path_buf)
+        .ok_or(JournalError::NotFound)
+}
+
+/// The arguments after the program name: follow, JSON, resume after `cursor` (else start at
+/// the end, or replay everything when `from_start`), and the matches OR-ed together.
+pub fn journalctl_args(
+    matches: &[String],
+    cursor: Option<&str>,
+    from_start: bool,
+) -> Result<Vec<String>, JournalError> {
+    let mut args: Vec<String> = ["--follow", "--output=json", "--no-pager", "--quiet"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    match cursor {
+        Some(c) if !c.is_empty() && !c.contains(['\n', '\0']) => {
+            args.push(format!("--after-cursor={c}"))
+        }
+        _ if from_start => args.push("--no-tail".to_string()),
+        _ => args.push("--lines=0".to_string()),
+    }
+    for (i, m) in matches.iter().enumerate() {
+        validate_match(m)?;
+        if i > 0 {
+            args.push("+".to_string());
+        }
+        args.push(m.clone());
+    }
+    Ok(args)
+}
+
+/// One journal entry as a log line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JournalEntry {
+    /// `Mon dd HH:MM:SS host ident[pid]: message`, the message's bytes as they were.
+    pub line: Vec<u8>,
+    /// The entry's time (`__REALTIME_TIMESTAMP`), Unix milliseconds.
+    pub time_ms: Option<i64>,
+    /// The entry's cursor.
+    pub cursor: String,
+}
+
+/// Parses one line of `journalctl -o json`; `None` when it is not an entry with a message.
+pub fn parse_entry(json: &[u8]) -> Option<JournalEntry> {
+    let v: serde_json::Value = serde_json::from_slice(json).ok()?;
+    let obj = v.as_object()?;
+    let cursor = obj.get("__CURSOR")?.as_str()?.to_string();
+    let field = |name: &str| -> Option<Vec<u8>> {
+        match obj.get(name)? {
+            serde_json::Value::String(s) => Some(s.as_bytes().to_vec()),
+            // Non-UTF-8 values come as arrays of byte values.
+            serde_json::Value::Array(a) => a
+                .iter()
+                .map(|b| b.as_u64().and_then(|b| u8::try_from(b).ok()))
+                .collect(),
+            _ => None,
+        }
+    };
+    let message = field("MESSAGE")?;
+    let time_ms = field("__REALTIME_TIMESTAMP")
+        .and_then(|t| String::from_utf8(t).ok())
+        .and_then(|t| t.parse::<i64>().ok())
+        .map(|us| us / 1000);
+    let ident = field("SYSLOG_IDENTIFIER")
+        .or_else(|| field("_COMM"))
+        .unwrap_or_else(|| b"journal".to_vec());
+    let host = field("_HOSTNAME").unwrap_or_else(|| b"localhost".to_vec());
+    let mut line = Vec::with_capacity(message.len() + 64);
+    line.extend_from_slice(syslog_stamp(time_ms.unwrap_or(0)).as_bytes());
+    line.push(b' ');
+    line.extend_from_slice(&host);
+    line.push(b' ');
+    line.extend_from_slice(&ident);
+    if let Some(pid) = field("_PID").or_else(|| field("SYSLOG_PID")) {
+        line.push(b'[');
+        line.extend_from_slice(&pid);
+        line.push(b']');
+    }
+    line.extend_from_slice(b": ");
+    line.extend_from_slice(&message);
+    line.retain(|&b| b != b'\n');
+    Some(JournalEntry {
+        line,
+        time_ms,
+        cursor,
+    })
+}
+
+/// `Nov 25 10:00:01` (UTC) for Unix milliseconds.
+fn syslog_stamp(unix_ms: i64) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let secs = unix_ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    // civil_from_days (Howard Hinnant).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    format!(
+        "{} {:>2} {:02}:{:02}:{:02}",
+        MONTHS[(month - 1) as usize],
+        day,
+        sod / 3600,
+        sod % 3600 / 60,
+        sod % 60
+    )
+}
+
+/// A running `journalctl -f`, read entry by entry.
+pub struct JournalFollower {
+    child: Child,
+    stdout: BufReader<ChildStdout>,
+    buf: Vec<u8>,
+}
+
+impl JournalFollower {
+    /// Starts `journalctl` (found in the system directories) with [`journalctl_args`].
+    pub fn spawn(
+        matches: &[String],
+        cursor: Option<&str>,
+        from_start: bool,
+    ) -> Result<JournalFollower, JournalError> {
+        let path = locate_journalctl()?;
+        Self::spawn_with(&path, &journalctl_args(matches, cursor, from_start)?)
+    }
+
+    /// Starts a given program with given arguments (tests use a stand-in).
+    pub fn spawn_with(path: &Path, args: &[String]) -> Result<JournalFollower, JournalError> {
+        let io = |source| JournalError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut child = Command::new(path)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(io)?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| io(std::io::Error::other("no stdout pipe")))?;
+        Ok(JournalFollower {
+            child,
+            stdout: BufReader::with_capacity(64 * 1024, stdout),
+            buf: Vec::new(),
+        })
+    }
+
+    /// The child's process id (for stopping it).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Blocks for the next entry; `Ok(None)` when journalctl ended.
+    pub fn next_entry(&mut self) -> Result<Option<JournalEntry>, std::io::Error> {
+        loop {
+            self.buf.clear();
+            let n = (&mut self.stdout)
+                .take(crate::follow::MAX_LINE as u64 * 4)
+                .read_until(b'\n', &mut self.buf)?;
+            if n == 0 {
+                return Ok(None);
+            }
+            if let Some(entry) = parse_entry(&self.buf) {
+                return Ok(Some(entry));
+            }
+        }
+    }
+
+    /// Stops journalctl.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for JournalFollower {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_are_validated() {
+        assert!(validate_match("_SYSTEMD_UNIT=ssh.service").is_ok());
+        assert!(validate_match("SYSLOG_IDENTIFIER=sshd").is_ok());
+        for bad in [
+            "ssh.service",
+            "_systemd_unit=ssh",
+            "=x",
+            "UNIT=",
+            "--output=cat",
+            "A B=c",
+        ] {
+            assert!(validate_match(bad).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn args_resume_after_cursor_and_or_the_matches() {
+        let m = vec![
+            "_SYSTEMD_UNIT=ssh.service".to_string(),
+            "_SYSTEMD_UNIT=sshd.service".to_string(),
+        ];
+        let a = journalctl_args(&m, Some("s=abc;i=1"), false).unwrap();
+        assert!(a.contains(&"--after-cursor=s=abc;i=1".to_string()));
+        assert_eq!(
+            &a[a.len() - 3..],
+            [
+                "_SYSTEMD_UNIT=ssh.service",
+                "+",
+                "_SYSTEMD_UNIT=sshd.service"
+            ]
+        );
+        let a = journalctl_args(&m, None, false).unwrap();
+        assert!(a.contains(&"--lines=0".to_string()));
+        assert!(journalctl_args(&["-f".to_string()], None, false).is_err());
+    }
+
+    #[test]
+    fn entry_becomes_syslog_line_with_cursor() {
+        let json = br#"{"__CURSOR":"s=1;i=2","__REALTIME_TIMESTAMP":"1764064801000000","_HOSTNAME":"pbx","SYSLOG_IDENTIFIER":"sshd","_PID":"42","MESSAGE":"Failed password for root from 203.0.113.9 port 22 ssh2"}"#;
+        let e = parse_entry(json).unwrap();
+        assert_eq!(e.cursor, "s=1;i=2");
+        assert_eq!(e.time_ms, Some(1_764_064_801_000));
+        assert_eq!(
+            String::from_utf8(e.line).unwrap(),
+            "Nov 25 10:00:01 pbx sshd[42]: Failed password for root from 203.0.113.9 port 22 ssh2"
+        );
+    }
+
+    #[test]
+    fn binary_message_and_garbage() {
+        let json = br#"{"__CURSOR":"c","MESSAGE":[104,105,255]}"#;
+        let e = parse_entry(json).unwrap();
+        assert!(e.line.ends_with(b": hi\xff"));
+        assert!(parse_entry(b"not json").is_none());
+        assert!(parse_entry(br#"{"MESSAGE":"no cursor"}"#).is_none());
+    }
+
+    #[test]
+    fn follower_reads_entries_from_a_child() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("j.json");
+        std::fs::write(
+            &data,
+            "{\"__CURSOR\":\"a\",\"MESSAGE\":\"one\"}\ngarbage\n{\"__CURSOR\":\"b\",\"MESSAGE\":\"two\"}\n",
+        )
+        .unwrap();
+        let mut f =
+            JournalFollower::spawn_with(Path::new("/bin/cat"), &[data.display().to_string()])
+                .unwrap();
+        assert_eq!(f.next_entry().unwrap().unwrap().cursor, "a");
+        assert_eq!(f.next_entry().unwrap().unwrap().cursor, "b");
+        assert!(f.next_entry().unwrap().is_none());
+    }
+}
