@@ -434,7 +434,7 @@ impl FirewallConfig {
                 .flatten()
                 .filter_map(|d| parse_day(d.get_ref()))
                 .collect();
-            let window = (hours.is_some() || !days.is_empty()).then(|| Window { hours, days });
+            let window = (hours.is_some() || !days.is_empty()).then_some(Window { hours, days });
             out.push(ServiceSpec {
                 name: name.clone(),
                 listen,
