@@ -6,3 +6,5 @@
 
 pub mod follow;
 pub mod journal;
+
+pub mod reader;
