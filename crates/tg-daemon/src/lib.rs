@@ -1,2 +1,71 @@
 //! The daemon (`tollguard run`): live sources → detectors → jails → enforcers, the store and
 //! the control socket.
+//!
+//! - [`daemon`]: start, reload (SIGHUP or `tollguard reload`), shutdown (SIGTERM), the threads;
+//! - [`pipeline`]: the detection thread (followers, detectors, jails);
+//! - [`enforcer`]: the enforcer thread (store first, kernel second, batched);
+//! - [`control`] and [`protocol`]: the control socket and its line-delimited JSON;
+//! - [`trusted`]: configured, resolved and own addresses, never banned;
+//! - [`stats`]: counters for `tollguard status`.
+//!
+//! The AMI live call guard (tg-calls) plugs in through [`pipeline::PipelineMsg::External`]:
+//! it sends findings, and the jails count them like findings from logs.
+
+pub mod control;
+pub mod daemon;
+pub mod enforcer;
+pub mod pipeline;
+pub mod protocol;
+pub mod stats;
+pub mod trusted;
+
+use std::path::PathBuf;
+
+pub use daemon::{run, Daemon};
+
+/// Why the daemon could not start (or a reload was refused).
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] tg_config::ConfigError),
+    /// A custom detector does not compile.
+    #[error("{0}")]
+    Detectors(String),
+    /// The store could not be opened or read.
+    #[error("state store: {0}")]
+    Store(#[from] tg_store::StoreError),
+    /// The firewall backend failed to initialise.
+    #[error("firewall: {0}")]
+    Enforce(#[from] tg_enforce::EnforceError),
+    /// The state directory could not be created.
+    #[error("state directory {path}: {source}")]
+    StateDir {
+        /// The directory.
+        path: PathBuf,
+        /// What failed.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The control socket could not be created.
+    #[error("control socket {path}: {source}")]
+    Socket {
+        /// The socket path.
+        path: PathBuf,
+        /// What failed.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Another daemon answers on the socket.
+    #[error("another tollguard answers on {0}; stop it first")]
+    AlreadyRunning(PathBuf),
+    /// inotify could not be set up.
+    #[error("inotify: {0}")]
+    Inotify(#[source] std::io::Error),
+    /// Signal handlers could not be installed.
+    #[error("installing signal handlers: {0}")]
+    Signals(#[source] std::io::Error),
+    /// A thread could not be started.
+    #[error("starting a thread: {0}")]
+    Thread(#[source] std::io::Error),
+}

@@ -20,6 +20,7 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The longest line handed out; longer lines are skipped and counted.
@@ -375,23 +376,22 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 /// inotify on the directories of followed files: tells which directories saw activity.
 ///
 /// Directory watches see writes to files inside, creations and renames alike, and keep working
-/// when a file is replaced, so one watch per directory covers every rotation kind.
+/// when a file is replaced, so one watch per directory covers every rotation kind. One thread
+/// blocks in [`Watcher::wait`]; others add directories through a [`WatchHandle`].
 pub struct Watcher {
     inotify: inotify::Inotify,
-    dirs: HashMap<inotify::WatchDescriptor, PathBuf>,
+    dirs: Arc<Mutex<HashMap<inotify::WatchDescriptor, PathBuf>>>,
     buffer: Vec<u8>,
 }
 
-impl Watcher {
-    /// A watcher with no directories yet.
-    pub fn new() -> io::Result<Watcher> {
-        Ok(Watcher {
-            inotify: inotify::Inotify::init()?,
-            dirs: HashMap::new(),
-            buffer: vec![0; 64 * 1024],
-        })
-    }
+/// Adds directories to a [`Watcher`] from another thread.
+#[derive(Clone)]
+pub struct WatchHandle {
+    watches: inotify::Watches,
+    dirs: Arc<Mutex<HashMap<inotify::WatchDescriptor, PathBuf>>>,
+}
 
+impl WatchHandle {
     /// Watches a directory (again is harmless). Fails when it does not exist.
     pub fn watch_dir(&mut self, dir: &Path) -> io::Result<()> {
         use inotify::WatchMask as M;
@@ -404,14 +404,43 @@ impl Watcher {
             | M::ATTRIB
             | M::DELETE_SELF
             | M::MOVE_SELF;
-        let wd = self.inotify.watches().add(dir, mask)?;
-        self.dirs.insert(wd, dir.to_path_buf());
+        let wd = self.watches.add(dir, mask)?;
+        lock(&self.dirs).insert(wd, dir.to_path_buf());
         Ok(())
     }
 
     /// True when `dir` is watched.
     pub fn watches(&self, dir: &Path) -> bool {
-        self.dirs.values().any(|d| d == dir)
+        lock(&self.dirs).values().any(|d| d == dir)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic elsewhere while holding this map leaves it consistent (single inserts/removes).
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Watcher {
+    /// A watcher with no directories yet.
+    pub fn new() -> io::Result<Watcher> {
+        Ok(Watcher {
+            inotify: inotify::Inotify::init()?,
+            dirs: Arc::new(Mutex::new(HashMap::new())),
+            buffer: vec![0; 64 * 1024],
+        })
+    }
+
+    /// A handle for adding directories from other threads.
+    pub fn handle(&self) -> WatchHandle {
+        WatchHandle {
+            watches: self.inotify.watches(),
+            dirs: Arc::clone(&self.dirs),
+        }
+    }
+
+    /// Watches a directory (again is harmless). Fails when it does not exist.
+    pub fn watch_dir(&mut self, dir: &Path) -> io::Result<()> {
+        self.handle().watch_dir(dir)
     }
 
     /// Blocks until something happens; returns the directories concerned (each once) and
@@ -419,18 +448,19 @@ impl Watcher {
     pub fn wait(&mut self) -> io::Result<Activity> {
         let events = self.inotify.read_events_blocking(&mut self.buffer)?;
         let mut activity = Activity::default();
+        let mut dirs = lock(&self.dirs);
         for ev in events {
             if ev.mask.contains(inotify::EventMask::Q_OVERFLOW) {
                 activity.overflow = true;
             }
             if ev.mask.contains(inotify::EventMask::IGNORED) {
                 // The directory went away; it is watched again when it comes back.
-                if let Some(dir) = self.dirs.remove(&ev.wd) {
+                if let Some(dir) = dirs.remove(&ev.wd) {
                     activity.gone.push(dir);
                 }
                 continue;
             }
-            if let Some(dir) = self.dirs.get(&ev.wd) {
+            if let Some(dir) = dirs.get(&ev.wd) {
                 if !activity.dirs.contains(dir) {
                     activity.dirs.push(dir.clone());
                 }

@@ -1,0 +1,485 @@
+//! Start, reload and shutdown: builds the threads from a configuration and tears them down.
+//!
+//! Threads (each owns its state; they talk over channels):
+//! - `tg-inotify`: blocks on inotify, wakes the detection thread;
+//! - `tg-detect`: followers, detectors, jails ([`crate::pipeline`]);
+//! - `tg-enforce`: store and kernel, batched bans ([`crate::enforcer`]);
+//! - `tg-restore`: at start only, puts the store's bans back into the kernel with its own store
+//!   connection and enforcer, so new attackers are banned while 100,000 old bans are restored;
+//! - `tg-journal`: `journalctl -f`, when a jail names journal matches;
+//! - `tg-trusted`: re-resolves trusted host names and the host's addresses;
+//! - `tg-control`: the control socket;
+//! - the caller's thread: signals and reloads ([`run`]).
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex, RwLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use tg_config::daemon::ReadFrom;
+use tg_config::Config;
+use tg_detect::Detectors;
+use tg_jail::JailSet;
+use tg_model::TrustedSet;
+use tg_source::follow::{StartAt, Watcher};
+use tg_source::journal::{validate_match, JournalError, JournalFollower};
+use tg_store::{SqliteStore, Store};
+
+use crate::control::{self, ControlContext, MainMsg};
+use crate::enforcer::{now_ms, EnforceMsg, EnforcerTask};
+use crate::pipeline::{Pipeline, PipelineMsg, Reloaded};
+use crate::stats::Stats;
+use crate::{trusted, DaemonError};
+
+/// How long a journalctl that ended waits before it is started again.
+const JOURNAL_RESTART: Duration = Duration::from_secs(30);
+
+/// A running daemon.
+pub struct Daemon {
+    config_path: PathBuf,
+    config: Config,
+    pipeline: Sender<PipelineMsg>,
+    enforce: Sender<EnforceMsg>,
+    stats: Arc<Stats>,
+    trusted: Arc<RwLock<TrustedSet>>,
+    jail_names: Arc<Mutex<Vec<String>>>,
+    journal_pid: Arc<AtomicU32>,
+    stopping: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+/// Runs the daemon until SIGTERM or SIGINT; SIGHUP reloads. Bans stay in the kernel.
+pub fn run(config_path: &Path) -> Result<(), DaemonError> {
+    let (main_tx, main_rx) = mpsc::channel();
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGHUP,
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGINT,
+    ])
+    .map_err(DaemonError::Signals)?;
+    let sig_tx = main_tx.clone();
+    std::thread::Builder::new()
+        .name("tg-signals".into())
+        .spawn(move || {
+            for sig in signals.forever() {
+                let msg = if sig == signal_hook::consts::SIGHUP {
+                    MainMsg::Reload(None)
+                } else {
+                    MainMsg::Stop
+                };
+                if sig_tx.send(msg).is_err() {
+                    return;
+                }
+            }
+        })
+        .map_err(DaemonError::Thread)?;
+    let daemon = Daemon::start(config_path, main_tx)?;
+    daemon.serve(main_rx);
+    Ok(())
+}
+
+impl Daemon {
+    /// Loads the configuration, restores state and starts every thread.
+    pub fn start(config_path: &Path, main: Sender<MainMsg>) -> Result<Daemon, DaemonError> {
+        let started = Instant::now();
+        let config = Config::load(config_path)?;
+        let state_dir = config.daemon.state_dir.clone();
+        create_state_dir(&state_dir)?;
+        let store_path = state_dir.join("state.db");
+        let mut store = SqliteStore::open(&store_path)?;
+        let stats = Arc::new(Stats::default());
+
+        // Trusted first: nothing is counted before we know whom never to ban.
+        let trusted_set = initial_trusted(&config);
+        let trusted = Arc::new(RwLock::new(trusted_set.clone()));
+
+        let mut built = build(&config, trusted_set)?;
+        seed_jails(&mut built.jails, &mut store)?;
+        let positions = store.load_positions()?;
+        let jail_names = Arc::new(Mutex::new(names(&built.jails)));
+
+        let mut enforcer = tg_enforce::build_from(&config.daemon)?;
+        enforcer.init()?;
+
+        let mut threads = Vec::new();
+        threads.push(spawn_restore(&config, &store_path, Arc::clone(&stats))?);
+
+        let (enforce_tx, enforce_rx) = mpsc::channel();
+        let cursor_file = state_dir.join("journal.cursor");
+        let task = EnforcerTask::new(
+            Box::new(store),
+            enforcer,
+            Arc::clone(&stats),
+            cursor_file.clone(),
+        );
+        threads.push(spawn("tg-enforce", move || task.run(enforce_rx))?);
+
+        let (pipe_tx, pipe_rx) = mpsc::channel();
+        let mut watcher = Watcher::new().map_err(DaemonError::Inotify)?;
+        let handle = watcher.handle();
+        let wake = pipe_tx.clone();
+        threads.push(spawn("tg-inotify", move || loop {
+            match watcher.wait() {
+                Ok(_) => {
+                    if wake.send(PipelineMsg::FilesChanged).is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    tracing::error!("inotify: {e}; files are looked at every second only");
+                    return;
+                }
+            }
+        })?);
+        let journal = journal_matches(&config);
+        let pipeline = Pipeline::new(
+            built,
+            positions,
+            enforce_tx.clone(),
+            handle,
+            Arc::clone(&stats),
+        );
+        threads.push(spawn("tg-detect", move || pipeline.run(pipe_rx))?);
+
+        let journal_pid = Arc::new(AtomicU32::new(0));
+        let stopping = Arc::new(AtomicBool::new(false));
+        if !journal.is_empty() {
+            let cursor = std::fs::read_to_string(&cursor_file)
+                .ok()
+                .map(|c| c.trim().to_string());
+            let from_start = config.daemon.read_from == ReadFrom::Start;
+            let (tx, pid, stop) = (
+                pipe_tx.clone(),
+                Arc::clone(&journal_pid),
+                Arc::clone(&stopping),
+            );
+            let matches = journal.clone();
+            threads.push(spawn("tg-journal", move || {
+                follow_journal(matches, cursor, from_start, tx, pid, stop)
+            })?);
+        }
+
+        spawn_trusted_refresher(&config, Arc::clone(&trusted), pipe_tx.clone())?;
+
+        let listener = control::bind(&config.daemon.socket)?;
+        let ctx = ControlContext {
+            pipeline: pipe_tx.clone(),
+            enforce: enforce_tx.clone(),
+            main,
+            stats: Arc::clone(&stats),
+            trusted: Arc::clone(&trusted),
+            jails: Arc::clone(&jail_names),
+            journal,
+            config: config_path.to_path_buf(),
+            started,
+        };
+        spawn("tg-control", move || control::serve(listener, ctx))?;
+        tracing::info!(
+            "tollguard running: {} jail(s), socket {}, started in {} ms",
+            jail_names.lock().map(|j| j.len()).unwrap_or(0),
+            config.daemon.socket.display(),
+            started.elapsed().as_millis()
+        );
+        Ok(Daemon {
+            config_path: config_path.to_path_buf(),
+            config,
+            pipeline: pipe_tx,
+            enforce: enforce_tx,
+            stats,
+            trusted,
+            jail_names,
+            journal_pid,
+            stopping,
+            threads,
+        })
+    }
+
+    /// Handles reloads until told to stop, then shuts down.
+    pub fn serve(mut self, main: Receiver<MainMsg>) {
+        for msg in main.iter() {
+            match msg {
+                MainMsg::Reload(reply) => {
+                    let result = self.reload();
+                    match &result {
+                        Ok(m) => tracing::info!("{m}"),
+                        Err(e) => {
+                            tracing::error!("reload refused, the old configuration stays: {e}")
+                        }
+                    }
+                    if let Some(reply) = reply {
+                        let _ = reply.send(result);
+                    }
+                }
+                MainMsg::Stop => break,
+            }
+        }
+        self.shutdown();
+    }
+
+    /// Re-reads the configuration; on any error the running one stays and the error is returned.
+    pub fn reload(&mut self) -> Result<String, String> {
+        let config = Config::load(&self.config_path).map_err(|e| e.to_string())?;
+        let trusted_set = trusted::build_now(&config.trusted, trusted::FIRST_RESOLVE_WAIT)
+            .unwrap_or_else(|| {
+                trusted::build(&config.trusted, &|_| Vec::new(), &trusted::own_addresses())
+            });
+        let mut built = build(&config, trusted_set.clone()).map_err(|e| e.to_string())?;
+        let store_path = self.config.daemon.state_dir.join("state.db");
+        let mut store = SqliteStore::open(&store_path).map_err(|e| e.to_string())?;
+        seed_jails(&mut built.jails, &mut store).map_err(|e| e.to_string())?;
+        let jails = names(&built.jails);
+        let files = built.files.len();
+        let (tx, rx) = mpsc::channel();
+        self.pipeline
+            .send(PipelineMsg::Reload(Box::new(built), tx))
+            .map_err(|_| "the detection thread has stopped".to_string())?;
+        rx.recv_timeout(Duration::from_secs(30))
+            .map_err(|_| "the detection thread did not take the new configuration".to_string())?;
+        if let Ok(mut t) = self.trusted.write() {
+            *t = trusted_set;
+        }
+        let mut notes = Vec::new();
+        let (old, new) = (&self.config.daemon, &config.daemon);
+        if old.state_dir != new.state_dir
+            || old.socket != new.socket
+            || old.backend != new.backend
+            || old.table != new.table
+        {
+            notes.push(
+                "[daemon] state_dir, socket, backend and table take effect at the next start",
+            );
+        }
+        if journal_matches(&self.config) != journal_matches(&config) {
+            notes.push("journal matches take effect at the next start");
+        }
+        let message = format!(
+            "reloaded {}: {} jail(s) ({}), {} file(s){}{}",
+            self.config_path.display(),
+            jails.len(),
+            jails.join(", "),
+            files,
+            if notes.is_empty() { "" } else { "; " },
+            notes.join("; ")
+        );
+        if let Ok(mut j) = self.jail_names.lock() {
+            *j = jails;
+        }
+        let daemon = self.config.daemon.clone();
+        self.config = config;
+        self.config.daemon = daemon;
+        Stats::add(&self.stats.reloads, 1);
+        Ok(message)
+    }
+
+    /// Saves positions, flushes pending bans, removes the socket. Bans stay in the kernel.
+    pub fn shutdown(self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        let (tx, rx) = mpsc::channel();
+        if self.pipeline.send(PipelineMsg::Stop(tx)).is_ok() {
+            let _ = rx.recv_timeout(Duration::from_secs(10));
+        }
+        let (tx, rx) = mpsc::channel();
+        if self.enforce.send(EnforceMsg::Stop(tx)).is_ok() {
+            let _ = rx.recv_timeout(Duration::from_secs(10));
+        }
+        let pid = self.journal_pid.load(Ordering::SeqCst);
+        if pid > 0 {
+            // SAFETY: kill only sends a signal to the journalctl child we started.
+            unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
+        }
+        let _ = std::fs::remove_file(&self.config.daemon.socket);
+        let _ = self.trusted;
+        drop(self.threads);
+        tracing::info!("tollguard stopped; bans stay in the kernel until they expire");
+    }
+}
+
+/// Detectors, jails (without history) and files for a configuration.
+fn build(config: &Config, trusted: TrustedSet) -> Result<Reloaded, DaemonError> {
+    let detectors = Detectors::with_custom(&config.detector)
+        .map_err(|e| DaemonError::Detectors(e.to_string()))?;
+    let jails = JailSet::new(config.jails(), trusted);
+    let mut files: Vec<PathBuf> = Vec::new();
+    for j in jails.jails() {
+        for f in &j.logs {
+            let p = PathBuf::from(f);
+            if !files.contains(&p) {
+                files.push(p);
+            }
+        }
+    }
+    Ok(Reloaded {
+        detectors,
+        jails,
+        files,
+        start_at: match config.daemon.read_from {
+            ReadFrom::End => StartAt::End,
+            ReadFrom::Start => StartAt::Start,
+        },
+    })
+}
+
+/// Escalation history and running bans from the store, so a restart neither forgets a repeat
+/// offender nor bans a banned address again.
+fn seed_jails(jails: &mut JailSet, store: &mut dyn Store) -> Result<(), DaemonError> {
+    for (ip, jail, bans) in store.all_prior_bans()? {
+        jails.set_prior_bans(&jail, ip, bans);
+    }
+    for b in store.active_bans(now_ms())? {
+        jails.set_banned_until(&b.jail, b.ip, b.until_ms);
+    }
+    Ok(())
+}
+
+fn names(jails: &JailSet) -> Vec<String> {
+    jails.jails().iter().map(|j| j.name.clone()).collect()
+}
+
+/// Valid journal matches of the enabled jails, deduplicated; invalid ones are warned about.
+fn journal_matches(config: &Config) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for j in config.jails().iter().filter(|j| j.enabled) {
+        for m in &j.journal {
+            match validate_match(m) {
+                Ok(()) if !out.contains(m) => out.push(m.clone()),
+                Ok(()) => {}
+                Err(e) => tracing::warn!("jail {}: {e}; skipped", j.name),
+            }
+        }
+    }
+    out
+}
+
+fn initial_trusted(config: &Config) -> TrustedSet {
+    trusted::build_now(&config.trusted, trusted::FIRST_RESOLVE_WAIT).unwrap_or_else(|| {
+        tracing::warn!(
+            "trusted host names did not resolve within {:?}; they are added when they do",
+            trusted::FIRST_RESOLVE_WAIT
+        );
+        trusted::build(&config.trusted, &|_| Vec::new(), &trusted::own_addresses())
+    })
+}
+
+fn spawn_trusted_refresher(
+    config: &Config,
+    shared: Arc<RwLock<TrustedSet>>,
+    pipeline: Sender<PipelineMsg>,
+) -> Result<(), DaemonError> {
+    let cfg = config.trusted.clone();
+    let every = Duration::from_secs(cfg.refresh.0.max(10));
+    spawn("tg-trusted", move || loop {
+        std::thread::sleep(every);
+        let fresh = trusted::build(&cfg, &trusted::resolve_system, &trusted::own_addresses());
+        let changed = shared.read().map(|t| *t != fresh).unwrap_or(true);
+        if changed {
+            tracing::info!("trusted set changed: {} network(s)", fresh.networks().len());
+            if let Ok(mut t) = shared.write() {
+                *t = fresh.clone();
+            }
+            if pipeline.send(PipelineMsg::Trusted(fresh)).is_err() {
+                return;
+            }
+        }
+    })?;
+    Ok(())
+}
+
+/// Puts the store's bans back into the kernel with its own connection and enforcer.
+fn spawn_restore(
+    config: &Config,
+    store_path: &Path,
+    stats: Arc<Stats>,
+) -> Result<JoinHandle<()>, DaemonError> {
+    let mut store = SqliteStore::open(store_path)?;
+    let mut enforcer = tg_enforce::build_from(&config.daemon)?;
+    stats.restore_ms.store(-1, Ordering::Relaxed);
+    spawn("tg-restore", move || {
+        let t = Instant::now();
+        match tg_enforce::reconcile(&mut store, enforcer.as_mut(), now_ms()) {
+            Ok(r) => {
+                Stats::add(&stats.restored, r.restored as u64);
+                tracing::info!(
+                    "restored {} ban(s) into the kernel in {} ms ({} expired)",
+                    r.restored,
+                    t.elapsed().as_millis(),
+                    r.expired
+                );
+            }
+            Err(e) => tracing::error!("restoring bans from the store: {e}"),
+        }
+        stats
+            .restore_ms
+            .store(t.elapsed().as_millis() as i64, Ordering::Relaxed);
+    })
+}
+
+fn follow_journal(
+    matches: Vec<String>,
+    mut cursor: Option<String>,
+    from_start: bool,
+    tx: Sender<PipelineMsg>,
+    pid: Arc<AtomicU32>,
+    stopping: Arc<AtomicBool>,
+) {
+    loop {
+        match JournalFollower::spawn(&matches, cursor.as_deref(), from_start) {
+            Err(JournalError::NotFound) => {
+                tracing::warn!(
+                    "{}; jails keep following their files",
+                    JournalError::NotFound
+                );
+                return;
+            }
+            Err(e) => tracing::warn!("journal: {e}"),
+            Ok(mut f) => {
+                pid.store(f.pid(), Ordering::SeqCst);
+                loop {
+                    match f.next_entry() {
+                        Ok(Some(entry)) => {
+                            cursor = Some(entry.cursor.clone());
+                            if tx.send(PipelineMsg::Journal(entry)).is_err() {
+                                return;
+                            }
+                        }
+                        Ok(None) => break,
+                        Err(e) => {
+                            tracing::warn!("reading journalctl: {e}");
+                            break;
+                        }
+                    }
+                }
+                pid.store(0, Ordering::SeqCst);
+            }
+        }
+        if stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        tracing::warn!("journalctl ended; starting it again in {JOURNAL_RESTART:?}");
+        std::thread::sleep(JOURNAL_RESTART);
+    }
+}
+
+fn create_state_dir(dir: &Path) -> Result<(), DaemonError> {
+    use std::os::unix::fs::DirBuilderExt;
+    let err = |source| DaemonError::StateDir {
+        path: dir.to_path_buf(),
+        source,
+    };
+    if !dir.is_dir() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
+fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>, DaemonError> {
+    std::thread::Builder::new()
+        .name(name.to_string())
+        .spawn(f)
+        .map_err(DaemonError::Thread)
+}
