@@ -1,2 +1,193 @@
 //! Enforcers: decisions into the kernel, in batches (nftables sets with timeouts; iptables +
-//! ipset fallback).
+//! ipset fallback), and [`reconcile`], which puts the store's bans back after a restart.
+//!
+//! # API (used by tg-daemon; blocking — run it on the daemon's own thread)
+//! ```text
+//! let mut enforcer = tg_enforce::build_from(&config.daemon)?;   // or build(backend)
+//! enforcer.init()?;                                            // table, sets, chains; keeps bans
+//! tg_enforce::reconcile(&mut store, enforcer.as_mut(), now_ms)?; // store → kernel, one batch
+//! // per batch of decisions: store.record_bans(..) FIRST, then
+//! enforcer.ban(&[BanOrder { ip, secs }])?;                    // one transaction + conntrack
+//! enforcer.unban(&[ip])?;                                      // absent addresses are fine
+//! enforcer.list()?;                                            // (ip, seconds left)
+//! ```
+//! - [`Enforcer::ban`]: one kernel transaction for the whole batch; an address already banned
+//!   gets exactly the new duration (refresh); then the banned sources' conntrack entries are
+//!   deleted (one `conntrack` process per batch). A conntrack failure does not fail the ban (the
+//!   drop rule works without it); it is logged with `tracing::warn`.
+//! - [`Enforcer::restore`]: adds what is missing and leaves present elements alone; no
+//!   conntrack work. This is what [`reconcile`] uses.
+//! - Durations are clamped to what the kernel accepts: nftables `[1 s, 3650 days]`
+//!   ([`tg_nft::bans::MAX_TIMEOUT_SECS`]), ipset `[1 s, 2,147,483 s ≈ 24.8 days]`
+//!   ([`ipset::MAX_TIMEOUT_SECS`]). An IPv4-mapped IPv6 address is banned as IPv4.
+//!
+//! # Ordering and `kill -9`
+//! The caller records a batch in the store (one committed transaction) *before* calling
+//! `ban`; on start it calls `init` then [`reconcile`]. A kill between the two leaves the ban in
+//! the store, and reconcile re-adds it; a kill after both leaves it in the kernel, where it
+//! outlives the process anyway. See the tg-store docs for the whole walk-through.
+//!
+//! # Safety of the calls
+//! Programs (`nft`, `ipset`, `iptables`, `ip6tables`, `conntrack`) are found only in
+//! `/usr/sbin`, `/sbin`, `/usr/bin`, `/bin` (never `PATH`) and called with argv; addresses reach
+//! them only as [`IpAddr`] values formatted by Rust, in argv or in a batch on stdin. No shell.
+//! Everything runs in the caller's network namespace.
+
+mod conntrack;
+pub mod ipset;
+mod nft;
+mod program;
+mod reconcile;
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+pub use ipset::IpsetEnforcer;
+pub use nft::NftEnforcer;
+pub use reconcile::{reconcile, ReconcileReport};
+pub use tg_config::daemon::Backend;
+
+/// Ban `ip` for `secs` seconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BanOrder {
+    /// The address.
+    pub ip: IpAddr,
+    /// The duration in seconds (clamped to the backend's range).
+    pub secs: u64,
+}
+
+/// Why an enforcer failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EnforceError {
+    /// `nft` failed or refused the batch (nothing of the batch took effect).
+    #[error(transparent)]
+    Nft(#[from] tg_nft::NftError),
+    /// The configured table name is not an nftables identifier.
+    #[error(transparent)]
+    Table(#[from] tg_nft::bans::InvalidTableName),
+    /// A required program is not installed.
+    #[error(
+        "{program} not found in /usr/sbin, /sbin, /usr/bin or /bin (install the {package} package)"
+    )]
+    NotFound {
+        /// The program.
+        program: &'static str,
+        /// The Debian package that has it.
+        package: &'static str,
+    },
+    /// Could not start or talk to a program.
+    #[error("running {path}: {source}")]
+    Io {
+        /// The binary.
+        path: PathBuf,
+        /// What failed.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A program refused the command or batch.
+    #[error("{path} {args} failed: {stderr}")]
+    Refused {
+        /// The binary.
+        path: PathBuf,
+        /// Its arguments, space-joined (for the message only).
+        args: String,
+        /// What it printed.
+        stderr: String,
+    },
+    /// A listing could not be understood.
+    #[error("cannot read the output of {what}: {detail}")]
+    Unreadable {
+        /// Which listing.
+        what: String,
+        /// What was wrong.
+        detail: String,
+    },
+    /// The store failed during [`reconcile`].
+    #[error(transparent)]
+    Store(#[from] tg_store::StoreError),
+}
+
+/// Puts bans into the kernel. One implementation per backend.
+pub trait Enforcer: Send {
+    /// Ensures the sets and drop rules exist (idempotent; keeps existing bans).
+    fn init(&mut self) -> Result<(), EnforceError>;
+    /// Bans every order in one batch; an address already banned gets exactly the new duration.
+    /// Then deletes the banned sources' conntrack entries.
+    fn ban(&mut self, orders: &[BanOrder]) -> Result<(), EnforceError>;
+    /// Adds the orders that are missing from the kernel in one batch, leaving present ones as
+    /// they are; no conntrack work (for [`reconcile`]).
+    fn restore(&mut self, orders: &[BanOrder]) -> Result<(), EnforceError>;
+    /// Lifts the bans of `ips`; addresses not banned are fine.
+    fn unban(&mut self, ips: &[IpAddr]) -> Result<(), EnforceError>;
+    /// Every banned address with its seconds left (`u64::MAX` for an element without timeout,
+    /// which tollguard never adds).
+    fn list(&mut self) -> Result<Vec<(IpAddr, u64)>, EnforceError>;
+    /// The backend's name, for logs and status (`"nftables"` or `"iptables"`).
+    fn backend(&self) -> &'static str;
+}
+
+/// The enforcer for `backend`, with the default table (`inet tollguard`) for nftables.
+pub fn build(backend: Backend) -> Result<Box<dyn Enforcer>, EnforceError> {
+    Ok(match backend {
+        Backend::Nftables => Box::new(NftEnforcer::new()?),
+        Backend::Iptables => Box::new(IpsetEnforcer::new()?),
+    })
+}
+
+/// The enforcer the `[daemon]` section asks for (`backend`, and `table` for nftables).
+pub fn build_from(
+    daemon: &tg_config::daemon::DaemonConfig,
+) -> Result<Box<dyn Enforcer>, EnforceError> {
+    Ok(match daemon.backend {
+        Backend::Nftables => Box::new(NftEnforcer::with_table(&daemon.table)?),
+        Backend::Iptables => Box::new(IpsetEnforcer::new()?),
+    })
+}
+
+/// Canonical form (IPv4-mapped IPv6 → IPv4) and one order per address, the last one winning.
+fn unique_orders(orders: &[BanOrder]) -> Vec<BanOrder> {
+    let mut seen = std::collections::HashSet::with_capacity(orders.len());
+    let mut out: Vec<BanOrder> = orders
+        .iter()
+        .rev()
+        .map(|o| BanOrder {
+            ip: tg_model::canonical_ip(o.ip),
+            secs: o.secs,
+        })
+        .filter(|o| seen.insert(o.ip))
+        .collect();
+    out.reverse();
+    out
+}
+
+fn unique_ips(ips: &[IpAddr]) -> Vec<IpAddr> {
+    let mut seen = std::collections::HashSet::with_capacity(ips.len());
+    ips.iter()
+        .map(|&ip| tg_model::canonical_ip(ip))
+        .filter(|ip| seen.insert(*ip))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn orders_are_canonical_and_unique_last_wins() {
+        let o = |ip: &str, secs| BanOrder {
+            ip: ip.parse().unwrap(),
+            secs,
+        };
+        let got = unique_orders(&[
+            o("::ffff:192.0.2.1", 5),
+            o("2001:db8::1", 6),
+            o("192.0.2.1", 7),
+        ]);
+        assert_eq!(got, vec![o("2001:db8::1", 6), o("192.0.2.1", 7)]);
+        let ips = unique_ips(&[
+            "::ffff:192.0.2.1".parse().unwrap(),
+            "192.0.2.1".parse().unwrap(),
+        ]);
+        assert_eq!(ips, vec!["192.0.2.1".parse::<IpAddr>().unwrap()]);
+    }
+}

@@ -1,2 +1,137 @@
 //! The state store: bans, offender history, file positions, behind one small trait so a
 //! shared PostgreSQL store can follow.
+//!
+//! # API (used by tg-daemon)
+//! - [`Store`]: the interface (blocking; the daemon calls it from its own thread).
+//! - [`SqliteStore::open`]: the local store (default `/var/lib/tollguard/state.db`).
+//! - [`BanRecord`]: one active ban, one per address (the kernel holds one element per address
+//!   too); recording a ban for an address that already has one replaces it — the latest
+//!   decision wins, exactly as the kernel's refreshed timeout does.
+//! - Offender history: every recorded ban raises `(ip, jail)`'s count to at least the record's
+//!   `ban_number` (so recording the same ban twice counts once); [`Store::prior_bans`] and
+//!   [`Store::all_prior_bans`] give it back for escalation (`tg_jail::Jails::set_prior_bans`).
+//!   History outlives the ban and the process: escalation works across restarts.
+//! - [`FilePosition`]: where the follower stopped in each log; [`Store::save_positions`]
+//!   upserts by path.
+//!
+//! # Durability: `kill -9` loses no ban
+//! The rule for the caller is **store first, kernel second**: `record_bans` commits (one
+//! transaction per batch) before the enforcer puts the batch into the kernel, and on every
+//! start the daemon runs `tg_enforce::reconcile`, which re-adds every active ban of the store
+//! that is missing from the kernel. Walking through a kill at each moment:
+//! - before the commit: the ban never existed anywhere; the log lines that caused it are after
+//!   the last saved file position, so the restarted daemon reads them again and bans again;
+//! - after the commit, before the kernel: the store has it, reconcile re-adds it at start;
+//! - after both: the kernel still has it (bans live in the kernel, not in the process), and
+//!   reconcile leaves it alone.
+//!
+//! The database runs in WAL mode with `synchronous = FULL`. `NORMAL` would already survive
+//! `kill -9` (a committed transaction is in the OS page cache, which a killed process cannot
+//! lose), but not a power cut or kernel panic: after the reboot the kernel sets are empty and
+//! the store is the only record of the bans, so each commit is fsynced. The cost is one fsync
+//! per *batch* (the daemon batches), not per ban.
+//!
+//! The schema carries its version in `PRAGMA user_version`; opening a database written by a
+//! newer tollguard is refused rather than guessed at.
+
+mod sqlite;
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+pub use sqlite::{SqliteStore, SCHEMA_VERSION};
+
+/// One ban, as the store keeps it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BanRecord {
+    /// The banned address.
+    pub ip: IpAddr,
+    /// The jail that decided it (or e.g. `"manual"` for `tollguard ban`).
+    pub jail: String,
+    /// When the ban started, Unix milliseconds.
+    pub since_ms: i64,
+    /// When it ends, Unix milliseconds.
+    pub until_ms: i64,
+    /// Why, in words (e.g. the finding kind).
+    pub reason: String,
+    /// How many findings led to it.
+    pub count: u32,
+    /// 1 for this address's first ban in this jail, 2 for the second, … (escalation).
+    pub ban_number: u32,
+}
+
+/// Where a log follower stopped in one file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilePosition {
+    /// The log's path, as configured.
+    pub path: String,
+    /// `st_dev` of the file read.
+    pub dev: u64,
+    /// `st_ino` of the file read.
+    pub inode: u64,
+    /// Byte offset just after the last complete line consumed.
+    pub offset: u64,
+    /// A hash of the file's first bytes, to tell a recreated file that reused the inode.
+    pub head_hash: u64,
+}
+
+/// Why the store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Could not create the state directory or the database file.
+    #[error("{path}: {source}")]
+    Io {
+        /// The directory or file.
+        path: PathBuf,
+        /// What failed.
+        #[source]
+        source: std::io::Error,
+    },
+    /// SQLite refused an operation.
+    #[error("{path}: {what}: {source}")]
+    Sqlite {
+        /// The database.
+        path: PathBuf,
+        /// The operation.
+        what: &'static str,
+        /// SQLite's error.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The database was written by a newer tollguard.
+    #[error(
+        "{path}: schema version {found} is newer than this tollguard understands ({supported})"
+    )]
+    SchemaTooNew {
+        /// The database.
+        path: PathBuf,
+        /// Its `user_version`.
+        found: i64,
+        /// The newest this build knows.
+        supported: i64,
+    },
+}
+
+/// The store's small interface: SQLite now, a shared PostgreSQL store (a fleet bans together)
+/// next. Blocking; every method is one transaction.
+pub trait Store: Send {
+    /// Records a batch of bans in one transaction (replacing any ban of the same address) and
+    /// raises each `(ip, jail)`'s history to at least its `ban_number`.
+    fn record_bans(&mut self, bans: &[BanRecord]) -> Result<(), StoreError>;
+    /// Removes the ban of `ip`; true if there was one. History stays.
+    fn remove_ban(&mut self, ip: IpAddr) -> Result<bool, StoreError>;
+    /// Drops bans that ended at or before `now_ms`; returns how many.
+    fn expire_bans(&mut self, now_ms: i64) -> Result<usize, StoreError>;
+    /// The bans still running at `now_ms` (expired ones are dropped first), oldest first.
+    fn active_bans(&mut self, now_ms: i64) -> Result<Vec<BanRecord>, StoreError>;
+    /// How many bans `ip` has had in `jail` (0 if none).
+    fn prior_bans(&mut self, ip: IpAddr, jail: &str) -> Result<u32, StoreError>;
+    /// Every offender's history: `(ip, jail, bans)`.
+    fn all_prior_bans(&mut self) -> Result<Vec<(IpAddr, String, u32)>, StoreError>;
+    /// Saves follower positions (upsert by path) in one transaction.
+    fn save_positions(&mut self, positions: &[FilePosition]) -> Result<(), StoreError>;
+    /// Every saved position.
+    fn load_positions(&mut self) -> Result<Vec<FilePosition>, StoreError>;
+}

@@ -1,0 +1,151 @@
+//! A tiny front end to the enforcers for tests and benchmarks: it acts on the network namespace
+//! it is started in (tests start it with `ip netns exec`), never on a built shell string.
+//!
+//! ```text
+//! enforce_cli [--backend nftables|iptables] [--no-forward] COMMAND
+//!   init                         create sets and drop rules (every command below does it too)
+//!   ban IP SECS [IP SECS ...]    one batch
+//!   unban IP [IP ...]
+//!   list                         "IP SECONDS_LEFT" per line
+//!   ban-many N SECS              ban N generated addresses (10.200.0.1 upward) in one batch
+//!   seed-store DB N SECS         record N generated bans in the SQLite store at DB
+//!   reconcile DB                 restore the store's bans into the kernel
+//! ```
+//! Timings go to stdout as `<step> <count> <milliseconds> ms`, for bench/bans_batch.sh.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::process::ExitCode;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use tg_enforce::{BanOrder, Enforcer, IpsetEnforcer, NftEnforcer};
+use tg_store::{BanRecord, SqliteStore, Store};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("enforce_cli: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+type Res = Result<(), Box<dyn std::error::Error>>;
+
+fn run(mut args: &[String]) -> Res {
+    let mut backend = "nftables";
+    let mut forward = true;
+    loop {
+        match args {
+            [flag, value, rest @ ..] if flag == "--backend" => {
+                backend = value;
+                args = rest;
+            }
+            [flag, rest @ ..] if flag == "--no-forward" => {
+                forward = false;
+                args = rest;
+            }
+            _ => break,
+        }
+    }
+    let mut enforcer: Box<dyn Enforcer> = match backend {
+        "nftables" => Box::new(NftEnforcer::new()?.forward(forward)),
+        "iptables" => Box::new(IpsetEnforcer::new()?),
+        other => return Err(format!("unknown backend {other:?}").into()),
+    };
+    let Some((command, rest)) = args.split_first() else {
+        return Err("no command".into());
+    };
+    if command != "list" {
+        let t = Instant::now();
+        enforcer.init()?;
+        timing("init", 1, t);
+    }
+    match (command.as_str(), rest) {
+        ("init", []) => Ok(()),
+        ("ban", pairs) if !pairs.is_empty() && pairs.len() % 2 == 0 => {
+            let orders = pairs
+                .chunks(2)
+                .map(|p| {
+                    Ok(BanOrder {
+                        ip: p[0].parse()?,
+                        secs: p[1].parse()?,
+                    })
+                })
+                .collect::<Result<Vec<_>, Box<dyn std::error::Error>>>()?;
+            Ok(enforcer.ban(&orders)?)
+        }
+        ("unban", ips) if !ips.is_empty() => {
+            let ips = ips
+                .iter()
+                .map(|s| s.parse())
+                .collect::<Result<Vec<IpAddr>, _>>()?;
+            Ok(enforcer.unban(&ips)?)
+        }
+        ("list", []) => {
+            for (ip, left) in enforcer.list()? {
+                println!("{ip} {left}");
+            }
+            Ok(())
+        }
+        ("ban-many", [n, secs]) => {
+            let secs: u64 = secs.parse()?;
+            let orders: Vec<BanOrder> = generated(n.parse()?)
+                .map(|ip| BanOrder { ip, secs })
+                .collect();
+            let t = Instant::now();
+            enforcer.ban(&orders)?;
+            timing("ban", orders.len(), t);
+            Ok(())
+        }
+        ("seed-store", [db, n, secs]) => {
+            let mut store = SqliteStore::open(db.as_ref())?;
+            let now = now_ms();
+            let until = now + secs.parse::<i64>()? * 1000;
+            let bans: Vec<BanRecord> = generated(n.parse()?)
+                .map(|ip| BanRecord {
+                    ip,
+                    jail: "asterisk".into(),
+                    since_ms: now,
+                    until_ms: until,
+                    reason: "auth-failure".into(),
+                    count: 3,
+                    ban_number: 1,
+                })
+                .collect();
+            let t = Instant::now();
+            store.record_bans(&bans)?;
+            timing("seed-store", bans.len(), t);
+            Ok(())
+        }
+        ("reconcile", [db]) => {
+            let t = Instant::now();
+            let mut store = SqliteStore::open(db.as_ref())?;
+            let report = tg_enforce::reconcile(&mut store, enforcer.as_mut(), now_ms())?;
+            timing("reconcile", report.restored, t);
+            println!("expired {}", report.expired);
+            Ok(())
+        }
+        _ => Err(format!("bad command line: {args:?} (see the file's docs)").into()),
+    }
+}
+
+/// `n` distinct addresses from 10.200.0.1 upward.
+fn generated(n: u32) -> impl Iterator<Item = IpAddr> {
+    let base = u32::from(Ipv4Addr::new(10, 200, 0, 0));
+    (1..=n).map(move |i| IpAddr::V4(Ipv4Addr::from(base + i)))
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn timing(step: &str, count: usize, since: Instant) {
+    println!(
+        "{step} {count} {:.1} ms",
+        since.elapsed().as_secs_f64() * 1000.0
+    );
+}

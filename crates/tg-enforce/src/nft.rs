@@ -1,0 +1,225 @@
+//! The nftables enforcer: bans are elements of `banned_v4`/`banned_v6` (with timeouts) in the
+//! shared `inet tollguard` table; each batch is one `nft -f -` transaction.
+//!
+//! Refreshing an element that is already in the set costs three statements (see
+//! `tg_nft::bans`), three times the kernel work of a plain add. So the enforcer remembers which
+//! addresses it put into the kernel and until when (`live`), and uses the refresh form only for
+//! those; a batch of new offenders is one plain `add`. `live` may only err towards "present":
+//! an element added behind tollguard's back, unknown to `live`, keeps its own timeout on a
+//! re-ban on kernels before 6.10 (still banned, possibly shorter) — which is why the daemon
+//! calls [`reconcile`](crate::reconcile) (it fills `live`) before banning.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tg_nft::bans::{clamp_timeout, BanScript, Element};
+use tg_nft::{Nft, BANNED_V4, BANNED_V6};
+
+use crate::conntrack::Conntrack;
+use crate::{unique_ips, unique_orders, BanOrder, EnforceError, Enforcer};
+
+/// Slack before `live` forgets an element: the kernel's clock started a little after ours.
+const EXPIRY_SLACK: Duration = Duration::from_secs(2);
+
+/// Bans as nftables set elements with timeouts.
+#[derive(Debug)]
+pub struct NftEnforcer {
+    nft: Nft,
+    script: BanScript,
+    forward: bool,
+    conntrack: Conntrack,
+    live: HashMap<IpAddr, Instant>,
+    pruned_at_len: usize,
+}
+
+impl NftEnforcer {
+    /// The enforcer for the default table `inet tollguard`, with the forward chain.
+    pub fn new() -> Result<NftEnforcer, EnforceError> {
+        NftEnforcer::with_table(tg_nft::TABLE)
+    }
+
+    /// The enforcer for `inet <table>` (the `[daemon] table` setting), with the forward chain.
+    pub fn with_table(table: &str) -> Result<NftEnforcer, EnforceError> {
+        Ok(NftEnforcer {
+            nft: Nft::locate()?,
+            script: BanScript::new(table)?,
+            forward: true,
+            conntrack: Conntrack::locate(),
+            live: HashMap::new(),
+            pruned_at_len: 0,
+        })
+    }
+
+    /// Whether to also drop banned sources in forwarded traffic (chain `bans_forward`, hook
+    /// forward, priority -150) — on by default, for a PBX in a container or VM behind this
+    /// host. Takes effect at [`Enforcer::init`], which removes the chain when off.
+    pub fn forward(mut self, on: bool) -> NftEnforcer {
+        self.forward = on;
+        self
+    }
+
+    fn elements(orders: &[BanOrder]) -> Vec<Element> {
+        orders
+            .iter()
+            .map(|o| Element {
+                ip: o.ip,
+                secs: o.secs,
+            })
+            .collect()
+    }
+
+    fn remember(&mut self, orders: &[BanOrder]) {
+        let now = Instant::now();
+        for o in orders {
+            self.live.insert(
+                o.ip,
+                now + Duration::from_secs(clamp_timeout(o.secs)) + EXPIRY_SLACK,
+            );
+        }
+        // Forget expired entries now and then, so the map stays the size of the live bans.
+        if self.live.len() > 2 * self.pruned_at_len + 1024 {
+            self.live.retain(|_, until| *until > now);
+            self.pruned_at_len = self.live.len();
+        }
+    }
+
+    fn list_set(&self, set: &str) -> Result<Vec<(IpAddr, u64)>, EnforceError> {
+        let json = self.nft.run(
+            &["-j", "list", "set", "inet", self.script.table(), set],
+            None,
+        )?;
+        parse_set_listing(&json).map_err(|detail| EnforceError::Unreadable {
+            what: format!("nft -j list set inet {} {set}", self.script.table()),
+            detail,
+        })
+    }
+}
+
+impl Enforcer for NftEnforcer {
+    fn init(&mut self) -> Result<(), EnforceError> {
+        Ok(self.nft.load(&self.script.setup(self.forward))?)
+    }
+
+    fn ban(&mut self, orders: &[BanOrder]) -> Result<(), EnforceError> {
+        let orders = unique_orders(orders);
+        if orders.is_empty() {
+            return Ok(());
+        }
+        let now = Instant::now();
+        let (known, new): (Vec<BanOrder>, Vec<BanOrder>) = orders
+            .iter()
+            .partition(|o| self.live.get(&o.ip).is_some_and(|until| *until > now));
+        self.nft.load(
+            &self
+                .script
+                .ban(&Self::elements(&known), &Self::elements(&new)),
+        )?;
+        self.remember(&orders);
+        let ips: Vec<IpAddr> = orders.iter().map(|o| o.ip).collect();
+        self.conntrack.forget(&ips);
+        Ok(())
+    }
+
+    fn restore(&mut self, orders: &[BanOrder]) -> Result<(), EnforceError> {
+        let orders = unique_orders(orders);
+        if orders.is_empty() {
+            return Ok(());
+        }
+        self.nft.load(&self.script.add(&Self::elements(&orders)))?;
+        self.remember(&orders);
+        Ok(())
+    }
+
+    fn unban(&mut self, ips: &[IpAddr]) -> Result<(), EnforceError> {
+        let ips = unique_ips(ips);
+        if ips.is_empty() {
+            return Ok(());
+        }
+        self.nft.load(&self.script.unban(&ips))?;
+        for ip in &ips {
+            self.live.remove(ip);
+        }
+        Ok(())
+    }
+
+    fn list(&mut self) -> Result<Vec<(IpAddr, u64)>, EnforceError> {
+        let mut all = self.list_set(BANNED_V4)?;
+        all.extend(self.list_set(BANNED_V6)?);
+        Ok(all)
+    }
+
+    fn backend(&self) -> &'static str {
+        "nftables"
+    }
+}
+
+/// Reads `nft -j list set …`: elements are `"ADDR"` (no timeout) or
+/// `{"elem": {"val": "ADDR", "timeout": N, "expires": N}}`.
+fn parse_set_listing(json: &str) -> Result<Vec<(IpAddr, u64)>, String> {
+    let doc: Value = serde_json::from_str(json).map_err(|e| e.to_string())?;
+    let items = doc
+        .get("nftables")
+        .and_then(Value::as_array)
+        .ok_or("no \"nftables\" array")?;
+    let mut out = Vec::new();
+    for set in items.iter().filter_map(|i| i.get("set")) {
+        let Some(elems) = set.get("elem").and_then(Value::as_array) else {
+            continue;
+        };
+        for e in elems {
+            let (val, left) = match e.get("elem") {
+                Some(inner) => (
+                    inner.get("val"),
+                    inner
+                        .get("expires")
+                        .and_then(Value::as_u64)
+                        .unwrap_or(u64::MAX),
+                ),
+                None => (Some(e), u64::MAX),
+            };
+            let text = val
+                .and_then(Value::as_str)
+                .ok_or_else(|| format!("element without an address: {e}"))?;
+            let ip = text
+                .parse()
+                .map_err(|_| format!("element {text:?} is not an address"))?;
+            out.push((ip, left));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_listings_parse_with_and_without_timeouts() {
+        let json = r#"{"nftables": [{"metainfo": {"version": "1.0.6"}}, {"set": {"family": "inet", "name": "banned_v4",
+            "table": "tollguard", "type": "ipv4_addr", "flags": ["timeout"], "elem": [{"elem": {"val": "198.51.100.7",
+            "timeout": 600, "expires": 599}}, "192.0.2.9"]}}]}"#;
+        let got = parse_set_listing(json).unwrap();
+        assert_eq!(
+            got,
+            vec![
+                ("198.51.100.7".parse().unwrap(), 599),
+                ("192.0.2.9".parse().unwrap(), u64::MAX)
+            ]
+        );
+        let empty = r#"{"nftables": [{"metainfo": {}}, {"set": {"name": "banned_v6"}}]}"#;
+        assert!(parse_set_listing(empty).unwrap().is_empty());
+    }
+
+    #[test]
+    fn unreadable_listings_are_errors_not_panics() {
+        assert!(parse_set_listing("").is_err());
+        assert!(parse_set_listing(r#"{"x": 1}"#).is_err());
+        assert!(parse_set_listing(
+            r#"{"nftables": [{"set": {"elem": [{"elem": {"val": "nope"}}]}}]}"#
+        )
+        .is_err());
+        assert!(parse_set_listing(r#"{"nftables": [{"set": {"elem": [7]}}]}"#).is_err());
+    }
+}

@@ -1,0 +1,502 @@
+//! The SQLite store: one file (`state.db`) in a 0700 directory, WAL, `synchronous = FULL`,
+//! schema versioned with `PRAGMA user_version`.
+
+use std::fs::{DirBuilder, OpenOptions};
+use std::net::IpAddr;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::{BanRecord, FilePosition, Store, StoreError};
+
+/// The schema version this build writes (`PRAGMA user_version`).
+pub const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA_V1: &str = "
+CREATE TABLE IF NOT EXISTS bans (
+    ip         TEXT PRIMARY KEY,
+    jail       TEXT NOT NULL,
+    since_ms   INTEGER NOT NULL,
+    until_ms   INTEGER NOT NULL,
+    reason     TEXT NOT NULL,
+    count      INTEGER NOT NULL,
+    ban_number INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS bans_until ON bans (until_ms);
+CREATE TABLE IF NOT EXISTS offenders (
+    ip      TEXT NOT NULL,
+    jail    TEXT NOT NULL,
+    bans    INTEGER NOT NULL,
+    last_ms INTEGER NOT NULL,
+    PRIMARY KEY (ip, jail)
+);
+CREATE TABLE IF NOT EXISTS positions (
+    path      TEXT PRIMARY KEY,
+    dev       INTEGER NOT NULL,
+    inode     INTEGER NOT NULL,
+    offset    INTEGER NOT NULL,
+    head_hash INTEGER NOT NULL
+);
+";
+
+/// The local SQLite store.
+pub struct SqliteStore {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (or creates) the database at `path`. Missing parent directories are created with
+    /// mode 0700 and a new database file with 0600 (SQLite gives its `-wal`/`-shm` files the
+    /// same mode).
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let io = |p: &Path| {
+            let p = p.to_path_buf();
+            move |source| StoreError::Io { path: p, source }
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(io(dir))?;
+        }
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(io(path))?;
+        let conn = Connection::open(path).map_err(|source| sql(path, "open", source))?;
+        let mut store = SqliteStore {
+            conn,
+            path: path.to_path_buf(),
+        };
+        store.prepare()?;
+        Ok(store)
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn prepare(&mut self) -> Result<(), StoreError> {
+        let path = &self.path;
+        let err = |what: &'static str| move |source| sql(path, what, source);
+        self.conn
+            .busy_timeout(Duration::from_secs(5))
+            .map_err(err("busy_timeout"))?;
+        let mode: String = self
+            .conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(err("journal_mode"))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            tracing::warn!(path = %self.path.display(), mode, "SQLite refused WAL mode");
+        }
+        self.conn
+            .pragma_update(None, "synchronous", "FULL")
+            .map_err(err("synchronous"))?;
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(err("user_version"))?;
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::SchemaTooNew {
+                path: self.path.clone(),
+                found: version,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        if version < SCHEMA_VERSION {
+            let tx = self.conn.transaction().map_err(err("begin"))?;
+            tx.execute_batch(SCHEMA_V1).map_err(err("create schema"))?;
+            tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+                .map_err(err("user_version"))?;
+            tx.commit().map_err(err("commit schema"))?;
+        }
+        Ok(())
+    }
+
+    fn err(&self, what: &'static str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+        move |source| sql(&self.path, what, source)
+    }
+}
+
+fn sql(path: &Path, what: &'static str, source: rusqlite::Error) -> StoreError {
+    StoreError::Sqlite {
+        path: path.to_path_buf(),
+        what,
+        source,
+    }
+}
+
+/// Rows the store cannot read back (hand-edited or damaged) are skipped and logged, never fatal:
+/// one bad row must not keep the other bans from being restored.
+fn parse_ip(text: &str, table: &str, skipped: &mut usize) -> Option<IpAddr> {
+    match text.parse() {
+        Ok(ip) => Some(ip),
+        Err(_) => {
+            *skipped += 1;
+            tracing::warn!(
+                table,
+                row = text,
+                "skipping a row with an unreadable address"
+            );
+            None
+        }
+    }
+}
+
+fn to_u32(v: i64) -> u32 {
+    u32::try_from(v.max(0)).unwrap_or(u32::MAX)
+}
+
+impl Store for SqliteStore {
+    fn record_bans(&mut self, bans: &[BanRecord]) -> Result<(), StoreError> {
+        let path = &self.path;
+        let err = |what: &'static str| move |source| sql(path, what, source);
+        let tx = self.conn.transaction().map_err(err("begin"))?;
+        {
+            let mut ban = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO bans (ip, jail, since_ms, until_ms, reason, count, ban_number)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )
+                .map_err(err("prepare ban"))?;
+            let mut history = tx
+                .prepare_cached(
+                    "INSERT INTO offenders (ip, jail, bans, last_ms) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (ip, jail) DO UPDATE
+                     SET bans = max(bans, excluded.bans), last_ms = max(last_ms, excluded.last_ms)",
+                )
+                .map_err(err("prepare history"))?;
+            for b in bans {
+                let ip = b.ip.to_string();
+                ban.execute(params![
+                    ip,
+                    b.jail,
+                    b.since_ms,
+                    b.until_ms,
+                    b.reason,
+                    b.count,
+                    b.ban_number
+                ])
+                .map_err(err("insert ban"))?;
+                history
+                    .execute(params![ip, b.jail, b.ban_number.max(1), b.since_ms])
+                    .map_err(err("insert history"))?;
+            }
+        }
+        tx.commit().map_err(err("commit bans"))
+    }
+
+    fn remove_ban(&mut self, ip: IpAddr) -> Result<bool, StoreError> {
+        let n = self
+            .conn
+            .execute("DELETE FROM bans WHERE ip = ?1", [ip.to_string()])
+            .map_err(self.err("delete ban"))?;
+        Ok(n > 0)
+    }
+
+    fn expire_bans(&mut self, now_ms: i64) -> Result<usize, StoreError> {
+        self.conn
+            .execute("DELETE FROM bans WHERE until_ms <= ?1", [now_ms])
+            .map_err(self.err("expire bans"))
+    }
+
+    fn active_bans(&mut self, now_ms: i64) -> Result<Vec<BanRecord>, StoreError> {
+        self.expire_bans(now_ms)?;
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT ip, jail, since_ms, until_ms, reason, count, ban_number FROM bans ORDER BY since_ms, ip",
+            )
+            .map_err(|source| sql(&self.path, "prepare active bans", source))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, i64>(5)?,
+                    r.get::<_, i64>(6)?,
+                ))
+            })
+            .map_err(|source| sql(&self.path, "read bans", source))?;
+        let mut out = Vec::new();
+        let mut skipped = 0;
+        for row in rows {
+            let (ip, jail, since_ms, until_ms, reason, count, ban_number) =
+                row.map_err(|source| sql(&self.path, "read ban", source))?;
+            if let Some(ip) = parse_ip(&ip, "bans", &mut skipped) {
+                out.push(BanRecord {
+                    ip,
+                    jail,
+                    since_ms,
+                    until_ms,
+                    reason,
+                    count: to_u32(count),
+                    ban_number: to_u32(ban_number),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    fn prior_bans(&mut self, ip: IpAddr, jail: &str) -> Result<u32, StoreError> {
+        let n: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT bans FROM offenders WHERE ip = ?1 AND jail = ?2",
+                params![ip.to_string(), jail],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.err("read history"))?;
+        Ok(n.map_or(0, to_u32))
+    }
+
+    fn all_prior_bans(&mut self) -> Result<Vec<(IpAddr, String, u32)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT ip, jail, bans FROM offenders ORDER BY ip, jail")
+            .map_err(|source| sql(&self.path, "prepare history", source))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })
+            .map_err(|source| sql(&self.path, "read history", source))?;
+        let mut out = Vec::new();
+        let mut skipped = 0;
+        for row in rows {
+            let (ip, jail, bans) = row.map_err(|source| sql(&self.path, "read history", source))?;
+            if let Some(ip) = parse_ip(&ip, "offenders", &mut skipped) {
+                out.push((ip, jail, to_u32(bans)));
+            }
+        }
+        Ok(out)
+    }
+
+    fn save_positions(&mut self, positions: &[FilePosition]) -> Result<(), StoreError> {
+        let path = &self.path;
+        let err = |what: &'static str| move |source| sql(path, what, source);
+        let tx = self.conn.transaction().map_err(err("begin"))?;
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO positions (path, dev, inode, offset, head_hash) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .map_err(err("prepare position"))?;
+            for p in positions {
+                // SQLite integers are i64; the u64 bit patterns round-trip through `as`.
+                stmt.execute(params![
+                    p.path,
+                    p.dev as i64,
+                    p.inode as i64,
+                    p.offset as i64,
+                    p.head_hash as i64
+                ])
+                .map_err(err("save position"))?;
+            }
+        }
+        tx.commit().map_err(err("commit positions"))
+    }
+
+    fn load_positions(&mut self) -> Result<Vec<FilePosition>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT path, dev, inode, offset, head_hash FROM positions ORDER BY path",
+            )
+            .map_err(|source| sql(&self.path, "prepare positions", source))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(FilePosition {
+                    path: r.get(0)?,
+                    dev: r.get::<_, i64>(1)? as u64,
+                    inode: r.get::<_, i64>(2)? as u64,
+                    offset: r.get::<_, i64>(3)? as u64,
+                    head_hash: r.get::<_, i64>(4)? as u64,
+                })
+            })
+            .map_err(|source| sql(&self.path, "read positions", source))?;
+        rows.collect::<Result<Vec<_>, _>>()
+            .map_err(|source| sql(&self.path, "read position", source))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn ban(ip: &str, jail: &str, until_ms: i64, n: u32) -> BanRecord {
+        BanRecord {
+            ip: ip.parse().unwrap(),
+            jail: jail.into(),
+            since_ms: 1_000,
+            until_ms,
+            reason: "auth-failure".into(),
+            count: 3,
+            ban_number: n,
+        }
+    }
+
+    #[test]
+    fn creates_private_dir_and_file_in_wal_mode() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("a/b/state.db");
+        let store = SqliteStore::open(&path).unwrap();
+        let dir_mode = std::fs::metadata(tmp.path().join("a/b"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        let file_mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!((dir_mode, file_mode), (0o700, 0o600));
+        let mode: String = store
+            .conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        let sync: i64 = store
+            .conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!((mode.as_str(), sync), ("wal", 2));
+    }
+
+    #[test]
+    fn bans_replace_per_address_and_expire() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut s = SqliteStore::open(&tmp.path().join("state.db")).unwrap();
+        s.record_bans(&[
+            ban("198.51.100.7", "sip", 5_000, 1),
+            ban("2001:db8::7", "ssh", 9_000, 1),
+        ])
+        .unwrap();
+        s.record_bans(&[ban("198.51.100.7", "sip", 20_000, 2)])
+            .unwrap();
+        let active = s.active_bans(6_000).unwrap();
+        assert_eq!(active.len(), 2);
+        assert_eq!(
+            active.iter().find(|b| b.ip.is_ipv4()).unwrap().until_ms,
+            20_000
+        );
+        assert_eq!(
+            s.active_bans(9_000).unwrap().len(),
+            1,
+            "a ban ending now is over"
+        );
+        assert!(s.remove_ban("198.51.100.7".parse().unwrap()).unwrap());
+        assert!(!s.remove_ban("198.51.100.7".parse().unwrap()).unwrap());
+        assert!(s.active_bans(0).unwrap().is_empty());
+    }
+
+    #[test]
+    fn history_counts_each_ban_once_and_survives_reopen() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("state.db");
+        {
+            let mut s = SqliteStore::open(&path).unwrap();
+            s.record_bans(&[ban("198.51.100.7", "sip", 5_000, 1)])
+                .unwrap();
+            s.record_bans(&[ban("198.51.100.7", "sip", 5_000, 1)])
+                .unwrap();
+            s.record_bans(&[
+                ban("198.51.100.7", "sip", 50_000, 2),
+                ban("198.51.100.7", "ssh", 50_000, 1),
+            ])
+            .unwrap();
+            s.remove_ban("198.51.100.7".parse().unwrap()).unwrap();
+        }
+        let mut s = SqliteStore::open(&path).unwrap();
+        let ip: IpAddr = "198.51.100.7".parse().unwrap();
+        assert_eq!(s.prior_bans(ip, "sip").unwrap(), 2);
+        assert_eq!(s.prior_bans(ip, "ssh").unwrap(), 1);
+        assert_eq!(s.prior_bans(ip, "asterisk").unwrap(), 0);
+        assert_eq!(
+            s.all_prior_bans().unwrap(),
+            vec![(ip, "sip".into(), 2), (ip, "ssh".into(), 1)]
+        );
+    }
+
+    #[test]
+    fn positions_round_trip_full_u64_range() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut s = SqliteStore::open(&tmp.path().join("state.db")).unwrap();
+        let p = FilePosition {
+            path: "/var/log/asterisk/full".into(),
+            dev: u64::MAX,
+            inode: 42,
+            offset: 1 << 40,
+            head_hash: 0xdead_beef_dead_beef,
+        };
+        s.save_positions(std::slice::from_ref(&p)).unwrap();
+        let moved = FilePosition {
+            offset: 7,
+            ..p.clone()
+        };
+        s.save_positions(std::slice::from_ref(&moved)).unwrap();
+        assert_eq!(s.load_positions().unwrap(), vec![moved]);
+    }
+
+    #[test]
+    fn a_damaged_row_is_skipped_not_fatal() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut s = SqliteStore::open(&tmp.path().join("state.db")).unwrap();
+        s.record_bans(&[ban("198.51.100.7", "sip", 50_000, 1)])
+            .unwrap();
+        s.conn
+            .execute(
+                "INSERT INTO bans VALUES ('not an ip', 'sip', 0, 60000, 'x', 1, 1)",
+                [],
+            )
+            .unwrap();
+        let active = s.active_bans(0).unwrap();
+        assert_eq!(active.len(), 1);
+        assert_eq!(active[0].ip.to_string(), "198.51.100.7");
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("state.db");
+        drop(SqliteStore::open(&path).unwrap());
+        Connection::open(&path)
+            .unwrap()
+            .pragma_update(None, "user_version", 99)
+            .unwrap();
+        let err = SqliteStore::open(&path).unwrap_err();
+        assert!(
+            matches!(err, StoreError::SchemaTooNew { found: 99, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("state.db"));
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_database_is_an_error_naming_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("state.db");
+        std::fs::write(&path, vec![b'x'; 4096]).unwrap();
+        let err = SqliteStore::open(&path).unwrap_err();
+        assert!(err.to_string().contains("state.db"), "{err}");
+    }
+}
