@@ -273,6 +273,16 @@ impl Follower {
         } else {
             self.check_rotation()?;
         }
+        if let Some(h) = &mut self.current {
+            if h.rewritten()? {
+                self.stats.truncations += 1;
+                // copytruncate: the lines we had not read yet are in the copy, if it is beside.
+                if let Some(copy) = find_copy(&self.path, h) {
+                    self.retired.push(copy);
+                }
+                h.restart_from_zero()?;
+            }
+        }
         let stats = &mut self.stats;
         for old in &mut self.retired {
             // A vanished or unreadable rotated file is nothing to stop for.
@@ -281,10 +291,6 @@ impl Follower {
         self.retired
             .retain(|h| h.last_growth.elapsed() < RETIRE_AFTER);
         if let Some(h) = &mut self.current {
-            if h.rewritten()? {
-                self.stats.truncations += 1;
-                h.restart_from_zero()?;
-            }
             h.drain(&mut self.stats, sink)?;
         }
         Ok(self.stats.lines - before)
@@ -356,6 +362,34 @@ fn find_rotated(pos: &Position) -> Option<Handle> {
         if meta.dev() == pos.dev && meta.ino() == pos.inode && meta.len() >= pos.offset {
             let h = Handle::open(&entry.path(), pos.offset).ok()?;
             if h.head_hash.unwrap_or(0) == pos.head_hash {
+                return Some(h);
+            }
+        }
+    }
+    None
+}
+
+/// After a copytruncate: the copy (a file in the same directory whose name starts with the
+/// followed file's name, e.g. `messages.1`) with the first line we knew and at least the bytes we
+/// had read, opened where we stopped.
+fn find_copy(path: &Path, truncated: &Handle) -> Option<Handle> {
+    let head = truncated.head_hash?;
+    let name = path.file_name()?.to_str()?;
+    let dir = parent_dir(path);
+    for entry in std::fs::read_dir(&dir).ok()?.flatten() {
+        let entry_name = entry.file_name();
+        let Some(entry_name) = entry_name.to_str() else {
+            continue;
+        };
+        if entry_name == name || !entry_name.starts_with(name) {
+            continue;
+        }
+        let Ok(meta) = entry.metadata() else { continue };
+        if !meta.is_file() || meta.ino() == truncated.inode || meta.len() < truncated.offset {
+            continue;
+        }
+        if let Ok(h) = Handle::open(&entry.path(), truncated.offset) {
+            if h.head_hash == Some(head) {
                 return Some(h);
             }
         }
@@ -609,6 +643,25 @@ mod tests {
         append(&p, b"b\n");
         assert_eq!(poll(&mut f), ["b"]);
         assert_eq!(f.stats().truncations, 1);
+    }
+
+    #[test]
+    fn copytruncate_reads_unread_lines_from_the_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("messages");
+        append(&p, b"head line\nread\n");
+        let mut f = Follower::new(&p, StartAt::Start, None);
+        assert_eq!(poll(&mut f), ["head line", "read"]);
+        append(&p, b"unread 1\nunread 2\n");
+        std::fs::copy(&p, dir.path().join("messages.1")).unwrap();
+        OpenOptions::new()
+            .write(true)
+            .open(&p)
+            .unwrap()
+            .set_len(0)
+            .unwrap();
+        append(&p, b"after\n");
+        assert_eq!(poll(&mut f), ["unread 1", "unread 2", "after"]);
     }
 
     #[test]
