@@ -2,15 +2,17 @@
 //! it is started in (tests start it with `ip netns exec`), never on a built shell string.
 //!
 //! ```text
-//! enforce_cli [--backend nftables|iptables] [--no-forward] COMMAND
-//!   init                         create sets and drop rules (every command below does it too)
+//! enforce_cli [--backend nftables|iptables] [--no-forward] COMMAND [+ COMMAND ...]
+//!   init                         create sets and drop rules (done once before other commands)
 //!   ban IP SECS [IP SECS ...]    one batch
 //!   unban IP [IP ...]
 //!   list                         "IP SECONDS_LEFT" per line
 //!   ban-many N SECS              ban N generated addresses (10.200.0.1 upward) in one batch
 //!   seed-store DB N SECS         record N generated bans in the SQLite store at DB
+//!   record DB IP SECS            record one ban in the store (SECS < 0: already ended)
 //!   reconcile DB                 restore the store's bans into the kernel
 //! ```
+//! Commands joined by `+` run in one process with one enforcer (e.g. a ban then a re-ban).
 //! Timings go to stdout as `<step> <count> <milliseconds> ms`, for bench/bans_batch.sh.
 
 use std::net::{IpAddr, Ipv4Addr};
@@ -54,14 +56,24 @@ fn run(mut args: &[String]) -> Res {
         "iptables" => Box::new(IpsetEnforcer::new()?),
         other => return Err(format!("unknown backend {other:?}").into()),
     };
-    let Some((command, rest)) = args.split_first() else {
+    if args.is_empty() {
         return Err("no command".into());
-    };
-    if command != "list" {
+    }
+    if args.iter().any(|a| a != "list") {
         let t = Instant::now();
         enforcer.init()?;
         timing("init", 1, t);
     }
+    for command in args.split(|a| a == "+") {
+        one(enforcer.as_mut(), command)?;
+    }
+    Ok(())
+}
+
+fn one(enforcer: &mut dyn Enforcer, args: &[String]) -> Res {
+    let Some((command, rest)) = args.split_first() else {
+        return Err("empty command".into());
+    };
     match (command.as_str(), rest) {
         ("init", []) => Ok(()),
         ("ban", pairs) if !pairs.is_empty() && pairs.len() % 2 == 0 => {
@@ -119,10 +131,25 @@ fn run(mut args: &[String]) -> Res {
             timing("seed-store", bans.len(), t);
             Ok(())
         }
+        ("record", [db, ip, secs]) => {
+            let mut store = SqliteStore::open(db.as_ref())?;
+            let now = now_ms();
+            let until_ms = now + secs.parse::<i64>()? * 1000;
+            let ban = BanRecord {
+                ip: ip.parse()?,
+                jail: "asterisk".into(),
+                since_ms: now.min(until_ms) - 1,
+                until_ms,
+                reason: "auth-failure".into(),
+                count: 3,
+                ban_number: 1,
+            };
+            Ok(store.record_bans(&[ban])?)
+        }
         ("reconcile", [db]) => {
             let t = Instant::now();
             let mut store = SqliteStore::open(db.as_ref())?;
-            let report = tg_enforce::reconcile(&mut store, enforcer.as_mut(), now_ms())?;
+            let report = tg_enforce::reconcile(&mut store, enforcer, now_ms())?;
             timing("reconcile", report.restored, t);
             println!("expired {}", report.expired);
             Ok(())

@@ -1,0 +1,137 @@
+//! The iptables + ipset enforcer against a real kernel with real packets, in namespaces made
+//! here (iptables is whichever variant the system has; both work inside a namespace).
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+const IPT: &str = "iptables";
+
+#[test]
+fn ipset_bans_drop_the_attacker_only_refresh_unban_and_expire() {
+    let net = Net::new();
+    for (proto, host) in [
+        ("udp", PBX_V4),
+        ("tcp", PBX_V4),
+        ("udp", PBX_V6),
+        ("tcp", PBX_V6),
+    ] {
+        assert!(
+            reaches(&net.attacker, proto, host),
+            "before the ban: {proto} to {host}"
+        );
+    }
+    enforce(
+        &net.pbx,
+        &[
+            "--backend",
+            IPT,
+            "ban",
+            ATTACKER_V4,
+            "600",
+            ATTACKER_V6,
+            "600",
+        ],
+    );
+    for (proto, host) in [
+        ("udp", PBX_V4),
+        ("tcp", PBX_V4),
+        ("udp", PBX_V6),
+        ("tcp", PBX_V6),
+    ] {
+        assert!(
+            blocked(&net.attacker, proto, host),
+            "banned: {proto} to {host} got through"
+        );
+    }
+    assert!(
+        reaches(&net.trusted, "udp", PBX_TRUSTED_V4)
+            && reaches(&net.trusted, "tcp", PBX_TRUSTED_V4)
+    );
+
+    // The drop rule sits first in INPUT, once, however often init runs.
+    enforce(&net.pbx, &["--backend", IPT, "init", "+", "init"]);
+    let rules = sh_out(&net.pbx, &["iptables", "-S", "INPUT"]);
+    assert_eq!(
+        rules
+            .matches("--match-set tollguard_v4 src -j DROP")
+            .count(),
+        1,
+        "{rules}"
+    );
+    assert!(sh_out(&net.pbx, &["ip6tables", "-S", "INPUT"])
+        .contains("--match-set tollguard_v6 src -j DROP"));
+
+    // A re-ban sets the new duration (here: shorter), in both sets.
+    enforce(
+        &net.pbx,
+        &["--backend", IPT, "ban", ATTACKER_V4, "30", ATTACKER_V6, "2"],
+    );
+    let bans = listed(&net.pbx, IPT);
+    assert_eq!(bans.len(), 2, "{bans:?}");
+    assert!(bans.iter().all(|(_, left)| *left <= 30), "{bans:?}");
+    assert!(
+        wait_for(Duration::from_secs(5), || reaches(
+            &net.attacker,
+            "udp",
+            PBX_V6
+        )),
+        "the 2 s ban expired"
+    );
+    assert!(
+        blocked(&net.attacker, "udp", PBX_V4),
+        "the 30 s ban still holds"
+    );
+
+    enforce(
+        &net.pbx,
+        &[
+            "--backend",
+            IPT,
+            "unban",
+            ATTACKER_V4,
+            ATTACKER_V6,
+            "203.0.113.9",
+        ],
+    );
+    assert!(listed(&net.pbx, IPT).is_empty());
+    assert!(reaches(&net.attacker, "udp", PBX_V4) && reaches(&net.attacker, "tcp", PBX_V4));
+}
+
+#[test]
+fn ipset_reconcile_restores_after_the_sets_are_flushed() {
+    let net = Net::new();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("state.db");
+    let db = db.to_str().unwrap();
+    enforce(
+        &net.pbx,
+        &[
+            "--backend",
+            IPT,
+            "record",
+            db,
+            ATTACKER_V4,
+            "120",
+            "+",
+            "ban",
+            ATTACKER_V4,
+            "120",
+        ],
+    );
+    sh_out(&net.pbx, &["ipset", "flush"]);
+    assert!(
+        reaches(&net.attacker, "udp", PBX_V4),
+        "flush removed the ban"
+    );
+    let out = enforce(&net.pbx, &["--backend", IPT, "reconcile", db]);
+    assert!(out.contains("reconcile 1 "), "{out}");
+    assert!(blocked(&net.attacker, "udp", PBX_V4) && blocked(&net.attacker, "tcp", PBX_V4));
+    let bans = listed(&net.pbx, IPT);
+    assert!(
+        bans.len() == 1 && (110..=120).contains(&bans[0].1),
+        "{bans:?}"
+    );
+}
