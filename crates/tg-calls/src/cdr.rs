@@ -384,7 +384,9 @@ fn parse_meta(text: &[u8], fields: &[(usize, usize)]) -> Result<Meta, String> {
 mod tests {
     use super::*;
 
-    fn read_all(text: &[u8]) -> (Vec<(String, String, u32, Option<i64>)>, Skips) {
+    type Row = (String, String, u32, Option<i64>);
+
+    fn read_all(text: &[u8]) -> (Vec<Row>, Skips) {
         let mut r = CdrReader::new(text, Path::new("t.csv"));
         let mut out = Vec::new();
         while let Some(c) = r.next_record().unwrap() {

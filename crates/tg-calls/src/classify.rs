@@ -231,6 +231,12 @@ impl Classifier {
         }
     }
 
+    /// The digits of the last number given to [`Classifier::classify_number`], without trunk or
+    /// international prefix.
+    pub fn last_digits(&self) -> &[u8] {
+        &self.digits
+    }
+
     /// The dial plan.
     pub fn plan(&self) -> &Dialplan {
         &self.plan
@@ -270,7 +276,7 @@ impl Classifier {
         for &d in digits.iter().take(CACHE_PREFIX_DIGITS) {
             key = key << 4 | u64::from(d - b'0');
         }
-        key = key << (4 * (CACHE_PREFIX_DIGITS - digits.len().min(CACHE_PREFIX_DIGITS)));
+        key <<= 4 * (CACHE_PREFIX_DIGITS - digits.len().min(CACHE_PREFIX_DIGITS));
         if let Some(d) = self.cache.get(&key) {
             self.cache_stats.0 += 1;
             return Some(*d);

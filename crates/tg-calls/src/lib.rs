@@ -4,3 +4,5 @@
 pub mod cdr;
 pub mod classify;
 pub mod clock;
+pub mod gen;
+pub mod report;
