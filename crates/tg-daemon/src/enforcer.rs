@@ -17,8 +17,13 @@ use tg_store::{BanRecord, FilePosition, Store};
 
 use crate::stats::Stats;
 
-/// How often positions are written and expired bans dropped from the store when idle.
+/// The longest the thread sleeps without looking at retries and saved positions.
 const HOUSEKEEPING: Duration = Duration::from_secs(1);
+/// Positions are written at most this often (each save is one fsynced transaction); a
+/// `kill -9` can make a restart read up to this much again, never skip anything.
+const SAVE_POSITIONS_EVERY: Duration = Duration::from_millis(250);
+/// How often bans that ended are dropped from the store.
+const EXPIRE_EVERY: Duration = Duration::from_secs(30);
 /// How long a failed kernel batch waits before it is tried again.
 const RETRY_AFTER: Duration = Duration::from_secs(2);
 
@@ -65,6 +70,8 @@ pub struct EnforcerTask {
     cursor: Option<String>,
     retry: Vec<BanOrder>,
     retry_at: Option<Instant>,
+    last_save: Option<Instant>,
+    last_expire: Instant,
 }
 
 impl EnforcerTask {
@@ -84,12 +91,13 @@ impl EnforcerTask {
             cursor: None,
             retry: Vec::new(),
             retry_at: None,
+            last_save: None,
+            last_expire: Instant::now(),
         }
     }
 
     /// Runs until `Stop` (or every sender is gone).
     pub fn run(mut self, rx: Receiver<EnforceMsg>) {
-        let mut last_housekeeping = Instant::now();
         loop {
             let msg = match rx.recv_timeout(HOUSEKEEPING) {
                 Ok(m) => Some(m),
@@ -132,9 +140,11 @@ impl EnforcerTask {
                     _ => {}
                 }
             }
-            if stop.is_some() || last_housekeeping.elapsed() >= HOUSEKEEPING {
+            let due = self
+                .last_save
+                .is_none_or(|t| t.elapsed() >= SAVE_POSITIONS_EVERY);
+            if stop.is_some() || due {
                 self.housekeeping();
-                last_housekeeping = Instant::now();
             }
             if let Some(done) = stop {
                 let _ = done.send(());
@@ -262,6 +272,7 @@ impl EnforcerTask {
             if let Err(e) = self.store.save_positions(&p) {
                 tracing::warn!("saving file positions: {e}");
             }
+            self.last_save = Some(Instant::now());
         }
         if let Some(c) = self.cursor.take() {
             if let Err(e) = write_atomically(&self.cursor_file, c.as_bytes()) {
@@ -270,9 +281,13 @@ impl EnforcerTask {
                     self.cursor_file.display()
                 );
             }
+            self.last_save = Some(Instant::now());
         }
-        if let Err(e) = self.store.expire_bans(now_ms()) {
-            tracing::warn!("dropping expired bans from the store: {e}");
+        if self.last_expire.elapsed() >= EXPIRE_EVERY {
+            if let Err(e) = self.store.expire_bans(now_ms()) {
+                tracing::warn!("dropping expired bans from the store: {e}");
+            }
+            self.last_expire = Instant::now();
         }
     }
 }

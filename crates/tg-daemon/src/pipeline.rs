@@ -29,6 +29,8 @@ use crate::stats::Stats;
 const TICK: Duration = Duration::from_secs(1);
 /// How often jail counters that can no longer matter are dropped.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
+/// While lines flow, positions go to the enforcer thread at most this often.
+const SEND_POSITIONS_EVERY: Duration = Duration::from_millis(250);
 
 /// What the detection thread is told.
 pub enum PipelineMsg {
@@ -82,6 +84,7 @@ pub struct Pipeline {
     stats: Arc<Stats>,
     dirty: bool,
     last_prune: Instant,
+    last_sent: Instant,
     last_follow: HashMap<PathBuf, (u64, u64, u64)>,
 }
 
@@ -130,6 +133,7 @@ impl Pipeline {
             stats,
             dirty: true,
             last_prune: Instant::now(),
+            last_sent: Instant::now(),
             last_follow: HashMap::new(),
         };
         p.watch_dirs();
@@ -138,8 +142,11 @@ impl Pipeline {
 
     /// Runs until `Stop` or until every sender is gone.
     pub fn run(mut self, rx: Receiver<PipelineMsg>) {
-        // Lines already in the files (a resumed position, `read_from = "start"`) first.
+        // Lines already in the files (a resumed position, `read_from = "start"`) first, then
+        // the starting positions saved at once: a daemon killed in its first second must not
+        // come back at the end of the file.
         self.poll_files();
+        self.send_positions();
         loop {
             let msg = match rx.recv_timeout(TICK) {
                 Ok(m) => m,
@@ -163,6 +170,9 @@ impl Pipeline {
                         }
                     }
                     self.poll_files();
+                    if self.dirty && self.last_sent.elapsed() >= SEND_POSITIONS_EVERY {
+                        self.send_positions();
+                    }
                     for m in others {
                         if let Some(done) = self.handle(m) {
                             let _ = done.send(());
@@ -345,6 +355,7 @@ impl Pipeline {
             let _ = self.enforce.send(EnforceMsg::Positions(positions, cursor));
         }
         self.dirty = false;
+        self.last_sent = Instant::now();
     }
 
     fn reload(&mut self, cfg: Reloaded) {

@@ -1,0 +1,514 @@
+//! End-to-end tests of `tollguard run` with real kernels and real packets.
+//!
+//! Each test makes its own network namespaces (tg-testnet): a "pbx" namespace runs the built
+//! daemon with its own nftables, an "attacker" and a "trusted" namespace reach it over veth
+//! pairs. Lines in Asterisk's exact formats are appended to the watched file; we then send real
+//! UDP and TCP packets from the other namespaces (from threads that `setns` into them) and
+//! watch them being dropped. Nothing here touches the host's ruleset.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use tg_testnet::{Link, Netns};
+
+static STARTS: AtomicU32 = AtomicU32::new(0);
+const BIN: &str = env!("CARGO_BIN_EXE_tollguard");
+const PBX: &str = "10.99.0.1";
+const ATTACKER: &str = "10.99.0.2";
+const PBX_T: &str = "10.98.0.1";
+const TRUSTED: &str = "10.98.0.2";
+
+/// Runs `f` on a thread that has entered `ns`'s network namespace.
+fn in_ns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let path = format!("/run/netns/{ns}");
+    std::thread::spawn(move || {
+        let file = std::fs::File::open(&path).expect("open netns");
+        // SAFETY: setns on an open namespace fd; it only changes this thread's namespace.
+        let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(rc, 0, "setns {path}: {}", std::io::Error::last_os_error());
+        f()
+    })
+    .join()
+    .expect("namespace thread")
+}
+
+/// A UDP echo and a TCP accept-and-greet server on port 5060 inside `ns`, forever.
+fn start_servers(ns: &str) {
+    let ns = ns.to_string();
+    std::thread::spawn(move || {
+        in_ns(&ns, || {
+            let udp = UdpSocket::bind("0.0.0.0:5060").expect("udp bind");
+            let tcp = TcpListener::bind("0.0.0.0:5060").expect("tcp bind");
+            std::thread::spawn(move || {
+                for s in tcp.incoming().flatten() {
+                    let _ = (&s).write_all(b"SIP/2.0 200 OK\r\n");
+                }
+            });
+            let mut buf = [0u8; 512];
+            while let Ok((n, from)) = udp.recv_from(&mut buf) {
+                let _ = udp.send_to(&buf[..n], from);
+            }
+        })
+    });
+    std::thread::sleep(Duration::from_millis(100));
+}
+
+fn udp_reaches(ns: &str, to: &str) -> bool {
+    let to: SocketAddr = format!("{to}:5060").parse().unwrap();
+    in_ns(ns, move || {
+        let s = UdpSocket::bind("0.0.0.0:0").unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let _ = s.send_to(b"OPTIONS sip:probe SIP/2.0\r\n", to);
+        let mut buf = [0u8; 64];
+        s.recv_from(&mut buf).is_ok()
+    })
+}
+
+fn tcp_reaches(ns: &str, to: &str) -> bool {
+    let to: SocketAddr = format!("{to}:5060").parse().unwrap();
+    in_ns(ns, move || {
+        TcpStream::connect_timeout(&to, Duration::from_millis(300)).is_ok()
+    })
+}
+
+/// Polls until `cond` holds or `limit` passes; returns how long it took.
+fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if cond() {
+            return Some(start.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    None
+}
+
+fn append(path: &Path, text: &str) {
+    let mut f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+}
+
+fn chan_sip(ip: &str, sec: u32, why: &str) -> String {
+    format!(
+        "[2026-11-25 10:{:02}:{:02}] NOTICE[1234] chan_sip.c: Registration from '\"100\" <sip:100@203.0.113.5>' failed for '{ip}:5060' - {why}\n",
+        sec / 60 % 60,
+        sec % 60
+    )
+}
+
+fn pjsip(ip: &str, sec: u32, callid: &str) -> String {
+    format!(
+        "[2026-11-25 10:{:02}:{:02}] NOTICE[1234] res_pjsip/pjsip_distributor.c: Request 'REGISTER' from '<sip:100@203.0.113.5>' failed for '{ip}:5061' (callid: {callid}) - Failed to authenticate\n",
+        sec / 60 % 60,
+        sec % 60
+    )
+}
+
+fn benign(n: u32) -> String {
+    format!(
+        "[2026-11-25 10:00:00] VERBOSE[2345][C-{n:08x}] pbx.c: Executing [100@from-internal:1] Dial(\"PJSIP/100-{n:08x}\", \"PJSIP/200,30\") in new stack\n"
+    )
+}
+
+/// A test site: config, log file, state and socket in a temporary directory.
+struct Site {
+    dir: tempfile::TempDir,
+}
+
+impl Site {
+    fn new(trusted: &[&str], extra: &str) -> Site {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let trusted: Vec<String> = trusted.iter().map(|t| format!("\"{t}\"")).collect();
+        let config = format!(
+            "[daemon]\nstate_dir = \"{state}\"\nsocket = \"{sock}\"\n\n\
+             [trusted]\naddresses = [{trusted}]\n\n\
+             [jail.sip]\nlogs = [\"{log}\"]\nmax_retry = 3\nfind_time = \"10m\"\nban_time = \"1h\"\n\n\
+             [jail.iax]\nenabled = false\n[jail.ami]\nenabled = false\n[jail.web]\nenabled = false\n\
+             [jail.ssh]\nenabled = false\n[jail.ftp]\nenabled = false\n{extra}",
+            state = d.join("state").display(),
+            sock = d.join("tg.sock").display(),
+            log = d.join("messages").display(),
+            trusted = trusted.join(", "),
+        );
+        std::fs::write(d.join("tollguard.toml"), config).unwrap();
+        append(&d.join("messages"), "");
+        Site { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn log(&self) -> PathBuf {
+        self.path("messages")
+    }
+
+    fn socket(&self) -> String {
+        self.path("tg.sock").display().to_string()
+    }
+
+    /// Starts the daemon inside `ns` and waits until its socket answers.
+    fn start(&self, ns: &Netns) -> Child {
+        let config = self.path("tollguard.toml").display().to_string();
+        let n = STARTS.fetch_add(1, Ordering::SeqCst);
+        let log = std::fs::File::create(self.path(&format!("daemon-{n}.log"))).unwrap();
+        let mut child = ns
+            .command(&[BIN, "run", "--config", &config])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let ready = wait_for(Duration::from_secs(15), || {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("daemon exited: {status}");
+            }
+            self.ctl(&["status"]).status.success()
+        });
+        assert!(ready.is_some(), "daemon did not answer on its socket");
+        child
+    }
+
+    /// Everything the daemons wrote to stderr, for failure messages.
+    fn logs(&self) -> String {
+        let mut out = String::new();
+        for n in 0..STARTS.load(Ordering::SeqCst) {
+            if let Ok(text) = std::fs::read_to_string(self.path(&format!("daemon-{n}.log"))) {
+                out.push_str(&format!("--- daemon-{n}.log\n{text}"));
+            }
+        }
+        out
+    }
+
+    fn ctl(&self, args: &[&str]) -> std::process::Output {
+        Command::new(BIN)
+            .args(args)
+            .args(["--socket", &self.socket()])
+            .output()
+            .unwrap()
+    }
+
+    fn status(&self) -> serde_json::Value {
+        let out = self.ctl(&["status", "--format", "json"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    fn counter(&self, name: &str) -> u64 {
+        self.status()["counters"][name].as_u64().unwrap()
+    }
+
+    fn bans(&self) -> Vec<serde_json::Value> {
+        let out = self.ctl(&["bans", "--format", "json"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Vec<serde_json::Value>>(&out.stdout).unwrap()
+    }
+}
+
+fn in_set(ns: &Netns, ip: &str) -> bool {
+    let out = ns
+        .exec(&["nft", "list", "set", "inet", "tollguard", "banned_v4"])
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).contains(ip)
+}
+
+fn kill9(child: &mut Child) {
+    // The child is `ip netns exec`, which execs the daemon: same pid.
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn attacker_is_dropped_within_a_second_trusted_never_and_bans_survive_kill_and_flush() {
+    assert!(
+        tg_testnet::available(),
+        "tests need root and iproute2 (CI runs as root)"
+    );
+    let pbx = Netns::new("pbx").unwrap();
+    let attacker = Netns::new("atk").unwrap();
+    let trusted = Netns::new("trs").unwrap();
+    Link::connect(
+        &pbx,
+        &format!("{PBX}/24"),
+        &attacker,
+        &format!("{ATTACKER}/24"),
+    )
+    .unwrap();
+    Link::connect(
+        &pbx,
+        &format!("{PBX_T}/24"),
+        &trusted,
+        &format!("{TRUSTED}/24"),
+    )
+    .unwrap();
+    start_servers(pbx.name());
+    let (atk, trs) = (attacker.name().to_string(), trusted.name().to_string());
+    assert!(
+        udp_reaches(&atk, PBX) && tcp_reaches(&atk, PBX),
+        "no baseline reachability"
+    );
+    assert!(
+        udp_reaches(&trs, PBX_T),
+        "no baseline reachability for the trusted side"
+    );
+
+    let site = Site::new(&[TRUSTED], "");
+    let mut daemon = site.start(&pbx);
+
+    // A thousand failures from the trusted address: counted as findings, never banned.
+    let mut text = String::new();
+    for i in 0..1000 {
+        text.push_str(&chan_sip(TRUSTED, i % 600, "Wrong password"));
+    }
+    append(&site.log(), &text);
+
+    // Three failures from the attacker, in both chan_sip and PJSIP formats.
+    let written = Instant::now();
+    append(
+        &site.log(),
+        &(chan_sip(ATTACKER, 1, "Wrong password")
+            + &pjsip(ATTACKER, 2, "a1b2c3@203.0.113.5")
+            + &chan_sip(ATTACKER, 3, "No matching peer found")),
+    );
+    let blocked = wait_for(Duration::from_secs(2), || !udp_reaches(&atk, PBX));
+    let blocked_after = written.elapsed();
+    assert!(
+        blocked.is_some(),
+        "attacker's UDP still answered 2 s after its failures"
+    );
+    // The probe that found it blocked waited its 200 ms timeout; the ban came before it.
+    assert!(
+        blocked_after < Duration::from_millis(1200),
+        "ban took {blocked_after:?}"
+    );
+    assert!(in_set(&pbx, ATTACKER));
+    assert!(
+        !tcp_reaches(&atk, PBX),
+        "TCP from the banned attacker got through"
+    );
+    assert!(udp_reaches(&trs, PBX_T), "trusted UDP was dropped");
+    assert!(tcp_reaches(&trs, PBX_T), "trusted TCP was dropped");
+    assert!(!in_set(&pbx, TRUSTED));
+
+    let status = site.status();
+    assert!(
+        status["counters"]["findings"].as_u64().unwrap() >= 1003,
+        "{status}"
+    );
+    assert_eq!(
+        status["counters"]["trusted_findings"].as_u64(),
+        Some(1000),
+        "{status}"
+    );
+    let bans = site.bans();
+    assert_eq!(bans.len(), 1, "{bans:?}");
+    assert_eq!(bans[0]["ip"], ATTACKER);
+    assert_eq!(bans[0]["jail"], "sip");
+    assert_eq!(bans[0]["count"], 3);
+    for key in ["since", "until", "reason"] {
+        assert!(bans[0][key].is_string(), "{key} missing: {bans:?}");
+    }
+
+    // Unban restores reachability.
+    let out = site.ctl(&["unban", ATTACKER]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(wait_for(Duration::from_secs(1), || udp_reaches(&atk, PBX)).is_some());
+    assert!(tcp_reaches(&atk, PBX));
+    assert!(site.bans().is_empty());
+
+    // Bad input to the control commands is refused with a message, not sent.
+    let out = site.ctl(&["ban", "10.99.0.300"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not an IPv4 or IPv6"));
+    let out = site.ctl(&["ban", TRUSTED]);
+    assert!(
+        !out.status.success(),
+        "a trusted address was banned by hand"
+    );
+
+    // It attacks again: banned again.
+    append(
+        &site.log(),
+        &(chan_sip(ATTACKER, 10, "Wrong password")
+            + &chan_sip(ATTACKER, 11, "Wrong password")
+            + &chan_sip(ATTACKER, 12, "Wrong password")),
+    );
+    assert!(wait_for(Duration::from_secs(1), || in_set(&pbx, ATTACKER)).is_some());
+
+    // kill -9, the ruleset flushed (inside the pbx namespace), restart: the ban is back.
+    kill9(&mut daemon);
+    pbx.exec_ok(&["nft", "flush", "ruleset"]).unwrap();
+    assert!(udp_reaches(&atk, PBX), "flush did not lift the ban");
+    let mut daemon = site.start(&pbx);
+    assert!(
+        wait_for(Duration::from_secs(2), || in_set(&pbx, ATTACKER)).is_some(),
+        "the ban was not restored after kill -9 and flush"
+    );
+    assert!(!udp_reaches(&atk, PBX));
+    assert!(!tcp_reaches(&atk, PBX));
+
+    // Lines written while the daemon is down are read on restart.
+    kill9(&mut daemon);
+    let late = "10.99.0.77";
+    append(
+        &site.log(),
+        &(chan_sip(late, 20, "Wrong password")
+            + &chan_sip(late, 21, "Wrong password")
+            + &chan_sip(late, 22, "Wrong password")),
+    );
+    let mut daemon = site.start(&pbx);
+    assert!(
+        wait_for(Duration::from_secs(2), || in_set(&pbx, late)).is_some(),
+        "lines written while the daemon was down were not read: {}\n{}",
+        site.status(),
+        site.logs()
+    );
+
+    // A bad configuration on reload is refused and the old one keeps working.
+    let config = site.path("tollguard.toml");
+    let good = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("{good}\n[jail.sip]\nbogus = 1\n")).unwrap();
+    let out = site.ctl(&["reload"]);
+    assert!(!out.status.success(), "a bad config was accepted");
+    std::fs::write(&config, &good).unwrap();
+    let out = site.ctl(&["reload"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let again = "10.99.0.78";
+    append(
+        &site.log(),
+        &(chan_sip(again, 30, "Wrong password")
+            + &chan_sip(again, 31, "Wrong password")
+            + &chan_sip(again, 32, "Wrong password")),
+    );
+    assert!(wait_for(Duration::from_secs(1), || in_set(&pbx, again)).is_some());
+
+    // SIGTERM: a clean stop that leaves the bans in the kernel.
+    let pid = daemon.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let stopped = wait_for(Duration::from_secs(5), || {
+        matches!(daemon.try_wait(), Ok(Some(_)))
+    });
+    assert!(stopped.is_some(), "daemon did not stop on SIGTERM");
+    assert!(in_set(&pbx, ATTACKER) && in_set(&pbx, again));
+    assert!(!site.path("tg.sock").exists(), "socket left behind");
+}
+
+#[test]
+fn rotation_in_the_middle_of_a_flood_loses_and_repeats_no_finding() {
+    assert!(
+        tg_testnet::available(),
+        "tests need root and iproute2 (CI runs as root)"
+    );
+    let pbx = Netns::new("pbxrot").unwrap();
+    let site = Site::new(&[], "");
+    let mut daemon = site.start(&pbx);
+    let log = site.log();
+    const ATTACKERS: u32 = 1000;
+    let mut written_findings = 0u64;
+    let mut n = 0u32;
+    let mut batch = String::new();
+    for k in 0..ATTACKERS {
+        let ip = format!("198.18.{}.{}", k / 250, k % 250 + 1);
+        batch.push_str(&chan_sip(&ip, k % 600, "Wrong password"));
+        for _ in 0..3 {
+            n += 1;
+            batch.push_str(&benign(n));
+        }
+        batch.push_str(&chan_sip(&ip, k % 600, "No matching peer found"));
+        for _ in 0..3 {
+            n += 1;
+            batch.push_str(&benign(n));
+        }
+        batch.push_str(&pjsip(&ip, k % 600, &format!("call-{k}@198.18.0.1")));
+        for _ in 0..3 {
+            n += 1;
+            batch.push_str(&benign(n));
+        }
+        written_findings += 3;
+        if k % 20 == 19 {
+            append(&log, &batch);
+            batch.clear();
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        if k == 333 {
+            // logrotate's default: rename, then the writer creates a new file.
+            std::fs::rename(&log, site.path("messages.1")).unwrap();
+            append(&log, "");
+        }
+        if k == 666 {
+            // copytruncate: copy, then truncate in place.
+            std::fs::copy(&log, site.path("messages.2")).unwrap();
+            OpenOptions::new()
+                .write(true)
+                .open(&log)
+                .unwrap()
+                .set_len(0)
+                .unwrap();
+        }
+    }
+    append(&log, &batch);
+    let done = wait_for(Duration::from_secs(20), || {
+        site.counter("findings") >= written_findings
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let status = site.status();
+    let c = &status["counters"];
+    assert!(done.is_some(), "findings lost: {status}");
+    assert_eq!(c["findings"].as_u64(), Some(written_findings), "{status}");
+    assert_eq!(c["rotations"].as_u64(), Some(1), "{status}");
+    assert_eq!(c["truncations"].as_u64(), Some(1), "{status}");
+    let banned = wait_for(Duration::from_secs(5), || {
+        site.counter("bans_applied") >= u64::from(ATTACKERS)
+    });
+    assert!(
+        banned.is_some(),
+        "not every attacker banned: {}",
+        site.status()
+    );
+    assert_eq!(site.bans().len(), ATTACKERS as usize);
+    let out = pbx
+        .exec(&["nft", "list", "set", "inet", "tollguard", "banned_v4"])
+        .unwrap();
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        listed.contains("198.18.0.1 ") || listed.contains("198.18.0.1,"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains("198.18.3.250"),
+        "the last attacker is not in the set"
+    );
+    kill9(&mut daemon);
+}
