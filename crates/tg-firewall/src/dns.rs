@@ -15,6 +15,7 @@ use hickory_resolver::Resolver;
 
 use crate::policy::{Policy, TrustedName};
 use crate::render;
+use crate::state::StateDir;
 use crate::FwError;
 
 /// Re-resolution never happens sooner than this after the last one (a TTL of 0 would spin).
@@ -125,6 +126,8 @@ pub struct Refresher {
     current: Resolved,
     /// Called with a line for each change or failure (the CLI prints them; the daemon logs).
     report: Box<dyn FnMut(&str) + Send>,
+    /// Where the loaded addresses are recorded for `status`.
+    record: Option<StateDir>,
 }
 
 impl Refresher {
@@ -137,12 +140,19 @@ impl Refresher {
             nft,
             current,
             report: Box::new(|_| {}),
+            record: None,
         })
     }
 
     /// Sets where change and failure lines go.
     pub fn on_report(mut self, f: impl FnMut(&str) + Send + 'static) -> Refresher {
         self.report = Box::new(f);
+        self
+    }
+
+    /// Records each change in `dir` (`names.json`), for `tollguard firewall status`.
+    pub fn record_to(mut self, dir: StateDir) -> Refresher {
+        self.record = Some(dir);
         self
     }
 
@@ -184,6 +194,9 @@ impl Refresher {
                 }
             }
             self.current = fresh;
+            if let Some(dir) = &self.record {
+                dir.save_names(&self.current)?;
+            }
         }
         Ok(next.max(MIN_REFRESH))
     }
