@@ -125,6 +125,13 @@ impl Detectors {
             [rest @ .., b'\r'] => rest,
             _ => line,
         };
+        // Trailing blanks are never part of a server's fixed text (proftpd and sshd leave some).
+        let blanks = line
+            .iter()
+            .rev()
+            .take_while(|&&b| b == b' ' || b == b'\t')
+            .count();
+        let line = &line[..line.len() - blanks];
         if line.first() == Some(&b'{') {
             return json::detect(line, &self.custom);
         }

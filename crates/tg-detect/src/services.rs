@@ -1,20 +1,540 @@
 //! Services around the PBX: sshd, Apache and nginx HTTP auth, vsftpd, proftpd, pure-ftpd and
 //! FreePBX's `freepbx_security.log`.
+//!
+//! The program is identified from the (logger-written) syslog tag or from the log's own fixed
+//! layout, never from free text. Each message is then read between fixed words; user names,
+//! URIs and request lines are the client's, so where they can sit on both sides of the address,
+//! every placement is tried and disagreement gives `Suspicious`.
 
-use crate::envelope::When;
-use crate::verdict::Verdict;
+use memchr::memmem;
+use tg_model::{Kind, Service};
+
+use crate::addr::{self, Port};
+use crate::envelope::{self, When};
+use crate::verdict::{Candidates, Verdict};
 
 /// A syslog/journal line from program `tag`.
-pub(crate) fn tagged<'a>(_tag: &'a [u8], _body: &'a [u8]) -> (Verdict<'a>, When<'a>) {
-    (Verdict::Nothing, When::Unknown)
+pub(crate) fn tagged<'a>(tag: &'a [u8], body: &'a [u8]) -> (Verdict<'a>, When<'a>) {
+    let verdict = match tag {
+        b"sshd" | b"sshd-session" => sshd(body),
+        b"proftpd" => proftpd(body),
+        b"pure-ftpd" => pure_ftpd(body),
+        b"nginx" => return nginx_syslog(body),
+        _ if tag.starts_with(b"vsftpd") => vsftpd(body),
+        _ if tag == b"httpd"
+            || tag == b"apache2"
+            || tag == b"apache"
+            || tag.starts_with(b"httpd/") =>
+        {
+            apache(body)
+        }
+        _ if contains_ignore_case(tag, b"freepbx") => freepbx(body),
+        _ => Verdict::Nothing,
+    };
+    (verdict, When::Unknown)
 }
 
-/// A line that opened with a bracketed stamp but is not Asterisk's.
-pub(crate) fn bracketed(_rest: &[u8]) -> Verdict<'_> {
+/// A line that opened with a bracketed stamp but is not Asterisk's: Apache's error log or
+/// `freepbx_security.log`.
+pub(crate) fn bracketed(rest: &[u8]) -> Verdict<'_> {
+    if let Some(after) = rest.strip_prefix(b"[freepbx_security.") {
+        return match memmem::find(after, b"]: ") {
+            Some(i) => freepbx(&after[i + 3..]),
+            None => Verdict::Nothing,
+        };
+    }
+    if rest.starts_with(b"[") {
+        return apache(rest);
+    }
+    freepbx(rest)
+}
+
+/// A line without a syslog header, after its leading stamp: nginx's `[error] pid#tid: …` and
+/// vsftpd's own `[pid N] [user] FAIL LOGIN: …`.
+pub(crate) fn untagged(rest: &[u8]) -> (Verdict<'_>, When<'_>) {
+    let verdict = if rest.starts_with(b"[pid ") {
+        vsftpd_own(rest)
+    } else if rest.starts_with(b"[") {
+        nginx(rest)
+    } else {
+        Verdict::Nothing
+    };
+    (verdict, When::Unknown)
+}
+
+fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+// ---------------------------------------------------------------------------------------------
+// sshd
+// ---------------------------------------------------------------------------------------------
+
+/// OpenSSH's `auth.log` messages (user names are the client's and precede the address).
+fn sshd(body: &[u8]) -> Verdict<'_> {
+    let mut m = body;
+    for prefix in [&b"error: "[..], b"fatal: "] {
+        if let Some(r) = m.strip_prefix(prefix) {
+            m = r;
+        }
+    }
+    // Solaris: `[ID 800047 auth.info] `.
+    if m.starts_with(b"[ID ") {
+        if let Some(i) = memmem::find(m, b"] ") {
+            m = &m[i + 2..];
+        }
+    }
+    let kind_for_user = |after_for: &[u8]| {
+        if after_for.starts_with(b"invalid user ") || after_for.starts_with(b"<invalid username>") {
+            Kind::UnknownAccount
+        } else {
+            Kind::AuthFailure
+        }
+    };
+    if let Some(rest) = m.strip_prefix(b"Failed ") {
+        let Some(i) = memmem::find(rest, b" for ") else {
+            return Verdict::Nothing;
+        };
+        let method = &rest[..i];
+        if method.is_empty() || method.contains(&b' ') {
+            return Verdict::Nothing;
+        }
+        return ssh_from(m).verdict(Service::Ssh, kind_for_user(&rest[i + 5..]));
+    }
+    if let Some(rest) = m.strip_prefix(b"maximum authentication attempts exceeded for ") {
+        return ssh_from(m).verdict(Service::Ssh, kind_for_user(rest));
+    }
+    if m.starts_with(b"Invalid user ") || m.starts_with(b"Illegal user ") {
+        return ssh_from(m).verdict(Service::Ssh, Kind::UnknownAccount);
+    }
+    for (prefix, kind) in [
+        (&b"PAM: Authentication failure for "[..], Kind::AuthFailure),
+        (b"PAM: authentication failure for ", Kind::AuthFailure),
+        (b"PAM: Authentication error for ", Kind::AuthFailure),
+        (b"PAM: authentication error for ", Kind::AuthFailure),
+        (
+            b"PAM: User not known to the underlying authentication module for ",
+            Kind::UnknownAccount,
+        ),
+    ] {
+        if m.starts_with(prefix) {
+            return ssh_from(m).verdict(Service::Ssh, kind);
+        }
+    }
+    if m.starts_with(b"User ") {
+        // `User <user> from <addr> not allowed because …`
+        const MARK: &[u8] = b" not allowed because ";
+        let mut cands = Candidates::default();
+        for p in memmem::find_iter(m, b" from ") {
+            let rest = &m[p + 6..];
+            if let Some(sp) = memmem::find(rest, MARK) {
+                if !rest[..sp].contains(&b' ') {
+                    if let Some(ip) = addr::ip(&rest[..sp]) {
+                        cands.add(ip);
+                    }
+                }
+            }
+        }
+        return cands.verdict(Service::Ssh, Kind::AclDenied);
+    }
+    if let Some(rest) = m.strip_prefix(b"ROOT LOGIN REFUSED FROM ") {
+        let end = memchr::memchr(b' ', rest).unwrap_or(rest.len());
+        return match addr::ip(&rest[..end]) {
+            Some(ip) => Verdict::hit(Service::Ssh, Kind::AclDenied, ip),
+            None => Verdict::Suspicious,
+        };
+    }
+    if let Some(rest) = m.strip_prefix(b"Received disconnect from ") {
+        // `<addr>[ port N]:<sp?>3: <client text>: Auth fail[ [preauth]]`; the reason text is
+        // the client's, the address is right after the fixed opening.
+        let tail = rest.strip_suffix(b" [preauth]").unwrap_or(rest);
+        if !tail.ends_with(b"Auth fail") {
+            return Verdict::Nothing;
+        }
+        // The address is the first word (`89.24.13.192:` or `10.0.0.1 port 7736:3:`).
+        let end = memchr::memchr(b' ', rest).unwrap_or(rest.len());
+        let word = &rest[..end];
+        let word = word.strip_suffix(b":").unwrap_or(word);
+        return match addr::ip(word) {
+            Some(ip) => Verdict::hit(Service::Ssh, Kind::AuthFailure, ip),
+            None => Verdict::Suspicious,
+        };
+    }
+    if let Some(rest) = m.strip_prefix(b"refused connect from ") {
+        // tcp_wrappers: `refused connect from <name> (<addr>)`; the address ends the line.
+        let Some(inner) = rest.strip_suffix(b")") else {
+            return Verdict::Nothing;
+        };
+        return match memchr::memrchr(b'(', inner).and_then(|i| addr::ip(&inner[i + 1..])) {
+            Some(ip) => Verdict::hit(Service::Ssh, Kind::AclDenied, ip),
+            None => Verdict::Suspicious,
+        };
+    }
     Verdict::Nothing
 }
 
-/// A line without a syslog header (nginx's and vsftpd's own logs).
-pub(crate) fn untagged(_rest: &[u8]) -> (Verdict<'_>, When<'_>) {
-    (Verdict::Nothing, When::Unknown)
+/// Every ` from <addr>` followed by what sshd writes after the address: the end, ` port N`
+/// (then ` sshN`, `: <detail>`, ` [preauth]`), ` [preauth]` or PAM's ` via <local addr>`.
+fn ssh_from(m: &[u8]) -> Candidates {
+    let mut cands = Candidates::default();
+    for p in memmem::find_iter(m, b" from ") {
+        let rest = &m[p + 6..];
+        let end = memchr::memchr(b' ', rest).unwrap_or(rest.len());
+        let Some(ip) = addr::ip(&rest[..end]) else {
+            continue;
+        };
+        if ssh_tail_ok(&rest[end..]) {
+            cands.add(ip);
+        }
+    }
+    cands
+}
+
+fn ssh_tail_ok(t: &[u8]) -> bool {
+    if t.is_empty() || t == b" [preauth]" || t.starts_with(b" via ") {
+        return true;
+    }
+    let Some(t) = t.strip_prefix(b" port ") else {
+        return false;
+    };
+    let digits = t.iter().take_while(|b| b.is_ascii_digit()).count();
+    if digits == 0 {
+        return false;
+    }
+    let t = &t[digits..];
+    let t = match t {
+        [b' ', b's', b's', b'h', b'1' | b'2', rest @ ..] => rest,
+        _ => t,
+    };
+    t.is_empty() || t == b" [preauth]" || t.starts_with(b": ")
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP: Apache error log, nginx error log, FreePBX GUI/UCP
+// ---------------------------------------------------------------------------------------------
+
+/// Apache's error log after the date: `[module:level] [pid …] [client <addr>] <message>`.
+/// The bracket groups are the server's; the message (URIs, user names) is the client's, so the
+/// address comes from the `[client …]` group only and the message only decides the kind.
+fn apache(rest: &[u8]) -> Verdict<'_> {
+    let mut s = rest;
+    let mut module: &[u8] = b"";
+    let mut client: Option<&[u8]> = None;
+    let mut remote: Option<&[u8]> = None;
+    let mut first = true;
+    while let Some(inner) = s.strip_prefix(b"[") {
+        let is_client = inner.starts_with(b"client ");
+        if is_client || inner.starts_with(b"remote ") {
+            // `[client 1.2.3.4:51380]`, `[client [2001:db8::1]:51548]`, `[remote …]`.
+            let a = &inner[7..];
+            let from = if a.starts_with(b"[") {
+                match memchr::memchr(b']', a) {
+                    Some(i) => i + 1,
+                    None => return Verdict::Nothing,
+                }
+            } else {
+                0
+            };
+            let Some(close) = memchr::memchr(b']', &a[from..]).map(|i| i + from) else {
+                return Verdict::Nothing;
+            };
+            if is_client {
+                client = Some(&a[..close]);
+            } else {
+                remote = Some(&a[..close]);
+            }
+            s = &a[close + 1..];
+        } else {
+            let Some(close) = memchr::memchr(b']', inner) else {
+                return Verdict::Nothing;
+            };
+            if first {
+                module = &inner[..close];
+            }
+            s = &inner[close + 1..];
+        }
+        first = false;
+        s = s.strip_prefix(b" ").unwrap_or(s);
+        if client.is_some() {
+            // The message starts after the client group.
+            break;
+        }
+    }
+    let Some(address) = client.or(remote) else {
+        return Verdict::Nothing;
+    };
+    let module_name = module.split(|&b| b == b':').next().unwrap_or(b"");
+    let Some(kind) = apache_kind(s, module_name) else {
+        return Verdict::Nothing;
+    };
+    match addr::host_port(address, Port::Optional) {
+        Some(ip) => Verdict::hit(Service::Web, kind, ip),
+        None => Verdict::Suspicious,
+    }
+}
+
+fn apache_kind(message: &[u8], module: &[u8]) -> Option<Kind> {
+    let mut m = message;
+    // `AH01618: `
+    if m.len() > 9 && m.starts_with(b"AH") && m[2..7].iter().all(u8::is_ascii_digit) {
+        m = m[7..].strip_prefix(b": ")?;
+    }
+    if let Some(r) = m.strip_prefix(b"Digest: ") {
+        m = r;
+    }
+    if let Some(user) = m.strip_prefix(b"user `") {
+        return memmem::find(user, b"' in realm `")
+            .filter(|_| memmem::find(user, b"' not found").is_some())
+            .map(|_| Kind::UnknownAccount);
+    }
+    if let Some(user) = m.strip_prefix(b"user ") {
+        return if memmem::find(user, b": authentication failure for \"").is_some()
+            || memmem::find(user, b": password mismatch").is_some()
+        {
+            Some(Kind::AuthFailure)
+        } else if memmem::find(user, b": authorization failure for \"").is_some() {
+            Some(Kind::AclDenied)
+        } else if user.ends_with(b" not found") || memmem::find(user, b" not found: ").is_some() {
+            Some(Kind::UnknownAccount)
+        } else {
+            None
+        };
+    }
+    if m.starts_with(b"client denied by server configuration: ") {
+        // mod_evasive reuses the wording for its rate limit; fail2ban's default mode ignores it.
+        return (!module.starts_with(b"evasive")).then_some(Kind::AclDenied);
+    }
+    if m.starts_with(b"client used wrong authentication scheme: ") {
+        return Some(Kind::BadRequest);
+    }
+    if m.starts_with(b"Authorization of user ") && memmem::find(m, b" failed, reason: ").is_some() {
+        return Some(Kind::AclDenied);
+    }
+    if m.starts_with(b"invalid qop `")
+        || m.starts_with(b"realm mismatch - got `")
+        || m.starts_with(b"unknown algorithm `")
+    {
+        return Some(Kind::BadRequest);
+    }
+    if m.starts_with(b"invalid nonce ") {
+        // `… hash is not …` is a stale nonce a browser can send legitimately.
+        return (m.ends_with(b" received - user attempted time travel")
+            || memmem::find(m, b" received - length is not ").is_some())
+        .then_some(Kind::BadRequest);
+    }
+    None
+}
+
+/// nginx through syslog/journal: `[host nginx: ]<date> [error] …`.
+fn nginx_syslog(body: &[u8]) -> (Verdict<'_>, When<'_>) {
+    let mut b = body;
+    if let Some(sys) = envelope::syslog(b).filter(|s| s.tag == b"nginx") {
+        b = sys.body;
+    }
+    let st = envelope::leading_stamp(b);
+    match st.when {
+        When::Parsed(_) => (nginx(st.rest), st.when),
+        _ => (Verdict::Nothing, When::Unknown),
+    }
+}
+
+/// nginx's error log after the date: `[error] pid#tid: *conn <message>, client: <addr>, server:
+/// <name>, request: "<line>", host: "<host>"`. The user name comes before the address and the
+/// request line after it, both the client's: every `, client: <addr>, server: ` is a candidate.
+fn nginx(rest: &[u8]) -> Verdict<'_> {
+    let Some(after_level) = rest
+        .strip_prefix(b"[")
+        .and_then(|r| memmem::find(r, b"] ").map(|i| &r[i + 2..]))
+    else {
+        return Verdict::Nothing;
+    };
+    let Some(colon) = memmem::find(after_level, b": ") else {
+        return Verdict::Nothing;
+    };
+    let pid = &after_level[..colon];
+    if pid.is_empty() || !pid.iter().all(|&b| b.is_ascii_digit() || b == b'#') {
+        return Verdict::Nothing;
+    }
+    let mut m = &after_level[colon + 2..];
+    if let Some(r) = m.strip_prefix(b"*") {
+        let n = r.iter().take_while(|b| b.is_ascii_digit()).count();
+        m = r[n..].strip_prefix(b" ").unwrap_or(&r[n..]);
+    }
+    let kind = if let Some(user) = m.strip_prefix(b"user \"") {
+        if memmem::find(user, b"\" was not found in \"").is_some() {
+            Kind::UnknownAccount
+        } else if memmem::find(user, b"\": password mismatch").is_some() {
+            Kind::AuthFailure
+        } else {
+            return Verdict::Nothing;
+        }
+    } else if m.starts_with(b"PAM: user '") && memmem::find(m, b"' - not authenticated: ").is_some()
+    {
+        Kind::AuthFailure
+    } else {
+        return Verdict::Nothing;
+    };
+    let mut cands = Candidates::default();
+    for p in memmem::find_iter(m, b", client: ") {
+        let r = &m[p + 10..];
+        if let Some(end) = memmem::find(r, b", server: ") {
+            if let Some(ip) = addr::ip(&r[..end]) {
+                cands.add(ip);
+            }
+        }
+    }
+    cands.verdict(Service::Web, kind)
+}
+
+/// `freepbx_security.log`: `Authentication failure for <user> from <addr>` (GUI and UCP), with
+/// Monolog's ` [] []` context after it in newer versions. The user name precedes the address.
+/// `Possible proxy detected … set to <ip>` carries a forwarded-header address: ignored.
+fn freepbx(m: &[u8]) -> Verdict<'_> {
+    if !m.starts_with(b"Authentication failure for ") {
+        return Verdict::Nothing;
+    }
+    let mut cands = Candidates::default();
+    for p in memmem::find_iter(m, b" from ") {
+        let r = &m[p + 6..];
+        let end = memchr::memchr(b' ', r).unwrap_or(r.len());
+        let tail = &r[end..];
+        if !(tail.is_empty() || tail.starts_with(b" [")) {
+            continue;
+        }
+        if let Some(ip) = addr::ip(&r[..end]) {
+            cands.add(ip);
+        }
+    }
+    cands.verdict(Service::Web, Kind::AuthFailure)
+}
+
+// ---------------------------------------------------------------------------------------------
+// FTP
+// ---------------------------------------------------------------------------------------------
+
+/// vsftpd through syslog: PAM's `authentication failure; … rhost=<addr>[ user=<user>]` or
+/// `[<user>] FAIL LOGIN: Client "<addr>"`.
+fn vsftpd(body: &[u8]) -> Verdict<'_> {
+    let mut m = body;
+    for prefix in [&b"(pam_unix) "[..], b"pam_unix(vsftpd:auth): "] {
+        if let Some(r) = m.strip_prefix(prefix) {
+            m = r;
+        }
+    }
+    if m.starts_with(b"authentication failure; ") {
+        // `ruser=` before and `user=` after the address are the client's.
+        let mut cands = Candidates::default();
+        for p in memmem::find_iter(m, b" rhost=") {
+            let r = &m[p + 7..];
+            let end = memchr::memchr(b' ', r).unwrap_or(r.len());
+            if let Some(ip) = addr::ip(&r[..end]) {
+                cands.add(ip);
+            }
+        }
+        return cands.verdict(Service::Ftp, Kind::AuthFailure);
+    }
+    if m.starts_with(b"[") {
+        return vsftpd_fail_login(m);
+    }
+    Verdict::Nothing
+}
+
+/// vsftpd's own log after the date: `[pid N] [<user>] FAIL LOGIN: Client "<addr>"`.
+fn vsftpd_own(rest: &[u8]) -> Verdict<'_> {
+    let Some(close) = memchr::memchr(b']', rest) else {
+        return Verdict::Nothing;
+    };
+    let after = rest[close + 1..]
+        .strip_prefix(b" ")
+        .unwrap_or(&rest[close + 1..]);
+    vsftpd_fail_login(after)
+}
+
+/// `[<user>] FAIL LOGIN: Client "<addr>"[, "<reason>"]`: the user precedes the address.
+fn vsftpd_fail_login(m: &[u8]) -> Verdict<'_> {
+    const MARK: &[u8] = b"] FAIL LOGIN: Client \"";
+    if !m.starts_with(b"[") || memmem::find(m, MARK).is_none() {
+        return Verdict::Nothing;
+    }
+    let mut cands = Candidates::default();
+    for p in memmem::find_iter(m, MARK) {
+        let r = &m[p + MARK.len()..];
+        let Some(q) = memchr::memchr(b'"', r) else {
+            continue;
+        };
+        let tail = &r[q + 1..];
+        if !(tail.is_empty() || tail.starts_with(b", \"")) {
+            continue;
+        }
+        if let Some(ip) = addr::ip(&r[..q]) {
+            cands.add(ip);
+        }
+    }
+    cands.verdict(Service::Ftp, Kind::AuthFailure)
+}
+
+/// proftpd: `<server> (<host>[<addr>]): <message>` or `… (<host>[<addr>]) - <message>`. The
+/// session header is the server's (the host is its reverse lookup); the message, with the
+/// client's USER argument, follows it.
+fn proftpd(body: &[u8]) -> Verdict<'_> {
+    let Some(sp) = memchr::memchr(b' ', body) else {
+        return Verdict::Nothing;
+    };
+    let Some(header) = body[sp + 1..].strip_prefix(b"(") else {
+        return Verdict::Nothing;
+    };
+    let colon = memmem::find(header, b"]): ");
+    let dash = memmem::find(header, b"]) - ");
+    let close = match (colon, dash) {
+        (Some(a), Some(b)) => a.min(b),
+        (Some(a), None) | (None, Some(a)) => a,
+        (None, None) => return Verdict::Nothing,
+    };
+    let Some(open) = memchr::memrchr(b'[', &header[..close]) else {
+        return Verdict::Nothing;
+    };
+    let m = &header[close + 4..];
+    let m = m.strip_prefix(b" ").unwrap_or(m);
+    let kind = if m.starts_with(b"USER ") {
+        if memmem::find(m, b" (Login failed): ").is_some() {
+            Kind::AuthFailure
+        } else if memmem::find(m, b": no such user found from ").is_some() {
+            Kind::UnknownAccount
+        } else {
+            return Verdict::Nothing;
+        }
+    } else if m.len() >= 31 && m[..31].eq_ignore_ascii_case(b"SECURITY VIOLATION: root login ") {
+        Kind::AclDenied
+    } else if m.starts_with(b"Maximum login attempts (") {
+        Kind::AuthFailure
+    } else {
+        return Verdict::Nothing;
+    };
+    match addr::ip(&header[open + 1..close]) {
+        Some(ip) => Verdict::hit(Service::Ftp, kind, ip),
+        None => Verdict::Suspicious,
+    }
+}
+
+/// pure-ftpd: `(<user>@<addr>) [WARNING] Authentication failed for user [<user>]`.
+fn pure_ftpd(body: &[u8]) -> Verdict<'_> {
+    const MARK: &[u8] = b") [WARNING] Authentication failed for user [";
+    if !body.starts_with(b"(") {
+        return Verdict::Nothing;
+    }
+    let mut cands = Candidates::default();
+    let mut any = false;
+    for p in memmem::find_iter(body, MARK) {
+        any = true;
+        if let Some(at) = memchr::memrchr(b'@', &body[..p]) {
+            if let Some(ip) = addr::ip(&body[at + 1..p]) {
+                cands.add(ip);
+            }
+        }
+    }
+    if !any {
+        return Verdict::Nothing;
+    }
+    cands.verdict(Service::Ftp, Kind::AuthFailure)
 }

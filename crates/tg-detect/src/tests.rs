@@ -533,3 +533,112 @@ fn detectors_are_shareable_between_threads() {
     fn check<T: Send + Sync + Clone>() {}
     check::<Detectors>();
 }
+
+#[test]
+fn sshd_lines() {
+    let ip = "203.0.113.9";
+    for (line, kind) in [
+        ("Nov 28 09:16:03 srv sshd[1]: Failed password for root from 203.0.113.9 port 57904 ssh2", Kind::AuthFailure),
+        ("Nov 28 09:16:03 srv sshd[1]: Failed password for invalid user admin from 203.0.113.9 port 57904 ssh2", Kind::UnknownAccount),
+        ("Nov 28 09:16:03 srv sshd-session[1]: Failed publickey for git from 203.0.113.9 port 1 ssh2: RSA SHA256:abc", Kind::AuthFailure),
+        ("Nov 28 09:16:03 srv sshd[1]: Invalid user ftp from 203.0.113.9 port 37220", Kind::UnknownAccount),
+        ("Nov 28 09:16:03 srv sshd[1]: User root from 203.0.113.9 not allowed because not listed in AllowUsers", Kind::AclDenied),
+        ("Nov 28 09:16:03 srv sshd[1]: error: maximum authentication attempts exceeded for root from 203.0.113.9 port 1 ssh2 [preauth]", Kind::AuthFailure),
+        ("Nov 28 09:16:03 srv sshd[1]: error: PAM: Authentication failure for x from 203.0.113.9", Kind::AuthFailure),
+        ("Nov 28 09:16:03 srv sshd[1]: ROOT LOGIN REFUSED FROM ::ffff:203.0.113.9", Kind::AclDenied),
+        ("Nov 28 09:16:03 srv sshd[1]: error: Received disconnect from 203.0.113.9 port 7736:3: com.jcraft.jsch.JSchException: Auth fail [preauth]", Kind::AuthFailure),
+        ("2025-03-04T01:06:36.645577+01:00 srv sshd[1]: Failed password for root from 203.0.113.9 port 1 ssh2", Kind::AuthFailure),
+    ] {
+        hit(line, Service::Ssh, kind, ip);
+    }
+    // The user name is the client's: a fake ` from <ip> port <n> ssh2` in it conflicts.
+    suspicious("Nov 28 09:16:03 srv sshd[1]: Failed password for invalid user x from 9.9.9.9 port 1 ssh2: y from 203.0.113.9 port 2 ssh2");
+    hit(
+        "Nov 28 09:16:03 srv sshd[1]: Failed password for invalid user x from 9.9.9.9 port 1 ssh2 from 203.0.113.9 port 2 ssh2",
+        Service::Ssh,
+        Kind::UnknownAccount,
+        ip,
+    );
+    hit(
+        "Nov 28 09:16:03 srv sshd[1]: Failed password for invalid user from 9.9.9.9 from 203.0.113.9 port 2 ssh2",
+        Service::Ssh,
+        Kind::UnknownAccount,
+        ip,
+    );
+    nothing("Nov 28 09:16:03 srv sshd[1]: Accepted password for root from 203.0.113.9 port 1 ssh2");
+    nothing("Nov 28 09:16:03 srv sshd[1]: Postponed publickey for git from 203.0.113.9 port 57904 ssh2 [preauth]");
+    // Another program's line with sshd's words is not sshd's.
+    nothing("Nov 28 09:16:03 srv myapp[1]: Failed password for root from 203.0.113.9 port 1 ssh2");
+}
+
+#[test]
+fn apache_nginx_and_freepbx_web() {
+    let ip = "203.0.113.9";
+    hit(
+        "[Sat Jul 20 21:37:32.266605 2013] [auth_basic:error] [pid 1:tid 2] [client 203.0.113.9:51386] AH01618: user admin not found: /admin",
+        Service::Web,
+        Kind::UnknownAccount,
+        ip,
+    );
+    hit(
+        "[Wed Jul 17 22:18:52 2013] [error] [client 203.0.113.9] user a: authentication failure for \"/\": Password Mismatch",
+        Service::Web,
+        Kind::AuthFailure,
+        ip,
+    );
+    hit(
+        "[Sat Jul 20 22:11:44.147674 2013] [authz_owner:error] [pid 1] [client [2001:db8::9]:51548] AH01637: Authorization of user x to access /y failed, reason: no",
+        Service::Web,
+        Kind::AclDenied,
+        "2001:db8::9",
+    );
+    // The URI is the client's: a fake `[client …]` inside the message is never read.
+    nothing("[Sat Jun 01 02:17:42 2013] [error] [client 192.0.2.33] File does not exist: /srv/[client 9.9.9.9] user root not found");
+    hit(
+        "2012/04/09 11:53:36 [error] 2865#0: *66647 user \"xyz\": password mismatch, client: 203.0.113.9, server: pbx, request: \"GET / HTTP/1.1\", host: \"pbx\"",
+        Service::Web,
+        Kind::AuthFailure,
+        ip,
+    );
+    hit(
+        "[2024-01-01 10:00:00] Authentication failure for admin from 203.0.113.9",
+        Service::Web,
+        Kind::AuthFailure,
+        ip,
+    );
+    let d = found("[2024-01-01 10:00:00] [freepbx_security.NOTICE]: Authentication failure for admin from 203.0.113.9 [] []");
+    assert_eq!(d.ip, ip.parse::<IpAddr>().unwrap());
+    assert!(matches!(d.stamp, Some(Stamp::Absolute(_))));
+    nothing(
+        "[2024-01-01 10:00:00] Possible proxy detected, forwarded headers foradmin set to 9.9.9.9",
+    );
+    nothing("[2024-01-01 10:00:00] Authentication successful for admin from 203.0.113.9");
+    suspicious(
+        "[2024-01-01 10:00:00] Authentication failure for x from 9.9.9.9 [] [] from 203.0.113.9",
+    );
+}
+
+#[test]
+fn ftp_servers() {
+    let ip = "203.0.113.9";
+    for line in [
+        "Oct 23 21:15:42 vps vsftpd: pam_unix(vsftpd:auth): authentication failure; logname= uid=0 euid=0 tty=ftp ruser=test rhost=203.0.113.9",
+        "Fri Jan 19 12:20:33 2007 [pid 27202] [anonymous] FAIL LOGIN: Client \"203.0.113.9\"",
+        "Thu Sep  8 00:39:49 2016 [pid 15019] [guest] FAIL LOGIN: Client \"::ffff:203.0.113.9\", \"User is not in the allow user list.\"",
+        "Jun 09 07:30:58 ftp proftpd[11864] ftp.example.com (host.example.net[203.0.113.9]): USER x (Login failed): Incorrect password.",
+        "Oct  2 15:45:44 ftp01 proftpd[5517]: 203.0.113.9 (203.0.113.9[203.0.113.9]) - SECURITY VIOLATION: Root login attempted",
+        "Jan 31 16:54:07 desktop pure-ftpd: (?@203.0.113.9) [WARNING] Authentication failed for user [Administrator]",
+    ] {
+        assert_eq!(found(line).ip, ip.parse::<IpAddr>().unwrap(), "{line}");
+        assert_eq!(found(line).service, Service::Ftp, "{line}");
+    }
+    // vsftpd's user name sits before the address: a copy of the fixed text in it conflicts.
+    suspicious("Fri Jan 19 12:20:33 2007 [pid 1] [x] FAIL LOGIN: Client \"9.9.9.9\", \"] FAIL LOGIN: Client \"203.0.113.9\"");
+    // proftpd's header comes first; the USER argument cannot replace it.
+    hit(
+        "Jun 14 00:09:59 ftp proftpd[1] ftp (h[203.0.113.9]): USER a (h[9.9.9.9]): no such user found from h [9.9.9.9] to 1.2.3.4:21",
+        Service::Ftp,
+        Kind::UnknownAccount,
+        ip,
+    );
+}
