@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -927,3 +927,68 @@ const REGISTER_XML: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
   </send>
 </scenario>
 "#;
+
+/// Today's and another day's name as the config spells them, from the same clock nft uses.
+fn today_and_another_day() -> (String, String) {
+    let out = Command::new("date").arg("+%u").output().unwrap();
+    let n: usize = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap(); // 1 = Monday
+    let days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+    (days[n - 1].to_string(), days[n % 7].to_string())
+}
+
+#[test]
+fn time_windows_port_remapping_and_asterisk_trunks_in_the_kernel() {
+    assert!(tg_testnet::available(), "the firewall tests need root");
+    let pbx = Netns::new("pbx").unwrap();
+    let admin = Netns::new("admin").unwrap();
+    let trunk = Netns::new("trunk").unwrap();
+    Link::connect(&pbx, "203.0.113.1/24", &admin, "203.0.113.2/24").unwrap();
+    Link::connect(&pbx, "198.51.100.1/24", &trunk, "198.51.100.9/24").unwrap();
+    let _l = Listeners::start(&pbx, &[22, 80, 443, 5060], &[5060]);
+    let tmp = tempfile::tempdir().unwrap();
+    let ast = tmp.path().join("asterisk");
+    std::fs::create_dir_all(&ast).unwrap();
+    std::fs::write(
+        ast.join("pjsip.conf"),
+        "[provider]\ntype=identify\nendpoint=provider\nmatch=198.51.100.9\n",
+    )
+    .unwrap();
+    let (today, other) = today_and_another_day();
+    let config = write_config(
+        tmp.path(),
+        &format!(
+            "[firewall]\ntrust_from_asterisk = true\nasterisk_dir = {ast:?}\n\
+             [firewall.services.sip]\nzones = [\"trusted\"]\n\
+             [firewall.services.ssh]\nzones = [\"anyone\"]\nexternal_port = 2222\n\
+             [firewall.services.http]\nzones = [\"anyone\"]\nhours = \"00:00-24:00\"\ndays = [\"{today}\"]\n\
+             [firewall.services.https]\nzones = [\"anyone\"]\ndays = [\"{other}\"]\n"
+        ),
+    );
+    ok(&tollguard(
+        &pbx,
+        &[
+            "firewall",
+            "apply",
+            "--config",
+            config.to_str().unwrap(),
+            "--confirm-within",
+            "0",
+        ],
+    ));
+    let a = admin.name().to_string();
+    let t = trunk.name().to_string();
+    let v = probe_all(&[
+        (a.clone(), P::Tcp, ip("203.0.113.1"), 2222),
+        (a.clone(), P::Tcp, ip("203.0.113.1"), 22),
+        (a.clone(), P::Tcp, ip("203.0.113.1"), 80),
+        (a.clone(), P::Tcp, ip("203.0.113.1"), 443),
+        (t.clone(), P::Udp, ip("198.51.100.1"), 5060),
+        (t, P::Tcp, ip("198.51.100.1"), 5060),
+        (a.clone(), P::Udp, ip("203.0.113.1"), 5060),
+    ]);
+    assert_eq!(
+        v,
+        vec![true, false, true, false, true, true, false],
+        "ssh via 2222 only; http today ({today}), https not ({other}); SIP only from the pjsip trunk"
+    );
+}
