@@ -40,16 +40,18 @@ pub struct Dialplan {
     pub order: Vec<String>,
 }
 
-/// Numbers that, if an outbound pattern accepts them, reach international or premium rates:
-/// international prefixes (00, 011, +), the same behind a `9` outside-line digit, NANP 1-900.
-const PROBES: &[&str] = &[
-    "00442079460000",
-    "011442079460000",
-    "+442079460000",
-    "900442079460000",
-    "9011442079460000",
-    "19005550100",
-    "919005550100",
+/// Numbers that, if an outbound pattern accepts them, reach international or premium rates,
+/// as (prefix, subscriber digits): international prefixes 00 and +, the same behind a `9`
+/// outside-line digit, NANP 1-900 premium. Patterns are tried against the prefix followed by
+/// 6 or more of the digits, so fixed-length patterns (`_00XXXXXXXXX`) count too. The NANP
+/// international prefix 011 is recognised only when written literally (`_011.`, `_9011.`):
+/// elsewhere `01…` is a national number.
+const PROBES: &[(&str, &str)] = &[
+    ("00", "4420794600001"),
+    ("+", "4420794600001"),
+    ("900", "4420794600001"),
+    ("1900", "5550100"),
+    ("91900", "5550100"),
 ];
 
 impl Dialplan {
@@ -135,7 +137,7 @@ impl Dialplan {
     }
 
     /// The steps, reachable from `start`, whose extension accepts an international or premium
-    /// number and that hand the call on (Dial, Gosub, Macro, Goto, Queue…), one per pattern.
+    /// number and that place the call ([`places_call`]), one per pattern.
     pub fn international_from(&self, start: &str) -> Vec<&Step> {
         let mut out: Vec<&Step> = Vec::new();
         for name in self.reach(start) {
@@ -144,7 +146,7 @@ impl Dialplan {
             };
             let mut done: HashSet<&str> = HashSet::new();
             for step in &ctx.steps {
-                if done.contains(step.exten.as_str()) || !hands_on(&step.app) {
+                if done.contains(step.exten.as_str()) || !places_call(step) {
                     continue;
                 }
                 if is_international(&step.exten) {
@@ -163,7 +165,7 @@ impl Dialplan {
             self.contexts.get(name).is_some_and(|ctx| {
                 ctx.steps
                     .iter()
-                    .any(|s| (hands_on(&s.app) && is_international(&s.exten)) || is_trunk_dial(s))
+                    .any(|s| (places_call(s) && is_international(&s.exten)) || is_trunk_dial(s))
             })
         })
     }
@@ -187,12 +189,17 @@ fn split_exten(value: &str) -> Option<(String, &str)> {
     None
 }
 
-/// Applications that pass the call somewhere the extension chose.
-fn hands_on(app: &str) -> bool {
-    matches!(
-        app.to_ascii_lowercase().as_str(),
-        "dial" | "gosub" | "macro" | "goto" | "queue" | "page" | "exec" | "execif" | "gotoif"
-    )
+/// Steps that place a call: `Dial`, `Queue`, `Page`, or FreePBX's trunk macro/subroutine.
+/// A `Goto` is not counted: it moves within the dialplan, and what it reaches is only
+/// followed through `include =>` (over-approximating every `Goto` target would flag
+/// FreePBX's `from-sip-external`, which rejects unknown callers with a `Goto(s,1)`).
+fn places_call(step: &Step) -> bool {
+    let app = step.app.to_ascii_lowercase();
+    match app.as_str() {
+        "dial" | "queue" | "page" => true,
+        "macro" | "gosub" => step.args.to_ascii_lowercase().contains("dialout"),
+        _ => false,
+    }
 }
 
 /// A `Dial()` that leaves the PBX: a technology followed by a number or trunk part
@@ -221,7 +228,12 @@ pub fn is_international(exten: &str) -> bool {
     let Some(pattern) = exten.strip_prefix('_') else {
         return false;
     };
-    PROBES.iter().any(|n| pattern_matches(pattern, n))
+    if pattern.starts_with("011") || pattern.starts_with("9011") {
+        return true;
+    }
+    PROBES.iter().any(|(prefix, digits)| {
+        (6..=digits.len()).any(|k| pattern_matches(pattern, &format!("{prefix}{}", &digits[..k])))
+    })
 }
 
 /// Whether a pattern (without the leading `_`) is open-ended (`.` or `!`).

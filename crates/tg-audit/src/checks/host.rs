@@ -330,9 +330,17 @@ pub fn check_ssh(root: &Root, out: &mut Vec<Finding>) {
     }
     let mut lines = Vec::new();
     read_sshd(root, main, false, 0, &mut lines);
-    for (keyword, id) in [
-        ("permitrootlogin", "ssh.permit-root-login"),
-        ("passwordauthentication", "ssh.password-authentication"),
+    for (keyword, name, id) in [
+        (
+            "permitrootlogin",
+            "PermitRootLogin",
+            "ssh.permit-root-login",
+        ),
+        (
+            "passwordauthentication",
+            "PasswordAuthentication",
+            "ssh.password-authentication",
+        ),
     ] {
         let global = lines.iter().find(|l| !l.in_match && l.keyword == keyword);
         let on = |v: &str| v.eq_ignore_ascii_case("yes");
@@ -379,7 +387,7 @@ pub fn check_ssh(root: &Root, out: &mut Vec<Finding>) {
             out.push(
                 Finding::new(
                     id,
-                    format!("sshd: a Match block sets {} yes", l.keyword),
+                    format!("sshd: a Match block sets {name} yes"),
                     format!("{}:{}: remove it or set it to no", l.file.display(), l.line),
                 )
                 .at(l.file.display().to_string(), Some(l.line)),

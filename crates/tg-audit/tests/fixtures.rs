@@ -1,0 +1,240 @@
+//! The fixture trees, audited through the library: every check fires exactly where the
+//! insecure tree's table says (so removing a check fails this test), the hardened tree yields
+//! nothing, the FreePBX layout is followed through its includes, and broken trees give errors
+//! that name file and line.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use tg_audit::{audit, Options, Report, Severity, RULES};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn run(name: &str, version: Option<&str>) -> Report {
+    let opts = Options {
+        root: fixture(name),
+        asterisk_version: version.map(str::to_string),
+        today: Some("2026-11-25".to_string()),
+    };
+    audit(&opts).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// `id<TAB>file[:line]` rows, without version.advisory (checked on its own).
+fn rows(report: &Report) -> BTreeSet<String> {
+    report
+        .findings
+        .iter()
+        .filter(|f| f.id != "version.advisory")
+        .map(|f| {
+            let mut loc = f.file.clone().unwrap_or_else(|| "-".to_string());
+            if let Some(l) = f.line {
+                loc.push_str(&format!(":{l}"));
+            }
+            format!("{}\t{loc}", f.id)
+        })
+        .collect()
+}
+
+fn expected(file: &str) -> BTreeSet<String> {
+    std::fs::read_to_string(fixture(file))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn insecure_tree_triggers_every_check_exactly_where_expected() {
+    let report = run("insecure", Some("13.20.0"));
+    let got = rows(&report);
+    let want = expected("insecure.expected.tsv");
+    let missing: Vec<_> = want.difference(&got).collect();
+    let extra: Vec<_> = got.difference(&want).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "missing: {missing:#?}\nextra: {extra:#?}"
+    );
+}
+
+#[test]
+fn every_registered_check_has_a_trigger_in_the_insecure_table() {
+    let table: BTreeSet<String> = expected("insecure.expected.tsv")
+        .iter()
+        .map(|r| r.split('\t').next().unwrap().to_string())
+        .collect();
+    for rule in RULES {
+        let covered = table.contains(rule.id)
+            || rule.id == "version.advisory" // asserted below with named advisories
+            || rule.id == "version.unknown"; // asserted below without a version
+        assert!(
+            covered,
+            "check {} has no trigger in the insecure tree",
+            rule.id
+        );
+    }
+}
+
+#[test]
+fn insecure_version_names_its_advisories_and_end_of_life() {
+    let report = run("insecure", Some("13.20.0"));
+    let advisories: Vec<&str> = report
+        .findings
+        .iter()
+        .filter(|f| f.id == "version.advisory")
+        .map(|f| f.title.as_str())
+        .collect();
+    for id in ["AST-2019-006", "AST-2018-008", "AST-2018-009"] {
+        assert!(
+            advisories.iter().any(|t| t.contains(id)),
+            "{id} not named in {advisories:#?}"
+        );
+    }
+    let ami_shell = report
+        .findings
+        .iter()
+        .find(|f| f.title.contains("AST-2019-006"))
+        .unwrap();
+    assert_eq!(
+        ami_shell.severity,
+        Severity::Critical,
+        "toll-fraud relevant"
+    );
+    assert!(ami_shell.fix.contains("13.29.2"), "{}", ami_shell.fix);
+    assert!(report.findings.iter().any(|f| f.id == "version.eol"));
+
+    let fixed = run("insecure", Some("13.38.3"));
+    assert!(!fixed
+        .findings
+        .iter()
+        .any(|f| f.title.contains("AST-2019-006")));
+}
+
+#[test]
+fn without_a_version_the_audit_says_so() {
+    let report = run("insecure", None);
+    let f = report
+        .findings
+        .iter()
+        .find(|f| f.id == "version.unknown")
+        .expect("version.unknown");
+    assert_eq!(f.severity, Severity::Low);
+    assert!(!report.findings.iter().any(|f| f.id == "version.advisory"));
+}
+
+#[test]
+fn hardened_tree_has_no_findings_at_all() {
+    let report = run("hardened", Some("22.10.1"));
+    assert!(report.findings.is_empty(), "{:#?}", report.findings);
+    assert_eq!(report.score, 100);
+    assert!(!report.needs_action());
+}
+
+#[test]
+fn freepbx_layout_is_followed_through_its_includes() {
+    let report = run("freepbx", Some("16.30.1"));
+    let got = rows(&report);
+    let want = expected("freepbx.expected.tsv");
+    assert_eq!(got, want);
+    for f in [
+        "/etc/asterisk/sip_additional.conf",
+        "/etc/asterisk/sip_custom_post.conf",
+        "/etc/asterisk/pjsip.auth.conf",
+        "/etc/asterisk/pjsip.endpoint_custom.conf",
+        "/etc/asterisk/extensions_additional.conf",
+        "/etc/asterisk/logger_logfiles_additional.conf",
+        "/etc/asterisk/vm_general.inc",
+    ] {
+        assert!(report.files_read.iter().any(|r| r == f), "{f} not read");
+    }
+    // FreePBX's from-sip-external rejects unknown callers: guest calls are not a finding.
+    assert!(!report.findings.iter().any(|f| f.id == "sip.allowguest"));
+    assert!(!report.findings.iter().any(|f| f.id == "pjsip.anonymous"));
+}
+
+#[test]
+fn broken_trees_give_errors_naming_file_and_line() {
+    for (tree, message) in [
+        (
+            "broken/unterminated-section",
+            "/etc/asterisk/sip.conf:4: section header has no closing ']'",
+        ),
+        (
+            "broken/include-cycle",
+            "/etc/asterisk/dialplan/b.conf:2: include cycle: /etc/asterisk/dialplan/a.conf:3 -> /etc/asterisk/dialplan/b.conf:2 -> /etc/asterisk/dialplan/a.conf",
+        ),
+        (
+            "broken/binary-junk",
+            "/etc/asterisk/pjsip.conf:4: binary data (control byte 0x1e); not an Asterisk configuration file",
+        ),
+        (
+            "broken/no-section",
+            "/etc/asterisk/manager.conf:1: setting outside any [section]",
+        ),
+        (
+            "broken/missing-include",
+            "/etc/asterisk/sip.conf:2: #include sip_additional.conf: no such file",
+        ),
+        (
+            "broken/bad-template",
+            "/etc/asterisk/sip.conf:3: inherits from 'phones', which is not defined before it",
+        ),
+    ] {
+        let err = audit(&Options::new(fixture(tree))).expect_err(tree);
+        assert_eq!(err.to_string(), message, "{tree}");
+    }
+}
+
+#[test]
+fn findings_never_carry_a_secret() {
+    let report = run("insecure", Some("13.20.0"));
+    let all = serde_json::to_string(&tg_audit::render::json(&report)).unwrap()
+        + &tg_audit::render::text(&report)
+        + &serde_json::to_string(&tg_audit::render::sarif(&report)).unwrap();
+    for secret in fixture_secrets() {
+        assert!(!all.contains(&secret), "secret {secret:?} leaked");
+    }
+}
+
+/// Secrets of the insecure tree that are not also a name (a secret equal to its user name is
+/// the name, which the finding must show).
+pub fn fixture_secrets() -> Vec<String> {
+    [
+        "alice2024!",
+        "passw0rd",
+        "456789",
+        "83920175",
+        "xK9#q",
+        "Vq7mXe2LpR9sKd4T",
+        "palice99",
+        "abcabcabc",
+        "5550123456",
+        "Zq8!vT",
+        "Hs4nQw8ZtB2vLm6Y",
+        "iax-amy-1",
+        "amp109",
+        "1111111111",
+        "271828182",
+        "Kp3$x",
+        "Wd5rTy8NcX3bQz7P",
+        "amp111",
+        "report2024",
+        "121212",
+        "60451839",
+        "aB3$",
+        "Rt6yUi9OpL2kJh5G",
+        "ari-app-secret",
+        "ari_password",
+        "zzzzzzzz",
+        "73019468",
+        "Qw9!x",
+        "4242",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
