@@ -10,6 +10,7 @@
 //!   ban-many N SECS              ban N generated addresses (10.200.0.1 upward) in one batch
 //!   seed-store DB N SECS         record N generated bans in the SQLite store at DB
 //!   record DB IP SECS            record one ban in the store (SECS < 0: already ended)
+//!   read-store DB                read the store's active bans (timing only)
 //!   reconcile DB                 restore the store's bans into the kernel
 //! ```
 //! Commands joined by `+` run in one process with one enforcer (e.g. a ban then a re-ban).
@@ -145,6 +146,13 @@ fn one(enforcer: &mut dyn Enforcer, args: &[String]) -> Res {
                 ban_number: 1,
             };
             Ok(store.record_bans(&[ban])?)
+        }
+        ("read-store", [db]) => {
+            let t = Instant::now();
+            let mut store = SqliteStore::open(db.as_ref())?;
+            let bans = store.active_bans(now_ms())?;
+            timing("read-store", bans.len(), t);
+            Ok(())
         }
         ("reconcile", [db]) => {
             let t = Instant::now();
