@@ -10,7 +10,7 @@
 //! Chain layout (`fw_input`, hook input, priority 0, policy drop):
 //! loopback → ICMPv6 essentials → invalid drop → SIP flood limits (before the
 //! established/related accept, because a UDP flood becomes "established" once the PBX replies) →
-//! established/related → ICMP essentials → one jump per zone (`fw_zone_trusted`, `_lan`, `_vpn`,
+//! established/related → ICMP essentials → DHCP/DHCPv6 client replies → one jump per zone (`fw_zone_trusted`, `_lan`, `_vpn`,
 //! `_anyone`), each accepting its services → counted default drop.
 
 use std::fmt::Write as _;
@@ -373,6 +373,20 @@ pub fn render(policy: &Policy, resolved: &Resolved) -> Script {
         "icmpv6 type { echo-request, destination-unreachable, packet-too-big, time-exceeded, parameter-problem } limit rate 100/second burst 200 packets counter accept",
         "ICMPv6 essentials",
     );
+    // Broadcast DHCP offers match no conntrack entry; without these a PBX on DHCP loses its
+    // address at the next lease.
+    rule(
+        w,
+        INPUT_CHAIN,
+        "udp sport 67 udp dport 68 counter accept",
+        "DHCP client replies",
+    );
+    rule(
+        w,
+        INPUT_CHAIN,
+        "ip6 saddr fe80::/10 udp sport 547 udp dport 546 counter accept",
+        "DHCPv6 client replies",
+    );
     for z in &zones {
         let c = zone_chain(*z);
         match z {
@@ -649,6 +663,7 @@ mod tests {
             "fib daddr type local tcp dport 2222 counter redirect to :22",
             "add rule inet tollguard fw_zone_vpn tcp dport 5038 counter accept",
             "log prefix \"tollguard-flood: \"",
+            "udp sport 67 udp dport 68 counter accept",
             "#   office.example -> 198.51.100.7",
         ] {
             assert!(text.contains(want), "missing {want:?} in\n{text}");
