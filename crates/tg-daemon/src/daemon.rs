@@ -483,3 +483,23 @@ fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>
         .spawn(f)
         .map_err(DaemonError::Thread)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_config_is_valid_and_follows_the_journal() {
+        let text = include_str!("../../../examples/config/daemon.toml");
+        let config = Config::parse(text, Path::new("examples/config/daemon.toml")).unwrap();
+        assert_eq!(
+            journal_matches(&config),
+            vec!["_SYSTEMD_UNIT=ssh.service".to_string()]
+        );
+        let built = build(&config, TrustedSet::new()).unwrap();
+        assert!(built
+            .files
+            .contains(&PathBuf::from("/var/log/asterisk/messages")));
+        assert!(!names(&built.jails).contains(&"ftp".to_string()));
+    }
+}

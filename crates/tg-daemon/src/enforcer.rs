@@ -305,3 +305,91 @@ pub fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+    use std::sync::Mutex;
+    use tg_enforce::EnforceError;
+    use tg_store::SqliteStore;
+
+    /// A kernel stand-in that looks into the store each time it is asked to ban.
+    struct Witness {
+        db: PathBuf,
+        seen: Arc<Mutex<Vec<(usize, bool)>>>,
+    }
+
+    impl Enforcer for Witness {
+        fn init(&mut self) -> Result<(), EnforceError> {
+            Ok(())
+        }
+        fn ban(&mut self, orders: &[BanOrder]) -> Result<(), EnforceError> {
+            let mut store = SqliteStore::open(&self.db)?;
+            let active = store.active_bans(now_ms())?;
+            let all_stored = orders.iter().all(|o| active.iter().any(|b| b.ip == o.ip));
+            self.seen.lock().unwrap().push((orders.len(), all_stored));
+            Ok(())
+        }
+        fn restore(&mut self, orders: &[BanOrder]) -> Result<(), EnforceError> {
+            self.ban(orders)
+        }
+        fn unban(&mut self, _: &[IpAddr]) -> Result<(), EnforceError> {
+            Ok(())
+        }
+        fn list(&mut self) -> Result<Vec<(IpAddr, u64)>, EnforceError> {
+            Ok(Vec::new())
+        }
+        fn backend(&self) -> &'static str {
+            "witness"
+        }
+    }
+
+    fn request(i: u32) -> BanRequest {
+        BanRequest {
+            ip: IpAddr::from([198, 18, (i / 250) as u8, (i % 250 + 1) as u8]),
+            jail: "sip".into(),
+            secs: 3600,
+            reason: "sip auth-failure".into(),
+            count: 3,
+            ban_number: 1,
+        }
+    }
+
+    #[test]
+    fn bans_are_stored_before_the_kernel_sees_them_and_queued_ones_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("state.db");
+        let store = SqliteStore::open(&db).unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let witness = Witness {
+            db: db.clone(),
+            seen: Arc::clone(&seen),
+        };
+        let stats = Arc::new(Stats::default());
+        let task = EnforcerTask::new(
+            Box::new(store),
+            Box::new(witness),
+            Arc::clone(&stats),
+            dir.path().join("journal.cursor"),
+        );
+        let (tx, rx) = mpsc::channel();
+        // 500 decisions queued before the thread starts: one batch.
+        for i in 0..500 {
+            tx.send(EnforceMsg::Ban(request(i))).unwrap();
+        }
+        let thread = std::thread::spawn(move || task.run(rx));
+        let (done, wait) = mpsc::channel();
+        tx.send(EnforceMsg::List(done)).unwrap();
+        let listed = wait.recv_timeout(Duration::from_secs(10)).unwrap().unwrap();
+        assert_eq!(listed.len(), 500);
+        let (stop, stopped) = mpsc::channel();
+        tx.send(EnforceMsg::Stop(stop)).unwrap();
+        stopped.recv_timeout(Duration::from_secs(10)).unwrap();
+        thread.join().unwrap();
+        let seen = seen.lock().unwrap();
+        assert_eq!(*seen, vec![(500, true)], "one batch, stored first");
+        assert_eq!(Stats::get(&stats.bans_applied), 500);
+        assert_eq!(Stats::get(&stats.ban_batches), 1);
+    }
+}

@@ -406,3 +406,107 @@ pub fn ban_request(d: &Decision) -> BanRequest {
         ban_number: d.ban_number,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::sync::mpsc;
+
+    fn append(path: &std::path::Path, text: &str) {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+    }
+
+    fn line(ip: &str, sec: u32) -> String {
+        format!("[2026-11-25 10:00:{sec:02}] NOTICE[1234] chan_sip.c: Registration from '\"100\" <sip:100@203.0.113.5>' failed for '{ip}:5060' - Wrong password\n")
+    }
+
+    #[test]
+    fn third_failure_is_one_ban_trusted_is_never_one_and_positions_follow_bans() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("messages");
+        append(&log, "");
+        let text = format!(
+            "[jail.sip]\nlogs = [\"{}\"]\nmax_retry = 3\n",
+            log.display()
+        );
+        let cfg = tg_config::Config::parse(&text, std::path::Path::new("t.toml")).unwrap();
+        let mut trusted = TrustedSet::new();
+        trusted.insert_ip("10.98.0.2".parse().unwrap());
+        let reloaded = Reloaded {
+            detectors: Detectors::builtin(),
+            jails: JailSet::new(cfg.jails(), trusted),
+            files: vec![log.clone()],
+            start_at: StartAt::End,
+        };
+        let (etx, erx) = mpsc::channel();
+        let (ptx, prx) = mpsc::channel();
+        let watcher = tg_source::follow::Watcher::new().unwrap();
+        let stats = Arc::new(Stats::default());
+        let p = Pipeline::new(
+            reloaded,
+            Vec::new(),
+            etx,
+            watcher.handle(),
+            Arc::clone(&stats),
+        );
+        let thread = std::thread::spawn(move || p.run(prx));
+
+        let mut text = String::new();
+        for i in 0..1000 {
+            text.push_str(&line("10.98.0.2", i % 60));
+        }
+        for i in 0..3 {
+            text.push_str(&line("10.99.0.2", i));
+        }
+        append(&log, &text);
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&log)
+            .unwrap()
+            .write_all(b"[2026-11-25 10:00:09] NOTICE[1] chan_sip.c: garbage \xff\xfe\n")
+            .unwrap();
+        ptx.send(PipelineMsg::FilesChanged).unwrap();
+        let (tx, rx) = mpsc::channel();
+        ptx.send(PipelineMsg::Stop(tx)).unwrap();
+        rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        thread.join().unwrap();
+
+        let msgs: Vec<EnforceMsg> = erx.try_iter().collect();
+        let bans: Vec<&BanRequest> = msgs
+            .iter()
+            .filter_map(|m| match m {
+                EnforceMsg::Ban(b) => Some(b),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(bans.len(), 1);
+        assert_eq!(bans[0].ip, "10.99.0.2".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            (bans[0].jail.as_str(), bans[0].count, bans[0].secs),
+            ("sip", 3, 3600)
+        );
+        assert_eq!(Stats::get(&stats.trusted_findings), 1000);
+        assert_eq!(Stats::get(&stats.findings), 1003);
+        assert_eq!(Stats::get(&stats.lines), 1004);
+        // The last message is the position past every line, sent after the ban.
+        let last_ban = msgs
+            .iter()
+            .rposition(|m| matches!(m, EnforceMsg::Ban(_)))
+            .unwrap();
+        let last_pos = msgs
+            .iter()
+            .rposition(|m| matches!(m, EnforceMsg::Positions(p, _) if !p.is_empty()))
+            .unwrap();
+        assert!(last_pos > last_ban);
+        let EnforceMsg::Positions(p, _) = &msgs[last_pos] else {
+            unreachable!()
+        };
+        assert_eq!(p[0].offset, std::fs::metadata(&log).unwrap().len());
+    }
+}

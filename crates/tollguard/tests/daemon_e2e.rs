@@ -274,6 +274,12 @@ fn attacker_is_dropped_within_a_second_trusted_never_and_bans_survive_kill_and_f
 
     let site = Site::new(&[TRUSTED], "");
     let mut daemon = site.start(&pbx);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(site.path("tg.sock"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "control socket mode {mode:o}");
 
     // A thousand failures from the trusted address: counted as findings, never banned.
     let mut text = String::new();
