@@ -29,6 +29,9 @@ pub struct Context {
     pub steps: Vec<Step>,
     /// `include => other` targets, with where they are written.
     pub includes: Vec<(String, Loc)>,
+    /// Contexts entered with a caller-chosen extension, `Goto(ctx,${EXTEN},1)`: the caller
+    /// can reach every extension there, exactly as through an include.
+    pub jumps: Vec<(String, Loc)>,
 }
 
 /// The whole dialplan.
@@ -92,6 +95,9 @@ impl Dialplan {
                             }
                             None => (app, ""),
                         };
+                        if let Some(target) = caller_chosen_jump(name, args) {
+                            ctx.jumps.push((target, e.at));
+                        }
                         ctx.steps.push(Step {
                             exten,
                             app: name.trim().to_string(),
@@ -117,7 +123,8 @@ impl Dialplan {
         self.contexts.get(&name.to_ascii_lowercase())
     }
 
-    /// The contexts reachable from `start` through includes, `start` first (lower-cased).
+    /// The contexts reachable from `start` through includes and caller-chosen jumps, `start`
+    /// first (lower-cased).
     pub fn reach(&self, start: &str) -> Vec<String> {
         let mut seen = HashSet::new();
         let mut out = Vec::new();
@@ -127,7 +134,7 @@ impl Dialplan {
                 continue;
             }
             if let Some(ctx) = self.contexts.get(&name) {
-                for (inc, _) in ctx.includes.iter().rev() {
+                for (inc, _) in ctx.includes.iter().chain(&ctx.jumps).rev() {
                     todo.push(inc.to_ascii_lowercase());
                 }
                 out.push(name);
@@ -169,6 +176,25 @@ impl Dialplan {
             })
         })
     }
+}
+
+/// The context of `Goto(ctx,${EXTEN…},prio)` / `Gosub(…)` (also behind `GotoIf(cond?…:…)`)
+/// when the extension part is the caller's `${EXTEN}` and the context is literal.
+fn caller_chosen_jump(app: &str, args: &str) -> Option<String> {
+    let app = app.trim().to_ascii_lowercase();
+    let targets = match app.as_str() {
+        "goto" | "gosub" => args,
+        "gotoif" | "gosubif" => args.split_once('?')?.1,
+        _ => return None,
+    };
+    targets.split(':').find_map(|t| {
+        let parts: Vec<&str> = t.split(',').map(str::trim).collect();
+        let [ctx, exten, _prio] = parts.as_slice() else {
+            return None;
+        };
+        let literal = !ctx.is_empty() && !ctx.contains('$');
+        (literal && exten.to_ascii_lowercase().starts_with("${exten")).then(|| ctx.to_string())
+    })
 }
 
 /// Splits `name,rest` of an `exten =>` value; a `[...]` set in the name may hold commas.
@@ -359,5 +385,19 @@ mod tests {
         assert_eq!(steps[0].at.line, 8);
         assert!(dp.dials_out("local"));
         assert!(!dp.dials_out("lobby"));
+    }
+
+    #[test]
+    fn a_goto_with_the_callers_extension_reaches_the_whole_context() {
+        let dp = dialplan(
+            "[from-pstn]\nexten => _X.,1,Goto(from-internal,${EXTEN},1)\n\
+             [from-ivr]\nexten => 1,1,Goto(from-internal,100,1)\n\
+             [from-internal]\nexten => _00.,1,Dial(SIP/trunk/${EXTEN})\n",
+        );
+        assert_eq!(dp.international_from("from-pstn").len(), 1);
+        assert!(
+            dp.international_from("from-ivr").is_empty(),
+            "a fixed target is one extension"
+        );
     }
 }

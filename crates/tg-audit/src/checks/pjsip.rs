@@ -5,7 +5,7 @@
 //! endpoint has an `auth=`; a request matching no endpoint goes to `anonymous` when it
 //! exists; endpoint `context` defaults to `default`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::{has_acl, is_numeric_name, secret_finding, Ctx, Entrance};
 use crate::conf::{ConfFile, Section};
@@ -81,6 +81,9 @@ pub fn check(ctx: &Ctx, out: &mut Vec<Finding>) {
     let global_acl = of_type(conf, "acl").next().is_some();
     let sip_open = ctx.firewall.admits_anyone("sip");
     let mut rated_auths: HashSet<String> = HashSet::new();
+    let auths: HashMap<String, &Section> = of_type(conf, "auth")
+        .map(|a| (a.name.to_ascii_lowercase(), a))
+        .collect();
     for e in of_type(conf, "endpoint") {
         let context = context_of(e);
         let refs = auth_refs(e);
@@ -123,7 +126,7 @@ pub fn check(ctx: &Ctx, out: &mut Vec<Finding>) {
         }
         let mut weak = false;
         for r in &refs {
-            let Some(auth) = of_type(conf, "auth").find(|a| a.name.eq_ignore_ascii_case(r)) else {
+            let Some(auth) = auths.get(&r.to_ascii_lowercase()).copied() else {
                 continue;
             };
             let key = auth.name.to_ascii_lowercase();
