@@ -630,6 +630,23 @@ fn refused_inputs_name_the_key_and_line_and_apply_nothing() {
         }
         nothing_loaded(body);
     };
+    // `render` prints the whole commented script and loads nothing.
+    let config = write_config(
+        tmp.path(),
+        "[firewall.services.ssh]\nzones = [\"anyone\"]\n",
+    );
+    let script = ok(&tollguard(
+        &pbx,
+        &["firewall", "render", "--config", config.to_str().unwrap()],
+    ));
+    for want in [
+        "# tollguard firewall policy",
+        "add chain inet tollguard fw_input { type filter hook input priority 0; policy drop; }",
+        "add rule inet tollguard fw_zone_anyone tcp dport 22 counter accept comment \"ssh tcp from anyone\"",
+    ] {
+        assert!(script.contains(want), "{want:?} missing from\n{script}");
+    }
+    nothing_loaded("render");
     // Line numbers count the two lines write_config puts first.
     refused(
         "[firewall.services.fax]\nzones = [\"anyone\"]\n",
