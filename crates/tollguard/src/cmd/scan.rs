@@ -1,12 +1,889 @@
-//! `tollguard scan`. (Being built: see the issue for this command.)
+//! `tollguard scan`: reads logs offline and says who attacked, how, how often, and whom the jails
+//! would have banned.
+//!
+//! The pipeline is the daemon's, minus enforcement: `tg_source::reader` cuts each input into
+//! chunks of whole lines, a pool of worker threads runs `tg_detect` over them, and this thread
+//! takes the findings back in input order and feeds them to one `tg_jail::JailSet` on the log's
+//! own clock (one `LogClock` per file, anchored at the file's modification time). Only findings
+//! cross threads, never lines, so memory stays at a few chunk buffers plus per-offender counts.
+
+use std::collections::HashMap;
+use std::io::{self, IsTerminal, Write};
+use std::net::{IpAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context};
+use serde::Serialize;
+use tg_config::trusted::{classify, TrustedEntry};
+use tg_config::Config;
+use tg_detect::{Detection, Detectors, Outcome};
+use tg_jail::{Decision, JailSet, LogClock};
+use tg_model::{format_duration, Finding, Kind, Service, TrustedSet};
+use tg_source::reader::{self, ChunkError, ChunkInfo, ChunkReader, Input, Line};
 
 use crate::exit::ExitCode;
+use crate::sanitize::sanitize;
+
+/// Above this much input (bytes on disk) a progress bar is drawn, if stderr is a terminal.
+const PROGRESS_THRESHOLD: u64 = 50 * 1024 * 1024;
 
 /// Flags of `tollguard scan`.
 #[derive(clap::Args)]
-pub struct Args {}
+#[command(after_help = "\
+Files are read in the order given, except that rotated copies of one log are put oldest first: \
+`messages messages.1 messages.2.gz` is read as messages.2.gz, messages.1, messages. \
+Gzip is recognised by its content, whatever the name. Lines longer than 64 KiB are skipped \
+and counted. A damaged gzip file is read up to the damage; the scan then finishes, reports \
+it and exits with status 2.")]
+pub struct Args {
+    /// Configuration file: its jails, trusted addresses and custom detectors are applied
+    /// (without it: the built-in jails, nobody trusted).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Also print every finding (one JSON object per line with --format json).
+    #[arg(long)]
+    events: bool,
+    /// Output for people (text) or machines (json).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Log files (plain or gzip), or - for standard input.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
 
 /// Runs `tollguard scan`.
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`tollguard scan` is not built yet")
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let setup = Setup::load(args.config.as_deref())?;
+    let inputs = open_inputs(&args.files)?;
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+
+    let stdout = io::stdout().lock();
+    let mut out = io::BufWriter::with_capacity(64 * 1024, stdout);
+    let events = match (args.events, args.format) {
+        (false, _) => EventSink::None,
+        (true, Format::Text) => EventSink::Text,
+        (true, Format::Json) => EventSink::Json,
+    };
+    let mut scan = Scan::new(JailSet::new(setup.jails, setup.trusted), events);
+    let progress = Progress::new(&inputs);
+    let started = std::time::Instant::now();
+    for input in inputs {
+        scan.file(input, &setup.detectors, workers, &mut out, &progress)?;
+    }
+    progress.finish();
+    let elapsed = started.elapsed();
+    let summary = scan.summary(workers);
+    match args.format {
+        Format::Json => {
+            serde_json::to_writer(&mut out, &SummaryLine { summary: &summary })?;
+            writeln!(out)?;
+        }
+        Format::Text => print_text(&mut out, &summary, elapsed.as_secs_f64())?,
+    }
+    out.flush()?;
+    if summary.read_errors.is_empty() {
+        return Ok(ExitCode::Success);
+    }
+    let mut err = io::stderr().lock();
+    for e in &summary.read_errors {
+        writeln!(err, "tollguard: {}", sanitize(e))?;
+    }
+    Ok(ExitCode::Error)
+}
+
+/// What the configuration contributes: jails, trusted addresses, detectors.
+struct Setup {
+    jails: Vec<tg_config::jail::Jail>,
+    trusted: TrustedSet,
+    detectors: Detectors,
+}
+
+impl Setup {
+    fn load(path: Option<&Path>) -> anyhow::Result<Setup> {
+        let Some(path) = path else {
+            return Ok(Setup {
+                jails: tg_config::jail::builtin_jails(),
+                trusted: TrustedSet::new(),
+                detectors: Detectors::builtin(),
+            });
+        };
+        let config = Config::load(path).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let detectors = Detectors::with_custom(&config.detector)
+            .with_context(|| format!("{}: [[detector]]", path.display()))?;
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let mut trusted = TrustedSet::new();
+        for entry in &config.trusted.addresses {
+            // Validation already refused entries that are neither address, CIDR nor name.
+            match classify(entry.get_ref()) {
+                Ok(TrustedEntry::Net(net)) => trusted.insert(net),
+                Ok(TrustedEntry::Name(name)) => {
+                    let line = tg_config::line_of(&text, entry.span().start);
+                    let addrs = (name.as_str(), 0u16).to_socket_addrs().with_context(|| {
+                        format!(
+                            "{}:{line}: trusted.addresses: cannot resolve host name {name:?}",
+                            path.display()
+                        )
+                    })?;
+                    let mut any = false;
+                    for a in addrs {
+                        trusted.insert_ip(a.ip());
+                        any = true;
+                    }
+                    if !any {
+                        bail!(
+                            "{}:{line}: trusted.addresses: host name {name:?} has no address",
+                            path.display()
+                        );
+                    }
+                }
+                Err(message) => bail!("{}: trusted.addresses: {message}", path.display()),
+            }
+        }
+        Ok(Setup {
+            jails: config.jails(),
+            trusted,
+            detectors,
+        })
+    }
+}
+
+/// Opens every input before reading any, so a typo fails at once and not after an hour.
+fn open_inputs(files: &[PathBuf]) -> anyhow::Result<Vec<Input>> {
+    if files.iter().filter(|f| f.as_os_str() == "-").count() > 1 {
+        bail!("standard input (-) can be read only once");
+    }
+    order_rotated(files)
+        .into_iter()
+        .map(|path| {
+            let input = if path.as_os_str() == "-" {
+                Input::stdin()
+            } else {
+                Input::open(&path)
+            };
+            input.map_err(anyhow::Error::from)
+        })
+        .collect()
+}
+
+/// Puts rotated copies of one log oldest first (`x.3.gz`, `x.2`, `x.1`, `x`), each group where
+/// its first member was given; other files keep the user's order.
+fn order_rotated(files: &[PathBuf]) -> Vec<PathBuf> {
+    fn key(path: &Path) -> Option<(PathBuf, u64)> {
+        let name = path.file_name()?.to_str()?;
+        let name = name.strip_suffix(".gz").unwrap_or(name);
+        let (stem, generation) = match name.rsplit_once('.') {
+            Some((stem, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
+                (stem, n.parse().ok()?)
+            }
+            _ => (name, 0),
+        };
+        Some((path.with_file_name(stem), generation))
+    }
+    /// A log's stem (`None` for stdin) and its copies with their generation numbers.
+    type Group = (Option<PathBuf>, Vec<(u64, PathBuf)>);
+    let mut groups: Vec<Group> = Vec::new();
+    for f in files {
+        let k = if f.as_os_str() == "-" { None } else { key(f) };
+        match k {
+            Some((stem, generation)) => {
+                match groups.iter_mut().find(|(s, _)| s.as_ref() == Some(&stem)) {
+                    Some((_, members)) => members.push((generation, f.clone())),
+                    None => groups.push((Some(stem), vec![(generation, f.clone())])),
+                }
+            }
+            None => groups.push((None, vec![(0, f.clone())])),
+        }
+    }
+    groups
+        .into_iter()
+        .flat_map(|(_, mut members)| {
+            members.sort_by_key(|m| std::cmp::Reverse(m.0)); // stable: duplicates keep their order
+            members.into_iter().map(|(_, p)| p)
+        })
+        .collect()
+}
+
+/// One detected line, as a worker hands it back.
+struct Hit {
+    /// 0-based line index within its chunk.
+    index: u32,
+    detection: Detection,
+}
+
+/// A worker's verdict on one chunk.
+#[derive(Default)]
+struct ChunkResult {
+    lines: u64,
+    overlong: u64,
+    invalid_utf8: u64,
+    suspicious: u64,
+    hits: Vec<Hit>,
+}
+
+fn detect_chunk(detectors: &Detectors, chunk: &[u8], max_line: usize) -> ChunkResult {
+    let mut r = ChunkResult::default();
+    // One pass over the whole chunk tells whether per-line UTF-8 checks are needed at all.
+    let all_utf8 = std::str::from_utf8(chunk).is_ok();
+    for (i, line) in reader::lines(chunk, max_line).enumerate() {
+        r.lines += 1;
+        let text = match line {
+            Line::Text(t) => t,
+            Line::Overlong => {
+                r.overlong += 1;
+                continue;
+            }
+        };
+        // Invalid UTF-8 is counted but still examined: attackers control some of the bytes,
+        // and a stray \xff in a user name must not hide the attempt.
+        if !all_utf8 && std::str::from_utf8(text).is_err() {
+            r.invalid_utf8 += 1;
+        }
+        match detectors.detect(text) {
+            Outcome::Nothing => {}
+            Outcome::Suspicious => r.suspicious += 1,
+            Outcome::Found(detection) => r.hits.push(Hit {
+                index: u32::try_from(i).unwrap_or(u32::MAX),
+                detection,
+            }),
+        }
+    }
+    r
+}
+
+/// Where per-finding output goes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum EventSink {
+    None,
+    Text,
+    Json,
+}
+
+/// Everything one address did.
+struct Offender {
+    count: u64,
+    what: Vec<(Service, Kind, u64)>,
+    first_ms: i64,
+    last_ms: i64,
+    bans: Vec<Decision>,
+}
+
+/// The scan's running state across files.
+struct Scan {
+    jails: JailSet,
+    events: EventSink,
+    offenders: HashMap<IpAddr, Offender>,
+    trusted_seen: HashMap<IpAddr, u64>,
+    totals: Totals,
+    files: Vec<FileSummary>,
+    read_errors: Vec<String>,
+}
+
+#[derive(Default, Clone, Copy, Serialize)]
+struct Totals {
+    lines: u64,
+    findings: u64,
+    suspicious: u64,
+    skipped: u64,
+    untimed: u64,
+    invalid_utf8: u64,
+    trusted_findings: u64,
+}
+
+impl Scan {
+    fn new(jails: JailSet, events: EventSink) -> Self {
+        Scan {
+            jails,
+            events,
+            offenders: HashMap::new(),
+            trusted_seen: HashMap::new(),
+            totals: Totals::default(),
+            files: Vec::new(),
+            read_errors: Vec::new(),
+        }
+    }
+
+    /// Reads one input to its end (or to the point where it fails).
+    fn file(
+        &mut self,
+        input: Input,
+        detectors: &Detectors,
+        workers: usize,
+        out: &mut impl Write,
+        progress: &Progress,
+    ) -> anyhow::Result<()> {
+        let name = input.path.display().to_string();
+        let reference = input.modified_ms.unwrap_or_else(now_ms);
+        let mut clock = LogClock::new(reference);
+        let before = self.totals;
+        let mut line_base = 0u64;
+        let mut reader = ChunkReader::new(input.reader);
+        let max_line = reader.max_line();
+        let consumed = input.consumed;
+        let result = reader::for_each_chunk(
+            &mut reader,
+            workers,
+            |chunk| detect_chunk(detectors, chunk, max_line),
+            |info: ChunkInfo, r: ChunkResult| -> io::Result<()> {
+                line_base += info.overlong_before;
+                self.totals.lines += info.overlong_before + r.lines;
+                self.totals.skipped += info.overlong_before + r.overlong;
+                self.totals.invalid_utf8 += r.invalid_utf8;
+                self.totals.suspicious += r.suspicious;
+                for hit in r.hits {
+                    let line = line_base + u64::from(hit.index) + 1;
+                    self.finding(&name, line, hit.detection, &mut clock, out)?;
+                }
+                line_base += r.lines;
+                if info.dropped_partial {
+                    // The line cut short by the failure: counted, never examined.
+                    line_base += 1;
+                    self.totals.lines += 1;
+                    self.totals.skipped += 1;
+                }
+                progress.advance(&consumed);
+                Ok(())
+            },
+        );
+        self.totals.untimed += clock.untimed;
+        progress.file_done(&consumed);
+        let mut error = None;
+        match result {
+            Ok(()) => {}
+            Err(ChunkError::Consume(e)) => return Err(e.into()),
+            Err(ChunkError::Read(e)) => {
+                let message = format!(
+                    "{name}: read error after line {line_base}: {e} (the lines before it were scanned)"
+                );
+                self.read_errors.push(message.clone());
+                error = Some(message);
+            }
+        }
+        self.files.push(FileSummary {
+            file: name,
+            gzip: input.gzip,
+            lines: self.totals.lines - before.lines,
+            findings: self.totals.findings - before.findings,
+            error,
+        });
+        Ok(())
+    }
+
+    fn finding(
+        &mut self,
+        file: &str,
+        line: u64,
+        d: Detection,
+        clock: &mut LogClock,
+        out: &mut impl Write,
+    ) -> io::Result<()> {
+        let time_ms = clock.resolve(d.stamp);
+        let finding = Finding {
+            time_ms,
+            service: d.service,
+            kind: d.kind,
+            ip: d.ip,
+            attempt: d.attempt,
+        };
+        let obs = self.jails.observe(&finding);
+        self.totals.findings += 1;
+        if self.totals.findings.is_multiple_of(65_536) {
+            self.jails.prune(time_ms);
+        }
+        if obs.trusted {
+            self.totals.trusted_findings += 1;
+            *self.trusted_seen.entry(finding.ip).or_default() += 1;
+        } else {
+            let o = self.offenders.entry(finding.ip).or_insert(Offender {
+                count: 0,
+                what: Vec::new(),
+                first_ms: time_ms,
+                last_ms: time_ms,
+                bans: Vec::new(),
+            });
+            o.count += 1;
+            o.first_ms = o.first_ms.min(time_ms);
+            o.last_ms = o.last_ms.max(time_ms);
+            match o
+                .what
+                .iter_mut()
+                .find(|(s, k, _)| *s == finding.service && *k == finding.kind)
+            {
+                Some((_, _, n)) => *n += 1,
+                None => o.what.push((finding.service, finding.kind, 1)),
+            }
+            o.bans.extend(obs.decisions.iter().cloned());
+        }
+        let ban = obs.decisions.first();
+        match self.events {
+            EventSink::None => Ok(()),
+            EventSink::Json => {
+                let event = Event {
+                    file,
+                    line,
+                    service: finding.service,
+                    kind: finding.kind,
+                    ip: finding.ip,
+                    time: iso_time(time_ms, 'T'),
+                    trusted: obs.trusted.then_some(true),
+                    jail: ban.map(|b| b.jail.as_str()),
+                    banned: ban.map(|_| true),
+                    ban_secs: ban.map(|b| b.ban_secs),
+                };
+                serde_json::to_writer(&mut *out, &event)?;
+                writeln!(out)
+            }
+            EventSink::Text => {
+                write!(
+                    out,
+                    "{}:{line}  {}  {:<39}  {}/{}",
+                    sanitize(file),
+                    iso_time(time_ms, ' '),
+                    finding.ip,
+                    finding.service,
+                    finding.kind
+                )?;
+                if obs.trusted {
+                    write!(out, "  (trusted, not counted)")?;
+                }
+                if let Some(b) = ban {
+                    write!(
+                        out,
+                        "  -> banned by jail {} for {}",
+                        sanitize(&b.jail),
+                        format_duration(b.ban_secs)
+                    )?;
+                }
+                writeln!(out)
+            }
+        }
+    }
+
+    fn summary(&self, threads: usize) -> Summary {
+        let mut offenders: Vec<OffenderSummary> = self
+            .offenders
+            .iter()
+            .map(|(ip, o)| {
+                let mut what: Vec<What> = o
+                    .what
+                    .iter()
+                    .map(|&(service, kind, count)| What {
+                        service,
+                        kind,
+                        count,
+                    })
+                    .collect();
+                what.sort_by(|a, b| b.count.cmp(&a.count).then(a.service.cmp(&b.service)));
+                OffenderSummary {
+                    ip: *ip,
+                    count: o.count,
+                    would_ban: !o.bans.is_empty(),
+                    attempts: self.jails.attempts(*ip),
+                    first_seen: iso_time(o.first_ms, 'T'),
+                    last_seen: iso_time(o.last_ms, 'T'),
+                    what,
+                    bans: o
+                        .bans
+                        .iter()
+                        .map(|d| BanSummary {
+                            jail: d.jail.clone(),
+                            at: iso_time(d.at_ms, 'T'),
+                            ban_secs: d.ban_secs,
+                            after: d.count,
+                        })
+                        .collect(),
+                }
+            })
+            .collect();
+        offenders.sort_by(|a, b| b.count.cmp(&a.count).then(a.ip.cmp(&b.ip)));
+        let mut trusted: Vec<TrustedSummary> = self
+            .trusted_seen
+            .iter()
+            .map(|(ip, &count)| TrustedSummary { ip: *ip, count })
+            .collect();
+        trusted.sort_by(|a, b| b.count.cmp(&a.count).then(a.ip.cmp(&b.ip)));
+        Summary {
+            totals: self.totals,
+            bans: offenders.iter().map(|o| o.bans.len() as u64).sum(),
+            would_ban: offenders.iter().filter(|o| o.would_ban).count() as u64,
+            offenders,
+            trusted,
+            files: self.files.clone(),
+            read_errors: self.read_errors.clone(),
+            threads,
+        }
+    }
+}
+
+/// One finding, as `--events --format json` prints it.
+#[derive(Serialize)]
+struct Event<'a> {
+    file: &'a str,
+    line: u64,
+    service: Service,
+    kind: Kind,
+    ip: IpAddr,
+    time: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trusted: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    jail: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    banned: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ban_secs: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct SummaryLine<'a> {
+    summary: &'a Summary,
+}
+
+#[derive(Serialize)]
+struct Summary {
+    #[serde(flatten)]
+    totals: Totals,
+    /// Addresses that would have been banned.
+    would_ban: u64,
+    /// Ban decisions (an address can be banned again after its ban expires).
+    bans: u64,
+    offenders: Vec<OffenderSummary>,
+    trusted: Vec<TrustedSummary>,
+    files: Vec<FileSummary>,
+    read_errors: Vec<String>,
+    threads: usize,
+}
+
+#[derive(Serialize)]
+struct OffenderSummary {
+    ip: IpAddr,
+    count: u64,
+    would_ban: bool,
+    attempts: u64,
+    first_seen: String,
+    last_seen: String,
+    what: Vec<What>,
+    bans: Vec<BanSummary>,
+}
+
+#[derive(Serialize)]
+struct What {
+    service: Service,
+    kind: Kind,
+    count: u64,
+}
+
+#[derive(Serialize)]
+struct BanSummary {
+    jail: String,
+    at: String,
+    ban_secs: u64,
+    after: u32,
+}
+
+#[derive(Serialize)]
+struct TrustedSummary {
+    ip: IpAddr,
+    count: u64,
+}
+
+#[derive(Clone, Serialize)]
+struct FileSummary {
+    file: String,
+    gzip: bool,
+    lines: u64,
+    findings: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+fn print_text(out: &mut impl Write, s: &Summary, secs: f64) -> io::Result<()> {
+    let t = &s.totals;
+    let files = s.files.len();
+    writeln!(
+        out,
+        "Scanned {} lines in {} file{} ({:.2} s).",
+        thousands(t.lines),
+        files,
+        if files == 1 { "" } else { "s" },
+        secs
+    )?;
+    writeln!(out)?;
+    if s.offenders.is_empty() {
+        writeln!(out, "No attacks found.")?;
+    } else {
+        writeln!(
+            out,
+            "{} attacking address{} ({} finding{}), most active first:",
+            s.offenders.len(),
+            if s.offenders.len() == 1 { "" } else { "es" },
+            thousands(t.findings - t.trusted_findings),
+            if t.findings - t.trusted_findings == 1 {
+                ""
+            } else {
+                "s"
+            },
+        )?;
+        writeln!(out)?;
+        let width = s
+            .offenders
+            .iter()
+            .map(|o| o.ip.to_string().len())
+            .max()
+            .unwrap_or(7)
+            .max(7);
+        writeln!(
+            out,
+            "  {:<width$}  {:>8}  {:<19}  {:<19}  {:<10}  WHAT",
+            "ADDRESS", "FINDINGS", "FIRST SEEN", "LAST SEEN", "WOULD BAN"
+        )?;
+        for o in &s.offenders {
+            let what: Vec<String> = o
+                .what
+                .iter()
+                .map(|w| format!("{} {} {}", w.service, w.kind, thousands(w.count)))
+                .collect();
+            let ban = match o.bans.len() {
+                0 => "no".to_string(),
+                1 => "yes".to_string(),
+                n => format!("yes, {n}x"),
+            };
+            writeln!(
+                out,
+                "  {:<width$}  {:>8}  {:<19}  {:<19}  {:<10}  {}",
+                o.ip.to_string(),
+                thousands(o.count),
+                o.first_seen.replace('T', " "),
+                o.last_seen.replace('T', " "),
+                ban,
+                what.join(", ")
+            )?;
+        }
+    }
+    writeln!(out)?;
+    if s.would_ban == 0 {
+        writeln!(out, "The jails would have banned nobody.")?;
+    } else {
+        writeln!(
+            out,
+            "The jails would have banned {} address{} ({} ban{}):",
+            s.would_ban,
+            if s.would_ban == 1 { "" } else { "es" },
+            s.bans,
+            if s.bans == 1 { "" } else { "s" }
+        )?;
+        writeln!(out)?;
+        for o in s.offenders.iter().filter(|o| o.would_ban) {
+            for (i, b) in o.bans.iter().enumerate() {
+                let nth = if i == 0 {
+                    String::new()
+                } else {
+                    format!(", ban #{} (escalated)", i + 1)
+                };
+                writeln!(
+                    out,
+                    "  {}  jail {}  at {}  for {}  after {} attempts{}",
+                    o.ip,
+                    sanitize(&b.jail),
+                    b.at.replace('T', " "),
+                    format_duration(b.ban_secs),
+                    b.after,
+                    nth
+                )?;
+            }
+        }
+        let under: Vec<String> = s
+            .offenders
+            .iter()
+            .filter(|o| !o.would_ban)
+            .map(|o| format!("{} ({})", o.ip, o.count))
+            .collect();
+        if !under.is_empty() {
+            writeln!(out)?;
+            writeln!(
+                out,
+                "Stayed under every jail's threshold: {}",
+                shorten_list(&under, 12)
+            )?;
+        }
+    }
+    if !s.trusted.is_empty() {
+        let list: Vec<String> = s
+            .trusted
+            .iter()
+            .map(|t| format!("{} ({})", t.ip, t.count))
+            .collect();
+        writeln!(out)?;
+        writeln!(out, "Trusted, never counted: {}", shorten_list(&list, 12))?;
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Totals: {} lines, {} findings ({} from trusted addresses), {} suspicious (attack-like, no trustworthy address), {} skipped (over-long or cut off), {} without a readable time, {} with invalid UTF-8.",
+        thousands(t.lines),
+        thousands(t.findings),
+        thousands(t.trusted_findings),
+        thousands(t.suspicious),
+        thousands(t.skipped),
+        thousands(t.untimed),
+        thousands(t.invalid_utf8),
+    )?;
+    Ok(())
+}
+
+fn shorten_list(items: &[String], max: usize) -> String {
+    if items.len() <= max {
+        return items.join(", ");
+    }
+    format!(
+        "{}, and {} more",
+        items[..max].join(", "),
+        items.len() - max
+    )
+}
+
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// `2026-11-24T03:12:01` (on the log's own clock: no zone is claimed).
+fn iso_time(ms: i64, sep: char) -> String {
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}{sep}{:02}:{:02}:{:02}",
+        sod / 3600,
+        sod / 60 % 60,
+        sod % 60
+    )
+}
+
+/// A progress bar on stderr, only for large inputs on a terminal.
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    done_before: std::cell::Cell<u64>,
+}
+
+impl Progress {
+    fn new(inputs: &[Input]) -> Self {
+        let total: u64 = inputs.iter().filter_map(|i| i.size).sum();
+        let bar = (io::stderr().is_terminal() && total > PROGRESS_THRESHOLD).then(|| {
+            let bar = indicatif::ProgressBar::new(total);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar
+        });
+        Progress {
+            bar,
+            done_before: std::cell::Cell::new(0),
+        }
+    }
+
+    fn advance(&self, consumed: &std::sync::atomic::AtomicU64) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(self.done_before.get() + consumed.load(Ordering::Relaxed));
+        }
+    }
+
+    fn file_done(&self, consumed: &std::sync::atomic::AtomicU64) {
+        self.done_before
+            .set(self.done_before.get() + consumed.load(Ordering::Relaxed));
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn paths(names: &[&str]) -> Vec<PathBuf> {
+        names.iter().map(PathBuf::from).collect()
+    }
+
+    #[test]
+    fn rotated_copies_are_read_oldest_first() {
+        let got = order_rotated(&paths(&[
+            "/var/log/asterisk/messages",
+            "/var/log/auth.log",
+            "/var/log/asterisk/messages.1",
+            "-",
+            "/var/log/asterisk/messages.10.gz",
+            "/var/log/asterisk/messages.2.gz",
+            "/var/log/auth.log.1",
+        ]));
+        assert_eq!(
+            got,
+            paths(&[
+                "/var/log/asterisk/messages.10.gz",
+                "/var/log/asterisk/messages.2.gz",
+                "/var/log/asterisk/messages.1",
+                "/var/log/asterisk/messages",
+                "/var/log/auth.log.1",
+                "/var/log/auth.log",
+                "-",
+            ])
+        );
+        // Same names in other directories are other logs.
+        let got = order_rotated(&paths(&["a/messages", "b/messages.1"]));
+        assert_eq!(got, paths(&["a/messages", "b/messages.1"]));
+    }
+
+    #[test]
+    fn times_are_civil() {
+        assert_eq!(iso_time(0, 'T'), "1970-01-01T00:00:00");
+        assert_eq!(
+            iso_time(tg_jail::civil_to_unix_ms(2024, 2, 29, 3_723_000), ' '),
+            "2024-02-29 01:02:03"
+        );
+        assert_eq!(iso_time(-1000, 'T'), "1969-12-31T23:59:59");
+    }
+
+    #[test]
+    fn thousands_are_grouped() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+    }
 }
