@@ -193,6 +193,11 @@ impl Dialplan {
         })
     }
 
+    /// True when calls in `context` come from outside.
+    pub fn is_inbound_context(&self, context: &[u8]) -> bool {
+        self.inbound_contexts.iter().any(|c| c == context)
+    }
+
     /// The home country.
     pub fn home_country(&self) -> Country {
         self.home_country
