@@ -36,7 +36,14 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut opts = tg_audit::Options::new(&args.root);
     opts.asterisk_version = args.asterisk_version;
-    let report = tg_audit::audit(&opts)?;
+    // Paths in messages are machine paths ("/etc/asterisk/sip.conf"); say where they live.
+    let report = tg_audit::audit(&opts).map_err(|e| {
+        if args.root == std::path::Path::new("/") {
+            anyhow::Error::new(e)
+        } else {
+            anyhow::Error::new(e).context(format!("auditing --root {}", args.root.display()))
+        }
+    })?;
     let mut out = std::io::stdout().lock();
     match args.format {
         Format::Text => out.write_all(tg_audit::render::text(&report).as_bytes())?,
