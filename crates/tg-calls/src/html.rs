@@ -48,7 +48,7 @@ fn day_chart(out: &mut String, title: &str, labels: &[&str], series: &[(&[f64], 
         .fold(0.0f64, f64::max)
         .max(1.0);
     let n = labels.len().max(1) as f64;
-    let step = (W - left - 10.0) / n;
+    let step = (W - left - 50.0) / n;
     let _ = write!(
         out,
         "<h2>{}</h2><svg class=\"chart\" width=\"{W}\" height=\"{h}\" viewBox=\"0 0 {W} {h}\" role=\"img\">",
@@ -79,8 +79,8 @@ fn day_chart(out: &mut String, title: &str, labels: &[&str], series: &[(&[f64], 
     for (i, l) in labels.iter().enumerate().step_by(every) {
         let _ = write!(
             out,
-            "<text x=\"{:.1}\" y=\"{}\" font-size=\"11\">{}</text>",
-            left + i as f64 * step,
+            "<text x=\"{:.1}\" y=\"{}\" font-size=\"11\" text-anchor=\"middle\">{}</text>",
+            left + (i as f64 + 0.5) * step,
             h - 10.0,
             escape(l)
         );
@@ -101,7 +101,7 @@ fn bar_list(out: &mut String, title: &str, rows: &[(String, f64, String)], colou
     );
     for (i, (label, v, note)) in rows.iter().enumerate() {
         let y = 5.0 + i as f64 * row_h;
-        let bw = v / max * (W - left - 220.0);
+        let bw = v / max * (W - left - 320.0);
         let _ = write!(
             out,
             "<text x=\"{x}\" y=\"{ty}\" font-size=\"13\" text-anchor=\"end\">{}</text><rect x=\"{left}\" y=\"{y}\" width=\"{bw:.1}\" height=\"{bh}\" fill=\"{colour}\"/><text x=\"{nx:.1}\" y=\"{ty}\" font-size=\"12\">{}</text>",

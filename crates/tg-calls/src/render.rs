@@ -17,13 +17,30 @@ pub fn bar(value: f64, max: f64, width: usize) -> String {
         return String::new();
     }
     let eighths = ((value / max).min(1.0) * (width * 8) as f64).round() as usize;
+    let mut s = blocks(eighths);
+    if s.is_empty() {
+        s.push(BLOCKS[0]);
+    }
+    s
+}
+
+/// A bar for `total`, its `part` drawn shaded (`▒`) in whole cells at the end.
+pub fn split_bar(total: f64, part: f64, max: f64, width: usize) -> String {
+    if max <= 0.0 || width == 0 || total <= 0.0 {
+        return String::new();
+    }
+    let cells = |v: f64| (v / max).min(1.0) * width as f64;
+    let total_eighths = (cells(total) * 8.0).round() as usize;
+    let part_cells = (cells(part.min(total)).round() as usize).min(total_eighths / 8);
+    let rest = blocks(total_eighths - part_cells * 8);
+    format!("{rest}{}", "▒".repeat(part_cells))
+}
+
+fn blocks(eighths: usize) -> String {
     let mut s = "█".repeat(eighths / 8);
     let partial = eighths % 8;
     if let Some(block) = partial.checked_sub(1).map(|i| BLOCKS[i]) {
         s.push(block);
-    }
-    if s.is_empty() {
-        s.push(BLOCKS[0]);
     }
     s
 }
@@ -48,7 +65,7 @@ pub fn text(report: &Report, width: usize) -> String {
     let bar_width = width.saturating_sub(fixed).max(8);
     let _ = writeln!(
         out,
-        "{:<10} {:>6} {:>6} {:>8} {:>6} {:>8}    calls per day (█ all, international share in the numbers)",
+        "{:<10} {:>6} {:>6} {:>8} {:>6} {:>8}    calls per day (█ national/internal/inbound, ▒ international)",
         "date", "calls", "answ", "minutes", "intl", "intl-min"
     );
     for d in &report.days {
@@ -66,7 +83,7 @@ pub fn text(report: &Report, width: usize) -> String {
             d.minutes,
             d.intl_calls,
             d.intl_minutes,
-            bar(d.calls as f64, max_calls, bar_width)
+            split_bar(d.calls as f64, d.intl_calls as f64, max_calls, bar_width)
         );
     }
     let _ = writeln!(out, "\nDestinations (outbound, by country):");
@@ -133,5 +150,8 @@ mod tests {
         assert_eq!(bar(0.0001, 1.0, 4), "▏");
         assert_eq!(bar(0.0, 1.0, 4), "");
         assert_eq!(bar(5.0, 1.0, 3), "███");
+        assert_eq!(split_bar(10.0, 5.0, 10.0, 4), "██▒▒");
+        assert_eq!(split_bar(10.0, 10.0, 10.0, 4), "▒▒▒▒");
+        assert_eq!(split_bar(10.0, 0.0, 10.0, 4), "████");
     }
 }
