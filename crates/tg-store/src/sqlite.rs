@@ -1,4 +1,4 @@
-//! The SQLite store: one file (`state.db`) in a 0700 directory, WAL, `synchronous = FULL`,
+//! The SQLite store: one file (`state.db`) in a 0700 directory, WAL, `synchronous = NORMAL`,
 //! schema versioned with `PRAGMA user_version`.
 
 use std::fs::{DirBuilder, OpenOptions};
@@ -7,7 +7,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use crate::{BanRecord, FilePosition, Store, StoreError};
 
@@ -55,11 +55,27 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
+/// How hard each commit is pushed to the disk (SQLite's `synchronous` in WAL mode); the crate
+/// docs weigh the two.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// `NORMAL`: survives `kill -9`; a power cut may roll back the last commits (the default).
+    #[default]
+    ProcessCrash,
+    /// `FULL`: every commit is fsynced and survives a power cut.
+    PowerLoss,
+}
+
 impl SqliteStore {
-    /// Opens (or creates) the database at `path`. Missing parent directories are created with
-    /// mode 0700 and a new database file with 0600 (SQLite gives its `-wal`/`-shm` files the
-    /// same mode).
+    /// Opens (or creates) the database at `path` with [`Durability::ProcessCrash`]. Missing parent
+    /// directories are created with mode 0700 and a new database file with 0600 (SQLite gives
+    /// its `-wal`/`-shm` files the same mode).
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        SqliteStore::open_with(path, Durability::default())
+    }
+
+    /// Opens (or creates) the database with the given durability.
+    pub fn open_with(path: &Path, durability: Durability) -> Result<SqliteStore, StoreError> {
         let io = |p: &Path| {
             let p = p.to_path_buf();
             move |source| StoreError::Io { path: p, source }
@@ -82,7 +98,7 @@ impl SqliteStore {
             conn,
             path: path.to_path_buf(),
         };
-        store.prepare()?;
+        store.prepare(durability)?;
         Ok(store)
     }
 
@@ -91,7 +107,7 @@ impl SqliteStore {
         &self.path
     }
 
-    fn prepare(&mut self) -> Result<(), StoreError> {
+    fn prepare(&mut self, durability: Durability) -> Result<(), StoreError> {
         let path = &self.path;
         let err = |what: &'static str| move |source| sql(path, what, source);
         self.conn
@@ -105,7 +121,14 @@ impl SqliteStore {
             tracing::warn!(path = %self.path.display(), mode, "SQLite refused WAL mode");
         }
         self.conn
-            .pragma_update(None, "synchronous", "FULL")
+            .pragma_update(
+                None,
+                "synchronous",
+                match durability {
+                    Durability::PowerLoss => "FULL",
+                    Durability::ProcessCrash => "NORMAL",
+                },
+            )
             .map_err(err("synchronous"))?;
         let version: i64 = self
             .conn
@@ -162,43 +185,85 @@ fn to_u32(v: i64) -> u32 {
     u32::try_from(v.max(0)).unwrap_or(u32::MAX)
 }
 
+fn insert_bans(tx: &Transaction, path: &Path, bans: &[BanRecord]) -> Result<(), StoreError> {
+    if bans.is_empty() {
+        return Ok(());
+    }
+    let err = |what: &'static str| move |source| sql(path, what, source);
+    let mut ban = tx
+        .prepare_cached(
+            "INSERT OR REPLACE INTO bans (ip, jail, since_ms, until_ms, reason, count, ban_number)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )
+        .map_err(err("prepare ban"))?;
+    let mut history = tx
+        .prepare_cached(
+            "INSERT INTO offenders (ip, jail, bans, last_ms) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (ip, jail) DO UPDATE
+             SET bans = max(bans, excluded.bans), last_ms = max(last_ms, excluded.last_ms)",
+        )
+        .map_err(err("prepare history"))?;
+    for b in bans {
+        let ip = b.ip.to_string();
+        ban.execute(params![
+            ip,
+            b.jail,
+            b.since_ms,
+            b.until_ms,
+            b.reason,
+            b.count,
+            b.ban_number
+        ])
+        .map_err(err("insert ban"))?;
+        history
+            .execute(params![ip, b.jail, b.ban_number.max(1), b.since_ms])
+            .map_err(err("insert history"))?;
+    }
+    Ok(())
+}
+
+fn upsert_positions(
+    tx: &Transaction,
+    path: &Path,
+    positions: &[FilePosition],
+) -> Result<(), StoreError> {
+    if positions.is_empty() {
+        return Ok(());
+    }
+    let err = |what: &'static str| move |source| sql(path, what, source);
+    let mut stmt = tx
+        .prepare_cached(
+            "INSERT OR REPLACE INTO positions (path, dev, inode, offset, head_hash) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .map_err(err("prepare position"))?;
+    for p in positions {
+        // SQLite integers are i64; the u64 bit patterns round-trip through `as`.
+        stmt.execute(params![
+            p.path,
+            p.dev as i64,
+            p.inode as i64,
+            p.offset as i64,
+            p.head_hash as i64
+        ])
+        .map_err(err("save position"))?;
+    }
+    Ok(())
+}
+
 impl Store for SqliteStore {
     fn record_bans(&mut self, bans: &[BanRecord]) -> Result<(), StoreError> {
+        self.record(bans, &[])
+    }
+
+    fn record(&mut self, bans: &[BanRecord], positions: &[FilePosition]) -> Result<(), StoreError> {
         let path = &self.path;
-        let err = |what: &'static str| move |source| sql(path, what, source);
-        let tx = self.conn.transaction().map_err(err("begin"))?;
-        {
-            let mut ban = tx
-                .prepare_cached(
-                    "INSERT OR REPLACE INTO bans (ip, jail, since_ms, until_ms, reason, count, ban_number)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                )
-                .map_err(err("prepare ban"))?;
-            let mut history = tx
-                .prepare_cached(
-                    "INSERT INTO offenders (ip, jail, bans, last_ms) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (ip, jail) DO UPDATE
-                     SET bans = max(bans, excluded.bans), last_ms = max(last_ms, excluded.last_ms)",
-                )
-                .map_err(err("prepare history"))?;
-            for b in bans {
-                let ip = b.ip.to_string();
-                ban.execute(params![
-                    ip,
-                    b.jail,
-                    b.since_ms,
-                    b.until_ms,
-                    b.reason,
-                    b.count,
-                    b.ban_number
-                ])
-                .map_err(err("insert ban"))?;
-                history
-                    .execute(params![ip, b.jail, b.ban_number.max(1), b.since_ms])
-                    .map_err(err("insert history"))?;
-            }
-        }
-        tx.commit().map_err(err("commit bans"))
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|source| sql(path, "begin", source))?;
+        insert_bans(&tx, path, bans)?;
+        upsert_positions(&tx, path, positions)?;
+        tx.commit().map_err(|source| sql(path, "commit", source))
     }
 
     fn remove_ban(&mut self, ip: IpAddr) -> Result<bool, StoreError> {
@@ -295,28 +360,7 @@ impl Store for SqliteStore {
     }
 
     fn save_positions(&mut self, positions: &[FilePosition]) -> Result<(), StoreError> {
-        let path = &self.path;
-        let err = |what: &'static str| move |source| sql(path, what, source);
-        let tx = self.conn.transaction().map_err(err("begin"))?;
-        {
-            let mut stmt = tx
-                .prepare_cached(
-                    "INSERT OR REPLACE INTO positions (path, dev, inode, offset, head_hash) VALUES (?1, ?2, ?3, ?4, ?5)",
-                )
-                .map_err(err("prepare position"))?;
-            for p in positions {
-                // SQLite integers are i64; the u64 bit patterns round-trip through `as`.
-                stmt.execute(params![
-                    p.path,
-                    p.dev as i64,
-                    p.inode as i64,
-                    p.offset as i64,
-                    p.head_hash as i64
-                ])
-                .map_err(err("save position"))?;
-            }
-        }
-        tx.commit().map_err(err("commit positions"))
+        self.record(&[], positions)
     }
 
     fn load_positions(&mut self) -> Result<Vec<FilePosition>, StoreError> {
@@ -379,7 +423,18 @@ mod tests {
             .conn
             .query_row("PRAGMA synchronous", [], |r| r.get(0))
             .unwrap();
-        assert_eq!((mode.as_str(), sync), ("wal", 2));
+        assert_eq!(
+            (mode.as_str(), sync),
+            ("wal", 1),
+            "WAL, synchronous = NORMAL"
+        );
+        drop(store);
+        let store = SqliteStore::open_with(&path, Durability::PowerLoss).unwrap();
+        let sync: i64 = store
+            .conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(sync, 2, "synchronous = FULL");
     }
 
     #[test]
@@ -434,6 +489,43 @@ mod tests {
         assert_eq!(
             s.all_prior_bans().unwrap(),
             vec![(ip, "sip".into(), 2), (ip, "ssh".into(), 1)]
+        );
+    }
+
+    #[test]
+    fn bans_and_positions_commit_together() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut s = SqliteStore::open(&tmp.path().join("state.db")).unwrap();
+        let p = FilePosition {
+            path: "/var/log/asterisk/messages".into(),
+            dev: 1,
+            inode: 2,
+            offset: 300,
+            head_hash: 4,
+        };
+        s.record(
+            &[ban("198.51.100.7", "sip", 50_000, 1)],
+            std::slice::from_ref(&p),
+        )
+        .unwrap();
+        assert_eq!(s.active_bans(0).unwrap().len(), 1);
+        assert_eq!(s.load_positions().unwrap(), vec![p]);
+        // Break the positions table so the second half of a batch fails: neither half stays.
+        s.conn.execute_batch("DROP TABLE positions").unwrap();
+        let q = FilePosition {
+            path: "/x".into(),
+            dev: 0,
+            inode: 0,
+            offset: 0,
+            head_hash: 0,
+        };
+        assert!(s
+            .record(&[ban("198.51.100.8", "sip", 50_000, 1)], &[q])
+            .is_err());
+        assert_eq!(
+            s.active_bans(0).unwrap().len(),
+            1,
+            "the ban of the failed batch was rolled back"
         );
     }
 
