@@ -40,8 +40,9 @@
 //! reads those lines again and bans again (the log lines themselves are only as durable as
 //! the PBX's log writer, which does not fsync either). `FULL` ([`Durability::PowerLoss`],
 //! via [`SqliteStore::open_with`]) fsyncs every commit instead; measured with
-//! `bench/bans_store.sh` it costs p50 0.2 ms / p99 8 ms per one-ban commit against
-//! 0.03 / 0.13 ms, and the commit sits on the path from log line to kernel ban, whose p99
+//! `bench/bans_store.sh` (two runs on the 2-vCPU test machine, busy with builds) a one-ban
+//! commit costs p50 0.2–4 ms / p99 8–13 ms with FULL against p50 0.03 ms / p99 0.1–1.6 ms
+//! with NORMAL — and the commit sits on the path from log line to kernel ban, whose p99
 //! budget is 10 ms.
 //!
 //! The schema carries its version in `PRAGMA user_version`; opening a database written by a
