@@ -90,8 +90,15 @@ fn split(nets: Vec<IpNet>) -> (Vec<Ipv4Net>, Vec<Ipv6Net>) {
 }
 
 fn elements<T: std::fmt::Display>(nets: &[T]) -> String {
+    // Host networks are written as plain addresses, the way nft lists them.
     nets.iter()
-        .map(|n| n.to_string())
+        .map(|n| {
+            let s = n.to_string();
+            match s.strip_suffix("/32").or_else(|| s.strip_suffix("/128")) {
+                Some(host) => host.to_string(),
+                None => s,
+            }
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -652,8 +659,8 @@ mod tests {
         let s = render(&p, &resolved);
         let text = &s.text;
         for want in [
-            "add element inet tollguard fw_trusted_v4 { 192.0.2.0/24, 198.51.100.7/32 }",
-            "add element inet tollguard fw_trusted_v6 { 2001:db8::1/128 }",
+            "add element inet tollguard fw_trusted_v4 { 192.0.2.0/24, 198.51.100.7 }",
+            "add element inet tollguard fw_trusted_v6 { 2001:db8::1 }",
             "policy drop;",
             "udp dport 5060 jump fw_flood",
             "tcp dport 5060 ct state new jump fw_flood",
