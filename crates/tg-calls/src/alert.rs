@@ -24,6 +24,9 @@ use tokio::time::timeout;
 
 use crate::clock::{civil_from_days, format_time, weekday};
 
+/// Makes Message-IDs unique within the process.
+static MESSAGE_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// Per-step network timeout.
 const NET_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -407,7 +410,11 @@ pub async fn send_email(s: &AlertSettings, alert: &Alert) -> Result<(), AlertErr
         header_safe(&alert.subject),
         rfc5322_date(alert.time),
         alert.time,
-        alert.key.len() as u64 ^ alert.body.len() as u64,
+        format_args!(
+            "{}.{}",
+            std::process::id(),
+            MESSAGE_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ),
         header_safe(&alert.severity),
     );
     for line in alert.body.lines() {
