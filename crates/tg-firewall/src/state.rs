@@ -60,6 +60,25 @@ impl StateDir {
             .map_err(io_err(&self.dir))
     }
 
+    /// Takes the directory's exclusive lock (`flock` on `.lock`), so that an apply, a confirm,
+    /// a rollback and the watchdog's last check never interleave. Released on drop.
+    fn lock(&self) -> Result<Lock, FwError> {
+        use std::os::fd::AsRawFd;
+        self.ensure()?;
+        let p = self.file(".lock");
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&p)
+            .map_err(io_err(&p))?;
+        // SAFETY: flock on a file descriptor we own; no memory is shared.
+        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            return Err(io_err(&p)(std::io::Error::last_os_error()));
+        }
+        Ok(Lock { _file: f })
+    }
+
     fn read(&self, name: &str) -> Result<Option<String>, FwError> {
         let p = self.file(name);
         match std::fs::read_to_string(&p) {
@@ -136,6 +155,11 @@ impl StateDir {
     }
 }
 
+/// Holds [`StateDir::lock`] until dropped (closing the file releases the `flock`).
+struct Lock {
+    _file: std::fs::File,
+}
+
 fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -168,7 +192,7 @@ pub fn apply(
     names: &Resolved,
     confirm_within: Option<Duration>,
 ) -> Result<Applied, FwError> {
-    dir.ensure()?;
+    let _lock = dir.lock()?;
     let already_pending = dir.pending()?.is_some();
     if let Ok(json) = nft.run(&["-j", "list", "table", "inet", TABLE], None) {
         dir.write("previous-table.json", &json)?;
@@ -211,6 +235,7 @@ pub fn apply(
 
 /// Confirms the pending apply; `false` when none was pending.
 pub fn confirm(dir: &StateDir) -> Result<bool, FwError> {
+    let _lock = dir.lock()?;
     let pending = dir.pending()?.is_some();
     dir.remove("pending")?;
     Ok(pending)
@@ -219,6 +244,11 @@ pub fn confirm(dir: &StateDir) -> Result<bool, FwError> {
 /// Restores the previous policy (or removes ours when there was none before). Returns a
 /// sentence saying which.
 pub fn rollback(nft: &Nft, dir: &StateDir) -> Result<String, FwError> {
+    let _lock = dir.lock()?;
+    rollback_locked(nft, dir)
+}
+
+fn rollback_locked(nft: &Nft, dir: &StateDir) -> Result<String, FwError> {
     let previous = dir.read("previous.nft")?;
     let none = dir.read("previous.none")?.is_some();
     let (script, what) = match (previous, none) {
@@ -269,7 +299,15 @@ pub fn watchdog(nft: &Nft, dir: &StateDir, id: &str, after: Duration) -> Result<
             Duration::from_millis(200).min(until.saturating_duration_since(Instant::now())),
         );
     }
-    let result = rollback(nft, dir);
+    // Confirmed between the last look and now? Decide under the lock.
+    let _lock = dir.lock()?;
+    if dir.pending()?.is_none_or(|(pending, _)| pending != id) {
+        dir.log(&format!(
+            "apply {id} confirmed at the last moment; watchdog exits"
+        ));
+        return Ok(false);
+    }
+    let result = rollback_locked(nft, dir);
     match &result {
         Ok(what) => dir.log(&format!(
             "apply {id} not confirmed within {}s: {what}",
