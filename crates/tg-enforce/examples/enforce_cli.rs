@@ -2,8 +2,10 @@
 //! it is started in (tests start it with `ip netns exec`), never on a built shell string.
 //!
 //! ```text
-//! enforce_cli [--backend nftables|iptables] [--no-forward] COMMAND [+ COMMAND ...]
-//!   init                         create sets and drop rules (done once before other commands)
+//! enforce_cli [--backend nftables|iptables] [--no-forward] [--no-init] COMMAND [+ COMMAND ...]
+//!   init                         create sets and drop rules (done once before other commands,
+//!                                unless --no-init)
+//!   intact                       "intact true|false": are the sets and drop rules in place
 //!   ban IP SECS [IP SECS ...]    one batch
 //!   unban IP [IP ...]
 //!   list                         "IP SECONDS_LEFT" per line
@@ -39,6 +41,7 @@ type Res = Result<(), Box<dyn std::error::Error>>;
 fn run(mut args: &[String]) -> Res {
     let mut backend = "nftables";
     let mut forward = true;
+    let mut init = true;
     loop {
         match args {
             [flag, value, rest @ ..] if flag == "--backend" => {
@@ -47,6 +50,10 @@ fn run(mut args: &[String]) -> Res {
             }
             [flag, rest @ ..] if flag == "--no-forward" => {
                 forward = false;
+                args = rest;
+            }
+            [flag, rest @ ..] if flag == "--no-init" => {
+                init = false;
                 args = rest;
             }
             _ => break,
@@ -60,7 +67,7 @@ fn run(mut args: &[String]) -> Res {
     if args.is_empty() {
         return Err("no command".into());
     }
-    if args.iter().any(|a| a != "list") {
+    if init && args.iter().any(|a| a != "list" && a != "intact") {
         let t = Instant::now();
         enforcer.init()?;
         timing("init", 1, t);
@@ -95,6 +102,10 @@ fn one(enforcer: &mut dyn Enforcer, args: &[String]) -> Res {
                 .map(|s| s.parse())
                 .collect::<Result<Vec<IpAddr>, _>>()?;
             Ok(enforcer.unban(&ips)?)
+        }
+        ("intact", []) => {
+            println!("intact {}", enforcer.intact()?);
+            Ok(())
         }
         ("list", []) => {
             for (ip, left) in enforcer.list()? {

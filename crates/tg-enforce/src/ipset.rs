@@ -1,6 +1,7 @@
 //! The iptables + ipset enforcer, for hosts without nftables: bans are members of the ipsets
 //! [`SET_V4`]/[`SET_V6`] (`hash:ip`, per-member timeouts), dropped by one rule at the top of
-//! `INPUT` in iptables and ip6tables.
+//! `INPUT` in iptables and ip6tables — kept first: `init` moves it back to the top if another
+//! tool inserted rules above it (an `ACCEPT` there would let a banned sender through).
 //!
 //! A batch is one `ipset restore -exist` process: `add` with `-exist` also refreshes the timeout
 //! of a member already present, and `del` with `-exist` tolerates an absent one. Unlike an nft
@@ -64,6 +65,21 @@ impl IpsetEnforcer {
     }
 }
 
+/// Our rule as `iptables -S` prints it.
+fn drop_rule(set: &str) -> String {
+    format!("-A INPUT -m set --match-set {set} src -j DROP")
+}
+
+/// The `-A INPUT …` lines of `iptables -S INPUT`, in order.
+fn input_rules(tool: &Program) -> Result<Vec<String>, EnforceError> {
+    let listing = tool.run(&["-w", "-S", "INPUT"], None)?;
+    Ok(listing
+        .lines()
+        .filter(|l| l.starts_with("-A INPUT "))
+        .map(str::to_string)
+        .collect())
+}
+
 fn set_of(ip: &IpAddr) -> &'static str {
     if ip.is_ipv4() {
         SET_V4
@@ -123,27 +139,48 @@ impl Enforcer for IpsetEnforcer {
             self.ipset.run(&args, None)?;
         }
         for (tool, set) in [(&self.iptables, SET_V4), (&self.ip6tables, SET_V6)] {
-            let rule = [
-                "INPUT",
-                "-m",
-                "set",
-                "--match-set",
-                set,
-                "src",
-                "-j",
-                "DROP",
-            ];
-            let check: Vec<&str> = ["-w", "-C"].iter().chain(rule.iter()).copied().collect();
-            if !tool.output(&check, None)?.status.success() {
-                let insert: Vec<&str> = ["-w", "-I", "INPUT", "1"]
-                    .iter()
-                    .chain(rule[1..].iter())
-                    .copied()
-                    .collect();
-                tool.run(&insert, None)?;
+            let rules = input_rules(tool)?;
+            match rules.iter().position(|r| *r == drop_rule(set)) {
+                Some(0) => {}
+                found => {
+                    let insert = [
+                        "-w",
+                        "-I",
+                        "INPUT",
+                        "1",
+                        "-m",
+                        "set",
+                        "--match-set",
+                        set,
+                        "src",
+                        "-j",
+                        "DROP",
+                    ];
+                    tool.run(&insert, None)?;
+                    // Something was inserted above ours: ours moved down by one with the insert.
+                    if let Some(i) = found {
+                        tool.run(&["-w", "-D", "INPUT", &(i + 2).to_string()], None)?;
+                    }
+                }
             }
         }
         Ok(())
+    }
+
+    fn intact(&mut self) -> Result<bool, EnforceError> {
+        let sets = self.ipset.run(&["list", "-n"], None)?;
+        if ![SET_V4, SET_V6]
+            .iter()
+            .all(|s| sets.lines().any(|l| l.trim() == *s))
+        {
+            return Ok(false);
+        }
+        for (tool, set) in [(&self.iptables, SET_V4), (&self.ip6tables, SET_V6)] {
+            if input_rules(tool)?.first().map(String::as_str) != Some(drop_rule(set).as_str()) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     fn ban(&mut self, orders: &[BanOrder]) -> Result<(), EnforceError> {

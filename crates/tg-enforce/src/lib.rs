@@ -10,6 +10,7 @@
 //! enforcer.ban(&[BanOrder { ip, secs }])?;                    // one transaction + conntrack
 //! enforcer.unban(&[ip])?;                                      // absent addresses are fine
 //! enforcer.list()?;                                            // (ip, seconds left)
+//! if !enforcer.intact()? { enforcer.init()?; reconcile(..)?; } // now and then: self-healing
 //! ```
 //! - [`Enforcer::ban`]: one kernel transaction for the whole batch; an address already banned
 //!   gets exactly the new duration (refresh); then the banned sources' conntrack entries are
@@ -17,6 +18,10 @@
 //!   drop rule works without it); it is logged with `tracing::warn`.
 //! - [`Enforcer::restore`]: adds what is missing and leaves present elements alone; no
 //!   conntrack work. This is what [`reconcile`] uses.
+//! - Someone else's `nft flush ruleset` (Debian's `systemctl reload nftables` does one) removes
+//!   the ban objects with every ban in them. The next `ban`/`restore`/`unban` notices, re-creates
+//!   the objects and succeeds; [`Enforcer::intact`] lets the daemon notice sooner (poll it every
+//!   few seconds) and run `init` + [`reconcile`] to put the other bans back.
 //! - Durations are clamped to what the kernel accepts: nftables `[1 s, 3650 days]`
 //!   ([`tg_nft::bans::MAX_TIMEOUT_SECS`]), ipset `[1 s, 2,147,483 s ≈ 24.8 days]`
 //!   ([`ipset::MAX_TIMEOUT_SECS`]). An IPv4-mapped IPv6 address is banned as IPv4.
@@ -111,6 +116,10 @@ pub enum EnforceError {
 pub trait Enforcer: Send {
     /// Ensures the sets and drop rules exist (idempotent; keeps existing bans).
     fn init(&mut self) -> Result<(), EnforceError>;
+    /// True when the sets and drop rules are all in place (cheap: no elements are listed). A
+    /// `false` means someone removed them (`nft flush ruleset`, a firewall reload): call
+    /// [`Enforcer::init`] then [`reconcile`].
+    fn intact(&mut self) -> Result<bool, EnforceError>;
     /// Bans every order in one batch; an address already banned gets exactly the new duration.
     /// Then deletes the banned sources' conntrack entries.
     fn ban(&mut self, orders: &[BanOrder]) -> Result<(), EnforceError>;

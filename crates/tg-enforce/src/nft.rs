@@ -97,9 +97,39 @@ impl NftEnforcer {
     }
 }
 
+impl NftEnforcer {
+    /// Loads a batch. If nft refuses it because the ban objects are gone (`nft flush ruleset`,
+    /// e.g. a `systemctl reload nftables`), re-creates them and loads it once more; the other
+    /// bans that vanished with them are [`reconcile`](crate::reconcile)'s to restore.
+    fn load_batch(&mut self, script: &str) -> Result<(), EnforceError> {
+        match self.nft.load(script) {
+            Err(tg_nft::NftError::Refused { .. }) if !self.intact()? => {
+                tracing::warn!(
+                    table = self.script.table(),
+                    "the ban sets were gone; re-creating them"
+                );
+                self.live.clear();
+                self.init()?;
+                Ok(self.nft.load(script)?)
+            }
+            other => Ok(other?),
+        }
+    }
+}
+
 impl Enforcer for NftEnforcer {
     fn init(&mut self) -> Result<(), EnforceError> {
         Ok(self.nft.load(&self.script.setup(self.forward))?)
+    }
+
+    fn intact(&mut self) -> Result<bool, EnforceError> {
+        // Terse: the definitions and rules without the (possibly 100,000) elements.
+        let table = self.script.table();
+        match self.nft.run(&["-t", "list", "table", "inet", table], None) {
+            Ok(text) => Ok(ban_objects_present(&text, self.forward)),
+            Err(tg_nft::NftError::Refused { .. }) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
     }
 
     fn ban(&mut self, orders: &[BanOrder]) -> Result<(), EnforceError> {
@@ -111,11 +141,10 @@ impl Enforcer for NftEnforcer {
         let (known, new): (Vec<BanOrder>, Vec<BanOrder>) = orders
             .iter()
             .partition(|o| self.live.get(&o.ip).is_some_and(|until| *until > now));
-        self.nft.load(
-            &self
-                .script
-                .ban(&Self::elements(&known), &Self::elements(&new)),
-        )?;
+        let script = self
+            .script
+            .ban(&Self::elements(&known), &Self::elements(&new));
+        self.load_batch(&script)?;
         self.remember(&orders);
         let ips: Vec<IpAddr> = orders.iter().map(|o| o.ip).collect();
         self.conntrack.forget(&ips);
@@ -127,7 +156,8 @@ impl Enforcer for NftEnforcer {
         if orders.is_empty() {
             return Ok(());
         }
-        self.nft.load(&self.script.add(&Self::elements(&orders)))?;
+        let script = self.script.add(&Self::elements(&orders));
+        self.load_batch(&script)?;
         self.remember(&orders);
         Ok(())
     }
@@ -137,7 +167,8 @@ impl Enforcer for NftEnforcer {
         if ips.is_empty() {
             return Ok(());
         }
-        self.nft.load(&self.script.unban(&ips))?;
+        let script = self.script.unban(&ips);
+        self.load_batch(&script)?;
         for ip in &ips {
             self.live.remove(ip);
         }
@@ -153,6 +184,22 @@ impl Enforcer for NftEnforcer {
     fn backend(&self) -> &'static str {
         "nftables"
     }
+}
+
+/// True when `nft -t list table` text has both sets and the drop rules in the ban chain(s).
+fn ban_objects_present(text: &str, forward: bool) -> bool {
+    let chain_drops = |chain: &str| {
+        let header = format!("chain {chain} {{");
+        text.split_once(&header).is_some_and(|(_, rest)| {
+            let body = rest.split_once("\n\t}").map_or(rest, |(body, _)| body);
+            body.contains(&format!("ip saddr @{BANNED_V4} drop"))
+                && body.contains(&format!("ip6 saddr @{BANNED_V6} drop"))
+        })
+    };
+    text.contains(&format!("set {BANNED_V4} {{"))
+        && text.contains(&format!("set {BANNED_V6} {{"))
+        && chain_drops(tg_nft::BAN_CHAIN)
+        && (!forward || chain_drops(tg_nft::bans::BAN_FORWARD_CHAIN))
 }
 
 /// Reads `nft -j list set …`: elements are `"ADDR"` (no timeout) or
@@ -210,6 +257,27 @@ mod tests {
         );
         let empty = r#"{"nftables": [{"metainfo": {}}, {"set": {"name": "banned_v6"}}]}"#;
         assert!(parse_set_listing(empty).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_table_missing_a_set_or_a_drop_rule_is_not_intact() {
+        let full = "table inet tollguard {\n\tset banned_v4 {\n\t\ttype ipv4_addr\n\t}\n\n\tset banned_v6 {\n\t\ttype ipv6_addr\n\t}\n\n\
+                    \tchain bans {\n\t\ttype filter hook input priority mangle; policy accept;\n\t\tip saddr @banned_v4 drop\n\t\tip6 saddr @banned_v6 drop\n\t}\n\n\
+                    \tchain fw_input {\n\t\tip saddr @banned_v4 drop\n\t\tip6 saddr @banned_v6 drop\n\t}\n}\n";
+        assert!(ban_objects_present(full, false));
+        assert!(!ban_objects_present(full, true), "no forward chain");
+        assert!(
+            !ban_objects_present(
+                &full.replacen("\t\tip6 saddr @banned_v6 drop\n", "", 1),
+                false
+            ),
+            "a rule in fw_input does not count"
+        );
+        assert!(!ban_objects_present(
+            &full.replace("set banned_v6 {", "set other {"),
+            false
+        ));
+        assert!(!ban_objects_present("", false));
     }
 
     #[test]

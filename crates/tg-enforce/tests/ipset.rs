@@ -135,3 +135,55 @@ fn ipset_reconcile_restores_after_the_sets_are_flushed() {
         "{bans:?}"
     );
 }
+
+/// Another tool inserting an `ACCEPT` above our drop rule would let a banned sender through:
+/// `intact` notices and `init` puts the drop rule back on top.
+#[test]
+fn ipset_init_keeps_the_drop_rule_first_in_input() {
+    let net = Net::new();
+    enforce(&net.pbx, &["--backend", IPT, "ban", ATTACKER_V4, "600"]);
+    assert_eq!(
+        enforce(&net.pbx, &["--backend", IPT, "intact"]).trim(),
+        "intact true"
+    );
+    sh_out(
+        &net.pbx,
+        &[
+            "iptables",
+            "-I",
+            "INPUT",
+            "1",
+            "-s",
+            ATTACKER_V4,
+            "-j",
+            "ACCEPT",
+        ],
+    );
+    assert!(
+        reaches(&net.attacker, "udp", PBX_V4),
+        "the ACCEPT above the drop lets it in"
+    );
+    assert_eq!(
+        enforce(&net.pbx, &["--backend", IPT, "intact"]).trim(),
+        "intact false"
+    );
+
+    enforce(&net.pbx, &["--backend", IPT, "init"]);
+    let rules: Vec<String> = sh_out(&net.pbx, &["iptables", "-S", "INPUT"])
+        .lines()
+        .filter(|l| l.starts_with("-A INPUT"))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(
+        rules,
+        [
+            "-A INPUT -m set --match-set tollguard_v4 src -j DROP".to_string(),
+            format!("-A INPUT -s {ATTACKER_V4}/32 -j ACCEPT"),
+        ]
+    );
+    assert!(blocked(&net.attacker, "udp", PBX_V4));
+    assert_eq!(
+        enforce(&net.pbx, &["--backend", IPT, "intact"]).trim(),
+        "intact true"
+    );
+}

@@ -233,6 +233,32 @@ fn a_ban_cuts_an_established_udp_flow_and_forgets_its_conntrack_entry() {
     );
 }
 
+/// `systemctl reload nftables` runs `nft flush ruleset`: the daemon notices (`intact`), and the
+/// next ban re-creates the objects by itself even without an explicit init.
+#[test]
+fn a_flushed_ruleset_is_noticed_and_the_next_ban_repairs_it() {
+    let net = Net::new();
+    enforce(&net.pbx, &["ban", "203.0.113.1", "60"]);
+    assert_eq!(enforce(&net.pbx, &["intact"]).trim(), "intact true");
+    sh_out(&net.pbx, &["nft", "flush", "ruleset"]);
+    assert_eq!(enforce(&net.pbx, &["intact"]).trim(), "intact false");
+    enforce(&net.pbx, &["--no-init", "ban", ATTACKER_V4, "60"]);
+    assert_eq!(enforce(&net.pbx, &["intact"]).trim(), "intact true");
+    assert!(blocked(&net.attacker, "udp", PBX_V4));
+    // Only a drop rule missing (the sets still there) is not intact either.
+    sh_out(
+        &net.pbx,
+        &["nft", "flush", "chain", "inet", "tollguard", "bans"],
+    );
+    assert_eq!(enforce(&net.pbx, &["intact"]).trim(), "intact false");
+    assert!(reaches(&net.attacker, "udp", PBX_V4));
+    enforce(&net.pbx, &["init"]);
+    assert!(
+        blocked(&net.attacker, "udp", PBX_V4),
+        "init put the rule back; the element was kept"
+    );
+}
+
 #[test]
 fn init_is_idempotent_keeps_bans_and_never_touches_fw_objects() {
     let ns = Netns::new("idem").unwrap();
