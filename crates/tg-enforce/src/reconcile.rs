@@ -57,9 +57,6 @@ mod tests {
         fn init(&mut self) -> Result<(), EnforceError> {
             Ok(())
         }
-        fn intact(&mut self) -> Result<bool, EnforceError> {
-            Ok(true)
-        }
         fn ban(&mut self, _: &[BanOrder]) -> Result<(), EnforceError> {
             Ok(())
         }
