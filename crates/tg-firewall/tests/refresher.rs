@@ -59,7 +59,7 @@ fn refresher_follows_the_ttl_and_keeps_addresses_through_a_dns_outage() {
     let ns = Netns::new("dns").unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let hosts = tmp.path().join("hosts");
-    std::fs::write(&hosts, "192.0.2.10 sbc.test\n").unwrap();
+    std::fs::write(&hosts, "192.0.2.10 sbc.test\n2001:db8::10 sbc.test\n").unwrap();
     let mut dns_server = dnsmasq(&ns, &hosts);
 
     let text = "[trusted]\naddresses = [\"198.51.100.0/24\", \"sbc.test\"]\nrefresh = \"1m\"\n\
@@ -104,6 +104,13 @@ fn refresher_follows_the_ttl_and_keeps_addresses_through_a_dns_outage() {
     assert!(
         set.contains("192.0.2.10") && set.contains("198.51.100.0/24"),
         "{set}"
+    );
+    let v6 = ns
+        .exec_ok(&["nft", "list", "set", "inet", "tollguard", "fw_trusted_v6"])
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&v6.stdout).contains("2001:db8::10"),
+        "AAAA answers are trusted too"
     );
 
     // The answer changes: the next round swaps the address, the static network stays.

@@ -595,6 +595,35 @@ fn unconfirmed_apply_rolls_back_and_confirmed_one_stays() {
     let log = std::fs::read_to_string(tmp.path().join("state/firewall/watchdog.log")).unwrap();
     assert!(log.contains("not confirmed within 2s"), "{log}");
 
+    // Applied twice without a confirm: the second apply supersedes the first one's watchdog,
+    // and the rollback still returns to the last confirmed policy (http open).
+    let apply2 = || {
+        ok(&tollguard(
+            &pbx,
+            &[
+                "firewall",
+                "apply",
+                "--config",
+                cfg,
+                "--confirm-within",
+                "2s",
+            ],
+        ))
+    };
+    apply2();
+    apply2();
+    assert!(!http(), "closed while pending");
+    let t0 = Instant::now();
+    while !http() && t0.elapsed() < Duration::from_secs(6) {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        http(),
+        "rolled back to the last confirmed policy, not to the superseded apply"
+    );
+    let log = std::fs::read_to_string(tmp.path().join("state/firewall/watchdog.log")).unwrap();
+    assert!(log.contains("superseded"), "{log}");
+
     // The same change confirmed in time stays.
     ok(&tollguard(
         &pbx,
