@@ -16,8 +16,9 @@
 //!   gets exactly the new duration (refresh); then the banned sources' conntrack entries are
 //!   deleted (one `conntrack` process per batch). A conntrack failure does not fail the ban (the
 //!   drop rule works without it); it is logged with `tracing::warn`.
-//! - [`Enforcer::restore`]: adds what is missing and leaves present elements alone; no
-//!   conntrack work. This is what [`reconcile`] uses.
+//! - [`Enforcer::restore`]: adds what is missing (present elements stay banned: older kernels
+//!   keep their timeout, recent ones take the restored one); no conntrack work. This is what
+//!   [`reconcile`] uses.
 //! - Someone else's `nft flush ruleset` (Debian's `systemctl reload nftables` does one) removes
 //!   the ban objects with every ban in them. The next `ban`/`restore`/`unban` notices, re-creates
 //!   the objects and succeeds; [`Enforcer::intact`] lets the daemon notice sooner (poll it every

@@ -8,7 +8,7 @@ use crate::{BanOrder, EnforceError, Enforcer};
 /// What [`reconcile`] did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ReconcileReport {
-    /// Active bans handed to the kernel (those already there were left as they were).
+    /// Active bans handed to the kernel in the batch (including those it still had).
     pub restored: usize,
     /// Bans that had ended and were dropped from the store.
     pub expired: usize,

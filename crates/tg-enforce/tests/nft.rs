@@ -306,7 +306,15 @@ fn the_forward_chain_protects_a_pbx_behind_the_host() {
     )
     .unwrap();
     Link::connect(&host, "10.90.0.1/24", &container, "10.90.0.2/24").unwrap();
-    sh_out(&host, &["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"]);
+    // Inside the namespace, /proc/sys/net is the namespace's own (no procps needed).
+    sh_out(
+        &host,
+        &[
+            "python3",
+            "-c",
+            "open('/proc/sys/net/ipv4/ip_forward', 'w').write('1')",
+        ],
+    );
     sh_out(
         &attacker,
         &["ip", "route", "add", "10.90.0.0/24", "via", PBX_V4],

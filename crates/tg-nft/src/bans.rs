@@ -16,11 +16,13 @@
 //! uses `add` (a no-op for what already exists), so existing set elements — live bans — are
 //! kept, and only flushes and refills the ban chains' own two rules.
 //!
-//! Refreshing a ban: on kernels before 6.10, `add element` leaves an existing element's timeout
-//! alone, so [`BanScript::refresh`] writes `add` (no error if present), `delete`, `add … timeout`
-//! for the same addresses; the three statements are one transaction, so the address is never
-//! unbanned in between. Plain [`BanScript::add`] costs a third of that and is right for addresses
-//! known not to be in the set (and for restores, where an existing element is left as it is).
+//! Refreshing a ban: on older kernels (such as Debian 12's 6.1), `add element` leaves an
+//! existing element's timeout alone, so [`BanScript::refresh`] writes `add` (no error if
+//! present), `delete`, `add … timeout` for the same addresses; the three statements are one
+//! transaction, so the address is never unbanned in between. Plain [`BanScript::add`] costs a
+//! third of that and is right for addresses known not to be in the set, and for restores (where
+//! an existing element keeps its timeout on older kernels, and recent ones — the 6.18 test
+//! machine — set the new one: a ban either way).
 
 use std::collections::HashSet;
 use std::fmt::Write;
@@ -117,7 +119,7 @@ impl BanScript {
     }
 
     /// Adds the elements with their timeouts. An element already present keeps its own timeout
-    /// on kernels before 6.10 (later kernels update it). Empty input renders an empty script.
+    /// on older kernels (recent ones update it). Empty input renders an empty script.
     pub fn add(&self, elements: &[Element]) -> String {
         let mut s = String::new();
         self.write_add(&mut s, elements);
