@@ -3,7 +3,15 @@
 //! whenever an address changes.
 //!
 //! The resolver is synchronous (hickory's blocking `Resolver`, which runs its own small runtime):
-//! call it from a plain thread, or from `tokio::task::spawn_blocking` inside the daemon.
+//! run [`Refresher::run`] on a plain `std::thread` (never on a tokio worker: creating a
+//! runtime inside a runtime panics). The daemon does:
+//!
+//! ```text
+//! let policy = Policy::build(&config, &text, &path)?;
+//! let dir = StateDir::new(&config.daemon.state_dir);
+//! let mut r = Refresher::new(policy, Nft::locate()?, dir.names()?)?.record_to(dir);
+//! std::thread::spawn(move || r.run(&stop)); // stop: Arc<AtomicBool> set on shutdown/reload
+//! ```
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
