@@ -264,6 +264,10 @@ fn refresh_forever(config: &Config, policy: Policy) -> anyhow::Result<ExitCode> 
         .iter()
         .map(|n| n.name.clone())
         .collect();
+    if names.is_empty() {
+        println!("no trusted host names to refresh");
+        return Ok(ExitCode::Success);
+    }
     let mut refresher = Refresher::new(policy, Nft::locate()?, current)?
         .record_to(dir)
         .on_report(|line| eprintln!("tollguard firewall refresh: {}", sanitize(line)));
