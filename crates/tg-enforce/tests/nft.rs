@@ -184,6 +184,20 @@ fn flush_ruleset_then_reconcile_restores_and_drops_expired() {
 /// sending (a new datagram's entry is never confirmed, because it is dropped).
 #[test]
 fn a_ban_cuts_an_established_udp_flow_and_forgets_its_conntrack_entry() {
+    flow_is_cut(&[]);
+}
+
+/// The same in a flood-sized batch, where conntrack is listed once and only the tracked
+/// sources are deleted.
+#[test]
+fn a_large_batch_also_forgets_the_conntrack_entries_of_its_sources() {
+    let others: Vec<String> = (1..=200)
+        .map(|i| format!("203.0.113.{}", i % 250 + 1))
+        .collect();
+    flow_is_cut(&others.iter().map(String::as_str).collect::<Vec<_>>());
+}
+
+fn flow_is_cut(batch_companions: &[&str]) {
     let net = Net::new();
     nft(
         &net.pbx,
@@ -214,7 +228,11 @@ fn a_ban_cuts_an_established_udp_flow_and_forgets_its_conntrack_entry() {
         "an answered flow: {tracked}"
     );
 
-    enforce(&net.pbx, &["ban", ATTACKER_V4, "60"]);
+    let mut batch = vec!["ban"];
+    for ip in batch_companions.iter().copied().chain([ATTACKER_V4]) {
+        batch.extend([ip, "60"]);
+    }
+    enforce(&net.pbx, &batch);
     let banned = Instant::now();
     std::thread::sleep(Duration::from_millis(600));
     assert_eq!(
