@@ -7,11 +7,11 @@
 //! writes; where attacker fields (To/From, Call-ID, extension) sit on both sides of it, every
 //! placement of the fixed text is tried and disagreeing results give `Suspicious`.
 
-use memchr::memmem;
+use crate::find;
 use tg_model::{Kind, Service};
 
 use crate::addr::{self, Port};
-use crate::envelope::Asterisk;
+use crate::envelope::{self, Asterisk};
 use crate::security;
 use crate::verdict::{Candidates, Verdict};
 
@@ -23,7 +23,7 @@ pub(crate) const ATTEMPT_AMI_USER: u8 = b'A';
 pub(crate) fn detect<'a>(a: &Asterisk<'a>) -> Verdict<'a> {
     // Attack lines are NOTICE, WARNING, SECURITY (and ERROR in some patched builds); the chatty
     // VERBOSE/DEBUG/DTMF lines are turned away before looking at the module.
-    if !matches!(a.level, b"NOTICE" | b"WARNING" | b"SECURITY" | b"ERROR") {
+    if !envelope::is_attack_level(a.level) {
         return Verdict::Nothing;
     }
     let m = a.message;
@@ -71,7 +71,7 @@ fn sip_registration(m: &[u8]) -> Verdict<'_> {
     const MARK: &[u8] = b"' failed for '";
     let mut cands = Candidates::default();
     let mut reason: &[u8] = b"";
-    for p in memmem::find_iter(m, MARK) {
+    for p in find::find_iter(m, MARK) {
         let rest = &m[p + MARK.len()..];
         let Some(q) = memchr::memchr(b'\'', rest) else {
             continue;
@@ -112,13 +112,13 @@ fn call_rejected(m: &[u8], pjsip: bool) -> Verdict<'_> {
     const MARK: &[u8] = b") to extension '";
     let starts_ok = m.starts_with(b"Call from '")
         || (pjsip
-            && memmem::find(m, b": Call (")
+            && find::find(m, b": Call (")
                 .is_some_and(|i| !m[..i].contains(&b' ') && !m[..i].contains(&b'\'')));
     if !starts_ok {
         return Verdict::Nothing;
     }
     // The context is the server's configuration and the line ends with it.
-    let Some(tail_at) = memmem::rfind(m, TAIL) else {
+    let Some(tail_at) = find::rfind(m, TAIL) else {
         return Verdict::Nothing;
     };
     let ctx = &m[tail_at + TAIL.len()..];
@@ -129,7 +129,7 @@ fn call_rejected(m: &[u8], pjsip: bool) -> Verdict<'_> {
         return Verdict::Nothing;
     }
     let mut cands = Candidates::default();
-    for p in memmem::find_iter(&m[..tail_at], MARK) {
+    for p in find::find_iter(&m[..tail_at], MARK) {
         let Some(open) = memchr::memrchr(b'(', &m[..p]) else {
             continue;
         };
@@ -160,11 +160,11 @@ fn pjsip_request_failed(m: &[u8]) -> Verdict<'_> {
     }
     const MARK: &[u8] = b"' failed for '";
     const CALLID: &[u8] = b"' (callid: ";
-    let Some(tail_at) = memmem::rfind(m, b") - ") else {
+    let Some(tail_at) = find::rfind(m, b") - ") else {
         return Verdict::Nothing;
     };
     let reason = &m[tail_at + 4..];
-    let reason = match memmem::find(reason, b" after ") {
+    let reason = match find::find(reason, b" after ") {
         Some(i) if is_after_tries(&reason[i..]) => &reason[..i],
         _ => reason,
     };
@@ -176,7 +176,7 @@ fn pjsip_request_failed(m: &[u8]) -> Verdict<'_> {
     };
     let mut cands = Candidates::default();
     let mut callid: &[u8] = b"";
-    for p in memmem::find_iter(&m[..tail_at], MARK) {
+    for p in find::find_iter(&m[..tail_at], MARK) {
         let rest = &m[p + MARK.len()..tail_at];
         let Some(q) = memchr::memchr(b'\'', rest) else {
             continue;
@@ -215,7 +215,7 @@ fn pjsip_registrar(m: &[u8]) -> Verdict<'_> {
     let (close, anchor_last, kind): (&[u8], bool, Kind) = if m.starts_with(b"AOR '") {
         if m.ends_with(b") unable to register") {
             (b") unable to register", true, Kind::Flood)
-        } else if m.ends_with(b")") && memmem::find(m, b"' not found for endpoint '").is_some() {
+        } else if m.ends_with(b")") && find::find(m, b"' not found for endpoint '").is_some() {
             (b")", true, Kind::UnknownAccount)
         } else {
             return Verdict::Nothing;
@@ -233,7 +233,7 @@ fn pjsip_registrar(m: &[u8]) -> Verdict<'_> {
             return Verdict::Nothing;
         }
     } else if m.starts_with(b"Registration attempt from endpoint '")
-        && memmem::find(m, b"' will exceed max contacts of ").is_some()
+        && find::find(m, b"' will exceed max contacts of ").is_some()
     {
         (b") to AOR '", false, Kind::Flood)
     } else {
@@ -243,15 +243,15 @@ fn pjsip_registrar(m: &[u8]) -> Verdict<'_> {
     if anchor_last {
         // Everything after the address is fixed text: the address is in the last `' (`…`)`.
         let end = m.len() - close.len();
-        if let Some(open) = memmem::rfind(&m[..end], b"' (") {
+        if let Some(open) = find::rfind(&m[..end], b"' (") {
             if let Some(ip) = addr::host_port(&m[open + 3..end], Port::Always) {
                 cands.add(ip);
             }
         }
     } else {
         // `<aor>` (the sender's To) follows the address: try every placement.
-        for p in memmem::find_iter(m, close) {
-            if let Some(open) = memmem::rfind(&m[..p], b"' (") {
+        for p in find::find_iter(m, close) {
+            if let Some(open) = find::rfind(&m[..p], b"' (") {
                 if let Some(ip) = addr::host_port(&m[open + 3..p], Port::Always) {
                     cands.add(ip);
                 }
@@ -290,7 +290,7 @@ fn iax2(m: &[u8]) -> Verdict<'_> {
         let Some(inner) = m.strip_suffix(b")") else {
             return Verdict::Nothing;
         };
-        match memmem::rfind(inner, b" (from ") {
+        match find::rfind(inner, b" (from ") {
             Some(i) => match addr::ip(&inner[i + 7..]) {
                 Some(ip) => Verdict::hit(Service::Iax, kind, ip),
                 None => Verdict::Suspicious,
@@ -301,7 +301,7 @@ fn iax2(m: &[u8]) -> Verdict<'_> {
     if m.starts_with(b"No registration for peer '") {
         return at_end_from(Kind::UnknownAccount);
     }
-    if m.starts_with(b"Peer '") && memmem::find(m, b"' is not dynamic (from ").is_some() {
+    if m.starts_with(b"Peer '") && find::find(m, b"' is not dynamic (from ").is_some() {
         return at_end_from(Kind::AclDenied);
     }
     if let Some(rest) = m.strip_prefix(b"Empty registration from ") {
@@ -311,7 +311,7 @@ fn iax2(m: &[u8]) -> Verdict<'_> {
         };
     }
     if let Some(rest) = m.strip_prefix(b"Rejected connect attempt from ") {
-        let Some(comma) = memmem::find(rest, b", ") else {
+        let Some(comma) = find::find(rest, b", ") else {
             return Verdict::Nothing;
         };
         let tail = &rest[comma..];

@@ -6,6 +6,7 @@
 
 use tg_model::Stamp;
 
+use crate::find;
 use crate::stamp;
 
 /// Where a line's time comes from; bracketed Asterisk stamps are parsed only when a detector
@@ -205,9 +206,15 @@ impl Asterisk<'_> {
     }
 }
 
-pub(crate) fn asterisk(s: &[u8]) -> Option<Asterisk<'_>> {
-    let level_len = s.iter().take(17).position(|b| !b.is_ascii_uppercase())?;
-    if level_len == 0 {
+/// Reads Asterisk's wrapper. With `attack_levels_only`, a line at a level no attack is logged
+/// at (VERBOSE, DEBUG, DTMF, …) comes back with an empty file and message as soon as its level
+/// is read: that is most lines of a busy PBX, and they need no further look.
+pub(crate) fn asterisk(s: &[u8], attack_levels_only: bool) -> Option<Asterisk<'_>> {
+    let mut level_len = 0;
+    while level_len < s.len().min(17) && s[level_len].is_ascii_uppercase() {
+        level_len += 1;
+    }
+    if level_len == 0 || level_len == s.len() || level_len == 17 {
         return None;
     }
     let level = &s[..level_len];
@@ -217,6 +224,14 @@ pub(crate) fn asterisk(s: &[u8]) -> Option<Asterisk<'_>> {
         i += 1;
     }
     i = bracket(s, i, |b| b.is_ascii_digit())?;
+    if attack_levels_only && !is_attack_level(level) {
+        return Some(Asterisk {
+            level,
+            file: b"",
+            function: None,
+            message: b"",
+        });
+    }
     if s.get(i..i + 3) == Some(b"[C-") {
         let hex_start = i + 3;
         let close = hex_start
@@ -232,7 +247,7 @@ pub(crate) fn asterisk(s: &[u8]) -> Option<Asterisk<'_>> {
     match s.get(i)? {
         b' ' => {
             let rest = &s[i + 1..];
-            let colon = memchr::memmem::find(rest, b": ")?;
+            let colon = find::find(rest, b": ")?;
             Some(Asterisk {
                 level,
                 file: &rest[..colon],
@@ -248,7 +263,7 @@ pub(crate) fn asterisk(s: &[u8]) -> Option<Asterisk<'_>> {
             let digits = after.iter().position(|b| !b.is_ascii_digit())?;
             let after = after[digits..].strip_prefix(b" ")?;
             let after = after.strip_prefix(b"in ").unwrap_or(after);
-            let end = memchr::memmem::find(after, b": ")?;
+            let end = find::find(after, b": ")?;
             Some(Asterisk {
                 level,
                 file,
@@ -258,6 +273,11 @@ pub(crate) fn asterisk(s: &[u8]) -> Option<Asterisk<'_>> {
         }
         _ => None,
     }
+}
+
+/// The levels attack lines are logged at.
+pub(crate) fn is_attack_level(level: &[u8]) -> bool {
+    matches!(level, b"NOTICE" | b"WARNING" | b"SECURITY" | b"ERROR")
 }
 
 /// `[` bytes satisfying `ok` `]` at `i`; returns the index after `]`.
@@ -279,12 +299,16 @@ pub(crate) fn trim_start(s: &[u8]) -> &[u8] {
 mod tests {
     use super::*;
 
+    fn asterisk_all(s: &[u8]) -> Option<Asterisk<'_>> {
+        asterisk(s, false)
+    }
+
     #[test]
     fn default_formatter() {
         let line = b"[Mar  6 08:44:27] NOTICE[436][C-00000fa9] chan_sip.c: Call from ''";
         let st = leading_stamp(line);
         assert!(matches!(st.when, When::Bracket(b"Mar  6 08:44:27")));
-        let a = asterisk(st.rest).unwrap();
+        let a = asterisk_all(st.rest).unwrap();
         assert_eq!(a.level, b"NOTICE");
         assert_eq!(a.file, b"chan_sip.c");
         assert_eq!(a.function, None);
@@ -293,18 +317,19 @@ mod tests {
 
     #[test]
     fn plain_and_syslog_formatters() {
-        let a =
-            asterisk(b"NOTICE[12049]: res_pjsip_session.c:2337 new_invite: Call from 'x'").unwrap();
+        let a = asterisk_all(b"NOTICE[12049]: res_pjsip_session.c:2337 new_invite: Call from 'x'")
+            .unwrap();
         assert_eq!(a.file, b"res_pjsip_session.c");
         assert_eq!(a.function, Some(&b"new_invite"[..]));
         assert_eq!(a.message, b"Call from 'x'");
-        let a =
-            asterisk(b"WARNING[1195][C-00000b43]: Ext. s:6 in @ from-sip-external: \"Rejecting\"")
-                .unwrap();
+        let a = asterisk_all(
+            b"WARNING[1195][C-00000b43]: Ext. s:6 in @ from-sip-external: \"Rejecting\"",
+        )
+        .unwrap();
         assert_eq!(a.file, b"Ext. s");
         assert_eq!(a.function, Some(&b"@ from-sip-external"[..]));
         assert_eq!(a.message, b"\"Rejecting\"");
-        let a = asterisk(b"NOTICE [22382] manager.c: 192.0.2.1 failed").unwrap();
+        let a = asterisk_all(b"NOTICE [22382] manager.c: 192.0.2.1 failed").unwrap();
         assert_eq!(a.module(), b"manager.c");
     }
 
@@ -336,7 +361,11 @@ mod tests {
             b"NOTICE[12x] chan_sip.c: x",
             b"",
         ] {
-            assert!(asterisk(s).is_none(), "{:?}", String::from_utf8_lossy(s));
+            assert!(
+                asterisk_all(s).is_none(),
+                "{:?}",
+                String::from_utf8_lossy(s)
+            );
         }
     }
 }

@@ -22,6 +22,7 @@ mod addr;
 mod asterisk;
 mod custom;
 mod envelope;
+mod find;
 mod json;
 mod security;
 mod services;
@@ -135,7 +136,7 @@ impl Detectors {
         if line.first() == Some(&b'{') {
             return json::detect(line, &self.custom);
         }
-        let read = read_line(line);
+        let read = read_line(line, self.custom.is_empty());
         match read.verdict {
             Verdict::Hit(hit) => {
                 let stamp = read.inner.or(read.outer);
@@ -170,7 +171,7 @@ struct Read<'a> {
     message: &'a [u8],
 }
 
-fn read_line(line: &[u8]) -> Read<'_> {
+fn read_line(line: &[u8], attack_levels_only: bool) -> Read<'_> {
     if line.first() == Some(&b'<') {
         if let Some((when, sys)) = envelope::rfc5424(line) {
             let (verdict, inner) = services::tagged(sys.tag, sys.body);
@@ -183,7 +184,7 @@ fn read_line(line: &[u8]) -> Read<'_> {
         }
     }
     let st = envelope::leading_stamp(line);
-    if let Some(a) = envelope::asterisk(st.rest) {
+    if let Some(a) = envelope::asterisk(st.rest, attack_levels_only) {
         return Read {
             verdict: asterisk::detect(&a),
             inner: st.when,
@@ -203,7 +204,7 @@ fn read_line(line: &[u8]) -> Read<'_> {
     if let Some(sys) = envelope::syslog(st.rest) {
         if sys.tag.starts_with(b"asterisk") {
             let inner = envelope::leading_stamp(sys.body);
-            if let Some(a) = envelope::asterisk(inner.rest) {
+            if let Some(a) = envelope::asterisk(inner.rest, attack_levels_only) {
                 return Read {
                     verdict: asterisk::detect(&a),
                     inner: inner.when,

@@ -12,7 +12,7 @@
 //! - events with sender text after the pair (`ChallengeResponseFailed`, `InvalidPassword`,
 //!   `Request*`) need all pairs to agree, else the line is `Suspicious`.
 
-use memchr::memmem;
+use crate::find;
 use tg_model::{Kind, Service};
 
 use crate::addr;
@@ -69,7 +69,7 @@ pub(crate) fn detect(m: &[u8]) -> Verdict<'_> {
     const REMOTE: &[u8] = b"\",RemoteAddress=\"";
     let mut cands = Candidates::default();
     let mut last: Option<(usize, std::net::IpAddr, &[u8])> = None;
-    for p in memmem::find_iter(cur, LOCAL) {
+    for p in find::find_iter(cur, LOCAL) {
         let local_start = p + LOCAL.len();
         let Some(lq) = memchr::memchr(b'"', &cur[local_start..]) else {
             continue;
@@ -85,7 +85,8 @@ pub(crate) fn detect(m: &[u8]) -> Verdict<'_> {
         if !(after.is_empty() || after.starts_with(b",")) {
             continue;
         }
-        if addr::security_addr(local).is_none() {
+        // The local address is the server's own; its shape is enough to recognise the pair.
+        if !(local.starts_with(b"IPV4/") || local.starts_with(b"IPV6/")) {
             continue;
         }
         if let Some(ip) = addr::security_addr(&after_local[..rq]) {
@@ -111,14 +112,14 @@ pub(crate) fn detect(m: &[u8]) -> Verdict<'_> {
     // login on one connection); chan_sip's pointer is reused across dialogs, so none.
     let before_pair = &cur[..pair_at];
     match service_name {
-        b"PJSIP" => match memmem::rfind(before_pair, b",SessionID=\"") {
+        b"PJSIP" => match find::rfind(before_pair, b",SessionID=\"") {
             Some(i) => verdict.with_attempt(ATTEMPT_SIP_CALLID, &before_pair[i + 12..]),
             None => verdict,
         },
         b"AMI" => {
             let account = cur
                 .strip_prefix(b",AccountID=\"")
-                .and_then(|a| memmem::find(a, b"\",SessionID=\"").map(|e| &a[..e]));
+                .and_then(|a| find::find(a, b"\",SessionID=\"").map(|e| &a[..e]));
             match account {
                 Some(user) => verdict.with_attempt(ATTEMPT_AMI_USER, user),
                 None => verdict,

@@ -6,7 +6,7 @@
 //! URIs and request lines are the client's, so where they can sit on both sides of the address,
 //! every placement is tried and disagreement gives `Suspicious`.
 
-use memchr::memmem;
+use crate::find;
 use tg_model::{Kind, Service};
 
 use crate::addr::{self, Port};
@@ -38,7 +38,7 @@ pub(crate) fn tagged<'a>(tag: &'a [u8], body: &'a [u8]) -> (Verdict<'a>, When<'a
 /// `freepbx_security.log`.
 pub(crate) fn bracketed(rest: &[u8]) -> Verdict<'_> {
     if let Some(after) = rest.strip_prefix(b"[freepbx_security.") {
-        return match memmem::find(after, b"]: ") {
+        return match find::find(after, b"]: ") {
             Some(i) => freepbx(&after[i + 3..]),
             None => Verdict::Nothing,
         };
@@ -81,7 +81,7 @@ fn sshd(body: &[u8]) -> Verdict<'_> {
     }
     // Solaris: `[ID 800047 auth.info] `.
     if m.starts_with(b"[ID ") {
-        if let Some(i) = memmem::find(m, b"] ") {
+        if let Some(i) = find::find(m, b"] ") {
             m = &m[i + 2..];
         }
     }
@@ -93,7 +93,7 @@ fn sshd(body: &[u8]) -> Verdict<'_> {
         }
     };
     if let Some(rest) = m.strip_prefix(b"Failed ") {
-        let Some(i) = memmem::find(rest, b" for ") else {
+        let Some(i) = find::find(rest, b" for ") else {
             return Verdict::Nothing;
         };
         let method = &rest[..i];
@@ -126,9 +126,9 @@ fn sshd(body: &[u8]) -> Verdict<'_> {
         // `User <user> from <addr> not allowed because …`
         const MARK: &[u8] = b" not allowed because ";
         let mut cands = Candidates::default();
-        for p in memmem::find_iter(m, b" from ") {
+        for p in find::find_iter(m, b" from ") {
             let rest = &m[p + 6..];
-            if let Some(sp) = memmem::find(rest, MARK) {
+            if let Some(sp) = find::find(rest, MARK) {
                 if !rest[..sp].contains(&b' ') {
                     if let Some(ip) = addr::ip(&rest[..sp]) {
                         cands.add(ip);
@@ -178,7 +178,7 @@ fn sshd(body: &[u8]) -> Verdict<'_> {
 /// (then ` sshN`, `: <detail>`, ` [preauth]`), ` [preauth]` or PAM's ` via <local addr>`.
 fn ssh_from(m: &[u8]) -> Candidates {
     let mut cands = Candidates::default();
-    for p in memmem::find_iter(m, b" from ") {
+    for p in find::find_iter(m, b" from ") {
         let rest = &m[p + 6..];
         let end = memchr::memchr(b' ', rest).unwrap_or(rest.len());
         let Some(ip) = addr::ip(&rest[..end]) else {
@@ -284,18 +284,18 @@ fn apache_kind(message: &[u8], module: &[u8]) -> Option<Kind> {
         m = r;
     }
     if let Some(user) = m.strip_prefix(b"user `") {
-        return memmem::find(user, b"' in realm `")
-            .filter(|_| memmem::find(user, b"' not found").is_some())
+        return find::find(user, b"' in realm `")
+            .filter(|_| find::find(user, b"' not found").is_some())
             .map(|_| Kind::UnknownAccount);
     }
     if let Some(user) = m.strip_prefix(b"user ") {
-        return if memmem::find(user, b": authentication failure for \"").is_some()
-            || memmem::find(user, b": password mismatch").is_some()
+        return if find::find(user, b": authentication failure for \"").is_some()
+            || find::find(user, b": password mismatch").is_some()
         {
             Some(Kind::AuthFailure)
-        } else if memmem::find(user, b": authorization failure for \"").is_some() {
+        } else if find::find(user, b": authorization failure for \"").is_some() {
             Some(Kind::AclDenied)
-        } else if user.ends_with(b" not found") || memmem::find(user, b" not found: ").is_some() {
+        } else if user.ends_with(b" not found") || find::find(user, b" not found: ").is_some() {
             Some(Kind::UnknownAccount)
         } else {
             None
@@ -308,7 +308,7 @@ fn apache_kind(message: &[u8], module: &[u8]) -> Option<Kind> {
     if m.starts_with(b"client used wrong authentication scheme: ") {
         return Some(Kind::BadRequest);
     }
-    if m.starts_with(b"Authorization of user ") && memmem::find(m, b" failed, reason: ").is_some() {
+    if m.starts_with(b"Authorization of user ") && find::find(m, b" failed, reason: ").is_some() {
         return Some(Kind::AclDenied);
     }
     if m.starts_with(b"invalid qop `")
@@ -320,7 +320,7 @@ fn apache_kind(message: &[u8], module: &[u8]) -> Option<Kind> {
     if m.starts_with(b"invalid nonce ") {
         // `… hash is not …` is a stale nonce a browser can send legitimately.
         return (m.ends_with(b" received - user attempted time travel")
-            || memmem::find(m, b" received - length is not ").is_some())
+            || find::find(m, b" received - length is not ").is_some())
         .then_some(Kind::BadRequest);
     }
     None
@@ -345,11 +345,11 @@ fn nginx_syslog(body: &[u8]) -> (Verdict<'_>, When<'_>) {
 fn nginx(rest: &[u8]) -> Verdict<'_> {
     let Some(after_level) = rest
         .strip_prefix(b"[")
-        .and_then(|r| memmem::find(r, b"] ").map(|i| &r[i + 2..]))
+        .and_then(|r| find::find(r, b"] ").map(|i| &r[i + 2..]))
     else {
         return Verdict::Nothing;
     };
-    let Some(colon) = memmem::find(after_level, b": ") else {
+    let Some(colon) = find::find(after_level, b": ") else {
         return Verdict::Nothing;
     };
     let pid = &after_level[..colon];
@@ -362,23 +362,22 @@ fn nginx(rest: &[u8]) -> Verdict<'_> {
         m = r[n..].strip_prefix(b" ").unwrap_or(&r[n..]);
     }
     let kind = if let Some(user) = m.strip_prefix(b"user \"") {
-        if memmem::find(user, b"\" was not found in \"").is_some() {
+        if find::find(user, b"\" was not found in \"").is_some() {
             Kind::UnknownAccount
-        } else if memmem::find(user, b"\": password mismatch").is_some() {
+        } else if find::find(user, b"\": password mismatch").is_some() {
             Kind::AuthFailure
         } else {
             return Verdict::Nothing;
         }
-    } else if m.starts_with(b"PAM: user '") && memmem::find(m, b"' - not authenticated: ").is_some()
-    {
+    } else if m.starts_with(b"PAM: user '") && find::find(m, b"' - not authenticated: ").is_some() {
         Kind::AuthFailure
     } else {
         return Verdict::Nothing;
     };
     let mut cands = Candidates::default();
-    for p in memmem::find_iter(m, b", client: ") {
+    for p in find::find_iter(m, b", client: ") {
         let r = &m[p + 10..];
-        if let Some(end) = memmem::find(r, b", server: ") {
+        if let Some(end) = find::find(r, b", server: ") {
             if let Some(ip) = addr::ip(&r[..end]) {
                 cands.add(ip);
             }
@@ -395,7 +394,7 @@ fn freepbx(m: &[u8]) -> Verdict<'_> {
         return Verdict::Nothing;
     }
     let mut cands = Candidates::default();
-    for p in memmem::find_iter(m, b" from ") {
+    for p in find::find_iter(m, b" from ") {
         let r = &m[p + 6..];
         let end = memchr::memchr(b' ', r).unwrap_or(r.len());
         let tail = &r[end..];
@@ -425,7 +424,7 @@ fn vsftpd(body: &[u8]) -> Verdict<'_> {
     if m.starts_with(b"authentication failure; ") {
         // `ruser=` before and `user=` after the address are the client's.
         let mut cands = Candidates::default();
-        for p in memmem::find_iter(m, b" rhost=") {
+        for p in find::find_iter(m, b" rhost=") {
             let r = &m[p + 7..];
             let end = memchr::memchr(b' ', r).unwrap_or(r.len());
             if let Some(ip) = addr::ip(&r[..end]) {
@@ -454,11 +453,11 @@ fn vsftpd_own(rest: &[u8]) -> Verdict<'_> {
 /// `[<user>] FAIL LOGIN: Client "<addr>"[, "<reason>"]`: the user precedes the address.
 fn vsftpd_fail_login(m: &[u8]) -> Verdict<'_> {
     const MARK: &[u8] = b"] FAIL LOGIN: Client \"";
-    if !m.starts_with(b"[") || memmem::find(m, MARK).is_none() {
+    if !m.starts_with(b"[") || find::find(m, MARK).is_none() {
         return Verdict::Nothing;
     }
     let mut cands = Candidates::default();
-    for p in memmem::find_iter(m, MARK) {
+    for p in find::find_iter(m, MARK) {
         let r = &m[p + MARK.len()..];
         let Some(q) = memchr::memchr(b'"', r) else {
             continue;
@@ -484,8 +483,8 @@ fn proftpd(body: &[u8]) -> Verdict<'_> {
     let Some(header) = body[sp + 1..].strip_prefix(b"(") else {
         return Verdict::Nothing;
     };
-    let colon = memmem::find(header, b"]): ");
-    let dash = memmem::find(header, b"]) - ");
+    let colon = find::find(header, b"]): ");
+    let dash = find::find(header, b"]) - ");
     let close = match (colon, dash) {
         (Some(a), Some(b)) => a.min(b),
         (Some(a), None) | (None, Some(a)) => a,
@@ -497,9 +496,9 @@ fn proftpd(body: &[u8]) -> Verdict<'_> {
     let m = &header[close + 4..];
     let m = m.strip_prefix(b" ").unwrap_or(m);
     let kind = if m.starts_with(b"USER ") {
-        if memmem::find(m, b" (Login failed): ").is_some() {
+        if find::find(m, b" (Login failed): ").is_some() {
             Kind::AuthFailure
-        } else if memmem::find(m, b": no such user found from ").is_some() {
+        } else if find::find(m, b": no such user found from ").is_some() {
             Kind::UnknownAccount
         } else {
             return Verdict::Nothing;
@@ -525,7 +524,7 @@ fn pure_ftpd(body: &[u8]) -> Verdict<'_> {
     }
     let mut cands = Candidates::default();
     let mut any = false;
-    for p in memmem::find_iter(body, MARK) {
+    for p in find::find_iter(body, MARK) {
         any = true;
         if let Some(at) = memchr::memrchr(b'@', &body[..p]) {
             if let Some(ip) = addr::ip(&body[at + 1..p]) {
