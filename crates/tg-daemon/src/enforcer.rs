@@ -60,10 +60,61 @@ pub enum EnforceMsg {
     Stop(Sender<()>),
 }
 
+/// What the settle thread is asked to do (see [`EnforcerTask::with_settle`]).
+pub enum SettleMsg {
+    /// Ban with exact durations and clear the sources' conntrack entries.
+    Ban(Vec<BanOrder>),
+    /// Lift bans (after every ban queued before).
+    Unban(Vec<IpAddr>, Sender<Result<(), String>>),
+    /// Finish what is queued and stop.
+    Stop(Sender<()>),
+}
+
+/// The settle thread: a second enforcer that gives each ban its exact duration and clears the
+/// banned sources' conntrack entries (`Enforcer::ban`), off the path that puts the addresses
+/// into the kernel set. Clearing conntrack costs one kernel table walk per address, which must
+/// not delay the next attacker's ban; queued batches are merged.
+pub fn run_settle(mut enforcer: Box<dyn Enforcer>, rx: Receiver<SettleMsg>) {
+    let mut pending: Vec<BanOrder> = Vec::new();
+    let flush = |enforcer: &mut Box<dyn Enforcer>, pending: &mut Vec<BanOrder>| {
+        if !pending.is_empty() {
+            if let Err(e) = enforcer.ban(pending) {
+                tracing::warn!(
+                    "settling {} ban(s) (timeouts, conntrack): {e}",
+                    pending.len()
+                );
+            }
+            pending.clear();
+        }
+    };
+    while let Ok(first) = rx.recv() {
+        let mut next = Some(first);
+        while let Some(msg) = next.take() {
+            match msg {
+                SettleMsg::Ban(orders) => {
+                    pending.extend(orders);
+                    next = rx.try_recv().ok();
+                }
+                SettleMsg::Unban(ips, reply) => {
+                    flush(&mut enforcer, &mut pending);
+                    let _ = reply.send(enforcer.unban(&ips).map_err(|e| e.to_string()));
+                }
+                SettleMsg::Stop(done) => {
+                    flush(&mut enforcer, &mut pending);
+                    let _ = done.send(());
+                    return;
+                }
+            }
+        }
+        flush(&mut enforcer, &mut pending);
+    }
+}
+
 /// The enforcer thread's state.
 pub struct EnforcerTask {
     store: Box<dyn Store>,
     enforcer: Box<dyn Enforcer>,
+    settle: Option<Sender<SettleMsg>>,
     stats: Arc<Stats>,
     cursor_file: PathBuf,
     positions: Option<Vec<FilePosition>>,
@@ -85,6 +136,7 @@ impl EnforcerTask {
         EnforcerTask {
             store,
             enforcer,
+            settle: None,
             stats,
             cursor_file,
             positions: None,
@@ -94,6 +146,14 @@ impl EnforcerTask {
             last_save: None,
             last_expire: Instant::now(),
         }
+    }
+
+    /// Puts bans into the kernel with `Enforcer::restore` (one `nft` transaction, addresses the
+    /// jails decided on are not in the set) and leaves exact timeouts and conntrack clean-up to
+    /// the settle thread behind `settle` ([`run_settle`]).
+    pub fn with_settle(mut self, settle: Sender<SettleMsg>) -> EnforcerTask {
+        self.settle = Some(settle);
+        self
     }
 
     /// Runs until `Stop` (or every sender is gone).
@@ -147,6 +207,12 @@ impl EnforcerTask {
                 self.housekeeping();
             }
             if let Some(done) = stop {
+                if let Some(settle) = &self.settle {
+                    let (tx, rx) = std::sync::mpsc::channel();
+                    if settle.send(SettleMsg::Stop(tx)).is_ok() {
+                        let _ = rx.recv_timeout(Duration::from_secs(10));
+                    }
+                }
                 let _ = done.send(());
                 return;
             }
@@ -191,18 +257,20 @@ impl EnforcerTask {
                 ban_number: b.ban_number,
             })
             .collect();
-        // Positions go with the bans, so a restart neither re-reads the lines that caused them
-        // nor misses the ones after.
-        if let Some(p) = self.positions.take() {
-            if let Err(e) = self.store.save_positions(&p) {
-                tracing::warn!("saving file positions: {e}");
-            }
-        }
-        if let Err(e) = self.store.record_bans(&records) {
+        let t0 = Instant::now();
+        let stored = self.store.record_bans(&records);
+        let store_time = t0.elapsed();
+        if let Err(e) = stored {
             // The kernel ban still goes in: protection first, the store catches up at the next
             // ban or is rebuilt from the logs.
             tracing::error!("recording {} ban(s) in the store: {e}", records.len());
             Stats::add(&self.stats.ban_errors, 1);
+        } else if let Some(p) = self.positions.take() {
+            // Positions only after the bans their lines caused are stored: a kill between the
+            // two makes a restart read those lines again, never skip them.
+            if let Err(e) = self.store.save_positions(&p) {
+                tracing::warn!("saving file positions: {e}");
+            }
         }
         let orders: Vec<BanOrder> = batch
             .iter()
@@ -211,7 +279,20 @@ impl EnforcerTask {
                 secs: b.secs,
             })
             .collect();
-        match self.enforcer.ban(&orders) {
+        let t1 = Instant::now();
+        let applied = match &self.settle {
+            Some(settle) => self.enforcer.restore(&orders).inspect(|()| {
+                let _ = settle.send(SettleMsg::Ban(orders.clone()));
+            }),
+            None => self.enforcer.ban(&orders),
+        };
+        tracing::debug!(
+            "batch of {}: store {:?}, kernel {:?}",
+            orders.len(),
+            store_time,
+            t1.elapsed()
+        );
+        match applied {
             Ok(()) => {
                 Stats::add(&self.stats.bans_applied, orders.len() as u64);
                 Stats::add(&self.stats.ban_batches, 1);
@@ -259,7 +340,17 @@ impl EnforcerTask {
     fn unban(&mut self, ip: IpAddr) -> Result<bool, String> {
         // Kernel first here: the address must be free when we say so; a store that still lists
         // it would only re-add it on the next restart, which the store removal below prevents.
-        self.enforcer.unban(&[ip]).map_err(|e| e.to_string())?;
+        match &self.settle {
+            Some(settle) => {
+                let (tx, rx) = std::sync::mpsc::channel();
+                settle
+                    .send(SettleMsg::Unban(vec![ip], tx))
+                    .map_err(|_| "the settle thread has stopped".to_string())?;
+                rx.recv_timeout(Duration::from_secs(30))
+                    .map_err(|_| "the settle thread did not answer".to_string())??;
+            }
+            None => self.enforcer.unban(&[ip]).map_err(|e| e.to_string())?,
+        }
         self.retry.retain(|o| o.ip != ip);
         let was = self.store.remove_ban(ip).map_err(|e| e.to_string())?;
         Stats::add(&self.stats.unbans, 1);
