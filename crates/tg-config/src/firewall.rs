@@ -517,6 +517,42 @@ impl FirewallConfig {
                     "lists no zone (say `zones = [\"nobody\"]` to close it)".into(),
                 );
             }
+            if s.zones.len() > 1 {
+                if let Some(z) = s.zones.iter().find(|z| z.get_ref() == "nobody") {
+                    at(
+                        z.span(),
+                        key("zones"),
+                        "\"nobody\" closes the service and cannot be combined with other zones"
+                            .into(),
+                    );
+                }
+            }
+            if let Some(p) = &s.external_port {
+                let n = *p.get_ref();
+                let clash = self.services.iter().find(|(other, o)| {
+                    let o = o.get_ref();
+                    let ports: Vec<PortRange> = match (&o.ports, preset(other)) {
+                        (Some(ps), _) => ps
+                            .iter()
+                            .filter_map(|p| parse_port_item(p.get_ref()).ok())
+                            .collect(),
+                        (None, Some(pre)) => pre
+                            .into_iter()
+                            .filter(|l| l.proto == Proto::Tcp)
+                            .flat_map(|l| l.ports)
+                            .collect(),
+                        (None, None) => Vec::new(),
+                    };
+                    u16::try_from(n).is_ok_and(|n| ports.iter().any(|r| r.contains(n)))
+                });
+                if let Some((other, _)) = clash {
+                    at(
+                        p.span(),
+                        key("external_port"),
+                        format!("port {n} is already a port of service {other:?}"),
+                    );
+                }
+            }
             for z in &s.zones {
                 match Zone::from_name(z.get_ref()) {
                     None => at(
@@ -593,13 +629,18 @@ impl FirewallConfig {
                 );
             }
         }
-        for i in self.lan_interfaces.iter().chain(&self.vpn_interfaces) {
-            if !is_interface_name(i.get_ref()) {
-                at(
-                    i.span(),
-                    "firewall.lan_interfaces/vpn_interfaces".into(),
-                    format!("{:?} is not an interface name", i.get_ref()),
-                );
+        for (list, key) in [
+            (&self.lan_interfaces, "firewall.lan_interfaces"),
+            (&self.vpn_interfaces, "firewall.vpn_interfaces"),
+        ] {
+            for i in list {
+                if !is_interface_name(i.get_ref()) {
+                    at(
+                        i.span(),
+                        key.into(),
+                        format!("{:?} is not an interface name", i.get_ref()),
+                    );
+                }
             }
         }
         for n in &self.lan_networks {
@@ -726,6 +767,24 @@ mod tests {
             "fw.toml:16: firewall.services.ssh.days",
         ] {
             assert!(msg.contains(want), "missing {want:?} in:\n{msg}");
+        }
+    }
+
+    #[test]
+    fn contradictions_are_refused() {
+        let err = parse(
+            "[firewall]\nvpn_interfaces = [\"wg 0\"]\n\
+             [firewall.services.ssh]\nzones = [\"lan\", \"nobody\"]\nexternal_port = 5060\n\
+             [firewall.services.sip]\nzones = [\"anyone\"]\n",
+        )
+        .unwrap_err()
+        .to_string();
+        for want in [
+            "fw.toml:2: firewall.vpn_interfaces",
+            "fw.toml:4: firewall.services.ssh.zones: \"nobody\" closes",
+            "fw.toml:5: firewall.services.ssh.external_port: port 5060 is already a port of service \"sip\"",
+        ] {
+            assert!(err.contains(want), "missing {want:?} in\n{err}");
         }
     }
 
