@@ -408,7 +408,8 @@ impl<R: Read> LineReader<R> {
 /// Reads every chunk of `reader` on the calling thread, runs `work` on each in a pool of
 /// `workers` threads, and calls `consume` with the results strictly in input order.
 ///
-/// Memory stays bounded: at most `2 × workers + 1` chunk buffers exist, and they are reused.
+/// Memory stays bounded: at most `workers + 2` chunk buffers exist (one per worker, one being
+/// filled, one spare so reading never waits for the consumer), and they are reused.
 /// Only `work`'s results cross back, so they should be small (the findings, not the lines).
 /// A read error is returned after every chunk before it was consumed; an error from `consume`
 /// stops the reading and is returned as is.
@@ -425,7 +426,7 @@ where
     C: FnMut(ChunkInfo, T) -> Result<(), E>,
 {
     let workers = workers.max(1);
-    let buffers = 2 * workers + 1;
+    let buffers = workers + 2;
     std::thread::scope(|scope| {
         let (job_tx, job_rx) = mpsc::sync_channel::<(u64, Vec<u8>)>(buffers);
         let (done_tx, done_rx) = mpsc::channel::<(u64, Vec<u8>, T)>();

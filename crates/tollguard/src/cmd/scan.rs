@@ -26,6 +26,10 @@ use tg_source::reader::{self, ChunkError, ChunkInfo, ChunkReader, Input, Line};
 use crate::exit::ExitCode;
 use crate::sanitize::sanitize;
 
+/// Chunk size for scan: larger than the reader's default so that the per-chunk hand-offs
+/// between threads (a wake-up each) vanish next to the work; workers + 2 of them exist.
+const SCAN_CHUNK: usize = 1024 * 1024;
+
 /// Above this much input (bytes on disk) a progress bar is drawn, if stderr is a terminal.
 const PROGRESS_THRESHOLD: u64 = 50 * 1024 * 1024;
 
@@ -230,8 +234,9 @@ struct ChunkResult {
 
 fn detect_chunk(detectors: &Detectors, chunk: &[u8], max_line: usize) -> ChunkResult {
     let mut r = ChunkResult::default();
-    // One pass over the whole chunk tells whether per-line UTF-8 checks are needed at all.
-    let all_utf8 = std::str::from_utf8(chunk).is_ok();
+    // One pass over the whole chunk tells whether per-line UTF-8 checks are needed at all
+    // (ASCII first: it is the common case and the cheapest test).
+    let all_utf8 = chunk.is_ascii() || std::str::from_utf8(chunk).is_ok();
     for (i, line) in reader::lines(chunk, max_line).enumerate() {
         r.lines += 1;
         let text = match line {
@@ -324,7 +329,7 @@ impl Scan {
         let mut clock = LogClock::new(reference);
         let before = self.totals;
         let mut line_base = 0u64;
-        let mut reader = ChunkReader::new(input.reader);
+        let mut reader = ChunkReader::with_limits(input.reader, SCAN_CHUNK, reader::MAX_LINE);
         let max_line = reader.max_line();
         let consumed = input.consumed;
         let result = reader::for_each_chunk(
