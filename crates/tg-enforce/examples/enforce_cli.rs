@@ -10,6 +10,7 @@
 //!   unban IP [IP ...]
 //!   list                         "IP SECONDS_LEFT" per line
 //!   ban-many N SECS              ban N generated addresses (10.200.0.1 upward) in one batch
+//!   ban-latency N                N one-address batches, one after another: p50/p99/max ms
 //!   seed-store DB N SECS         record N generated bans in the SQLite store at DB
 //!   record DB IP SECS            record one ban in the store (SECS < 0: already ended)
 //!   read-store DB                read the store's active bans (timing only)
@@ -121,6 +122,24 @@ fn one(enforcer: &mut dyn Enforcer, args: &[String]) -> Res {
             let t = Instant::now();
             enforcer.ban(&orders)?;
             timing("ban", orders.len(), t);
+            Ok(())
+        }
+        ("ban-latency", [n]) => {
+            let mut ms: Vec<f64> = Vec::new();
+            for ip in generated(n.parse()?) {
+                let t = Instant::now();
+                enforcer.ban(&[BanOrder { ip, secs: 3600 }])?;
+                ms.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            ms.sort_by(f64::total_cmp);
+            let pick = |q: f64| ms[((ms.len() as f64 * q).ceil() as usize).clamp(1, ms.len()) - 1];
+            println!(
+                "ban-latency {} p50 {:.2} p99 {:.2} max {:.2}",
+                ms.len(),
+                pick(0.5),
+                pick(0.99),
+                pick(1.0)
+            );
             Ok(())
         }
         ("seed-store", [db, n, secs]) => {

@@ -43,7 +43,7 @@ impl IpsetEnforcer {
             ipset: Program::locate("ipset", "ipset")?,
             iptables: Program::locate("iptables", "iptables")?,
             ip6tables: Program::locate("ip6tables", "iptables")?,
-            conntrack: Conntrack::locate(),
+            conntrack: Conntrack::start(),
         })
     }
 

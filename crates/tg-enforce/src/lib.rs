@@ -7,15 +7,18 @@
 //! enforcer.init()?;                                            // table, sets, chains; keeps bans
 //! tg_enforce::reconcile(&mut store, enforcer.as_mut(), now_ms)?; // store → kernel, one batch
 //! // per batch of decisions: store.record_bans(..) FIRST, then
-//! enforcer.ban(&[BanOrder { ip, secs }])?;                    // one transaction + conntrack
+//! enforcer.ban(&[BanOrder { ip, secs }])?;                    // one transaction; conntrack after
 //! enforcer.unban(&[ip])?;                                      // absent addresses are fine
 //! enforcer.list()?;                                            // (ip, seconds left)
 //! if !enforcer.intact()? { enforcer.init()?; reconcile(..)?; } // now and then: self-healing
 //! ```
 //! - [`Enforcer::ban`]: one kernel transaction for the whole batch; an address already banned
-//!   gets exactly the new duration (refresh); then the banned sources' conntrack entries are
-//!   deleted (one `conntrack` process per batch). A conntrack failure does not fail the ban (the
-//!   drop rule works without it); it is logged with `tracing::warn`.
+//!   gets exactly the new duration (refresh). It returns as soon as the kernel has the batch;
+//!   the banned sources' conntrack entries are deleted right after by the enforcer's worker
+//!   thread, over ctnetlink (one table dump per pass however many sources, passes coalesced to
+//!   at most one a second under a flood). A conntrack failure does not fail the ban (the drop
+//!   rules work without it); it is logged with `tracing::warn`. Dropping the enforcer waits for
+//!   the pending pass.
 //! - [`Enforcer::restore`]: adds what is missing (present elements stay banned: older kernels
 //!   keep their timeout, recent ones take the restored one); no conntrack work. This is what
 //!   [`reconcile`] uses.
@@ -34,10 +37,12 @@
 //! outlives the process anyway. See the tg-store docs for the whole walk-through.
 //!
 //! # Safety of the calls
-//! Programs (`nft`, `ipset`, `iptables`, `ip6tables`, `conntrack`) are found only in
-//! `/usr/sbin`, `/sbin`, `/usr/bin`, `/bin` (never `PATH`) and called with argv; addresses reach
-//! them only as [`IpAddr`] values formatted by Rust, in argv or in a batch on stdin. No shell.
-//! Everything runs in the caller's network namespace.
+//! Programs (`nft`, `ipset`, `iptables`, `ip6tables`) are found only in `/usr/sbin`, `/sbin`,
+//! `/usr/bin`, `/bin` (never `PATH`) and called with argv; addresses reach them only as
+//! [`IpAddr`] values formatted by Rust, in argv or in a batch on stdin. No shell. Conntrack
+//! entries are deleted over a netlink socket, by the exact tuple the kernel reported. Everything
+//! runs in the caller's network namespace (the worker thread is spawned by the caller's thread
+//! and shares it).
 
 mod conntrack;
 pub mod ipset;
@@ -125,7 +130,8 @@ pub trait Enforcer: Send {
         Ok(true)
     }
     /// Bans every order in one batch; an address already banned gets exactly the new duration.
-    /// Then deletes the banned sources' conntrack entries.
+    /// Then schedules the deletion of the banned sources' conntrack entries (done within about
+    /// a second by a worker thread; see the crate docs).
     fn ban(&mut self, orders: &[BanOrder]) -> Result<(), EnforceError>;
     /// Adds the orders that are missing from the kernel in one batch, leaving present ones as
     /// they are; no conntrack work (for [`reconcile`]).

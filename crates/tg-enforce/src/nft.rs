@@ -46,7 +46,7 @@ impl NftEnforcer {
             nft: Nft::locate()?,
             script: BanScript::new(table)?,
             forward: true,
-            conntrack: Conntrack::locate(),
+            conntrack: Conntrack::start(),
             live: HashMap::new(),
             pruned_at_len: 0,
         })

@@ -187,8 +187,8 @@ fn a_ban_cuts_an_established_udp_flow_and_forgets_its_conntrack_entry() {
     flow_is_cut(&[]);
 }
 
-/// The same in a flood-sized batch, where conntrack is listed once and only the tracked
-/// sources are deleted.
+/// The same in a flood-sized batch: one conntrack dump serves all 201 sources, and only the
+/// tracked one has entries to delete.
 #[test]
 fn a_large_batch_also_forgets_the_conntrack_entries_of_its_sources() {
     let others: Vec<String> = (1..=200)
