@@ -269,7 +269,7 @@ fn iax2(m: &[u8]) -> Verdict<'_> {
             return Verdict::Nothing;
         };
         let tail = &rest[sp..];
-        let kind = if tail.starts_with(b" failed to authenticate as ")
+        let kind = if tail.starts_with(b" failed to authenticate as")
             || tail.starts_with(b" failed MD5 authentication for '")
             || tail.starts_with(b" did not provide proper plaintext password for '")
         {

@@ -284,9 +284,10 @@ fn apache_kind(message: &[u8], module: &[u8]) -> Option<Kind> {
         m = r;
     }
     if let Some(user) = m.strip_prefix(b"user `") {
-        return find::find(user, b"' in realm `")
-            .filter(|_| find::find(user, b"' not found").is_some())
-            .map(|_| Kind::UnknownAccount);
+        if find::find(user, b"' in realm `").is_some() && find::find(user, b"' not found").is_some()
+        {
+            return Some(Kind::UnknownAccount);
+        }
     }
     if let Some(user) = m.strip_prefix(b"user ") {
         return if find::find(user, b": authentication failure for \"").is_some()
@@ -295,7 +296,7 @@ fn apache_kind(message: &[u8], module: &[u8]) -> Option<Kind> {
             Some(Kind::AuthFailure)
         } else if find::find(user, b": authorization failure for \"").is_some() {
             Some(Kind::AclDenied)
-        } else if user.ends_with(b" not found") || find::find(user, b" not found: ").is_some() {
+        } else if find::find(user, b" not found").is_some() {
             Some(Kind::UnknownAccount)
         } else {
             None
