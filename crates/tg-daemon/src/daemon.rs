@@ -92,7 +92,13 @@ impl Daemon {
         let mut store = SqliteStore::open(&store_path)?;
         let stats = Arc::new(Stats::default());
 
-        // Trusted first: nothing is counted before we know whom never to ban.
+        // The kernel first: the sets exist and the store's bans go back in (on their own thread
+        // and connection) while everything else starts.
+        let mut enforcer = tg_enforce::build_from(&config.daemon)?;
+        enforcer.init()?;
+        let mut threads = vec![spawn_restore(&config, &store_path, Arc::clone(&stats))?];
+
+        // Trusted before any line is read: nothing is counted before we know whom never to ban.
         let trusted_set = initial_trusted(&config);
         let trusted = Arc::new(RwLock::new(trusted_set.clone()));
 
@@ -100,12 +106,6 @@ impl Daemon {
         seed_jails(&mut built.jails, &mut store)?;
         let positions = store.load_positions()?;
         let jail_names = Arc::new(Mutex::new(names(&built.jails)));
-
-        let mut enforcer = tg_enforce::build_from(&config.daemon)?;
-        enforcer.init()?;
-
-        let mut threads = Vec::new();
-        threads.push(spawn_restore(&config, &store_path, Arc::clone(&stats))?);
 
         let (enforce_tx, enforce_rx) = mpsc::channel();
         let cursor_file = state_dir.join("journal.cursor");

@@ -257,20 +257,17 @@ impl EnforcerTask {
                 ban_number: b.ban_number,
             })
             .collect();
+        // Positions go in the same transaction as the bans their lines caused (they were sent
+        // after those bans): a kill before the commit makes a restart read those lines again.
+        let positions = self.positions.take().unwrap_or_default();
         let t0 = Instant::now();
-        let stored = self.store.record_bans(&records);
+        let stored = self.store.record(&records, &positions);
         let store_time = t0.elapsed();
         if let Err(e) = stored {
-            // The kernel ban still goes in: protection first, the store catches up at the next
-            // ban or is rebuilt from the logs.
+            // The kernel ban still goes in: protection first; the lines are read again after a
+            // restart, since their positions were not saved either.
             tracing::error!("recording {} ban(s) in the store: {e}", records.len());
             Stats::add(&self.stats.ban_errors, 1);
-        } else if let Some(p) = self.positions.take() {
-            // Positions only after the bans their lines caused are stored: a kill between the
-            // two makes a restart read those lines again, never skip them.
-            if let Err(e) = self.store.save_positions(&p) {
-                tracing::warn!("saving file positions: {e}");
-            }
         }
         let orders: Vec<BanOrder> = batch
             .iter()
