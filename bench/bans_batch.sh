@@ -8,6 +8,8 @@
 #   restore    after `nft flush ruleset` (or `ipset flush`): open the SQLite store holding N
 #              active bans, read them, put them back in one batch (tg_enforce::reconcile);
 #              "process" adds the program start and init
+#   latency    one-address batches (a lone attacker): the whole `ban` call, nft transaction
+#              plus the conntrack pass, p50/p99 over L calls
 #   per-ban    the peers' method (fail2ban, fail2ban-rs): one `nft add element` process per ban,
 #              K of them timed here, scaled to N
 #
@@ -19,6 +21,7 @@ cd "$(dirname "$0")/.."
 N=${1:-100000}
 RUNS=${2:-3}
 K=${K:-2000}
+L=${L:-300}
 
 cargo build --release -q -p tg-enforce --example enforce_cli
 CLI=$PWD/target/release/examples/enforce_cli
@@ -33,6 +36,7 @@ now_ms() { date +%s%3N; }
 # `enforce_cli` prints "<step> <count> <ms> ms"; pick the ms of the n-th line for a step.
 ms_of() { awk -v step="$1" -v nth="${2:-1}" '$1 == step { if (++seen == nth) print $3 }'; }
 
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 RESULTS=$WORK/results.tsv
 : > "$RESULTS"
 record() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >> "$RESULTS"; }
@@ -56,6 +60,15 @@ for backend in nftables iptables; do
   done
 done
 
+# One ban at a time.
+for backend in nftables iptables; do
+  if [ "$backend" = nftables ]; then in_ns nft flush ruleset; else in_ns ipset flush; fi
+  out=$(in_ns "$CLI" --backend "$backend" ban-latency "$L")
+  read -r _ _ _ p50 _ p99 _ max <<< "$(grep '^ban-latency' <<< "$out")"
+  record "$backend" "one-address ban, p50 of $L" "$p50"
+  record "$backend" "one-address ban, p99 of $L" "$p99"
+done
+
 # The peers' way: one nft process per ban (run inside the namespace, as a daemon there would).
 in_ns nft flush ruleset
 in_ns "$CLI" init > /dev/null
@@ -67,7 +80,8 @@ for run in $(seq "$RUNS"); do
   record "one nft process per ban" "$K bans, scaled to $N" "$(( (end - start) * N / K ))"
 done
 
-python3 - "$RESULTS" "$N" "$RUNS" <<'PY'
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+python3 - "$RESULTS" "$N" "$RUNS" "$LOAD_BEFORE" "$LOAD_AFTER" "$(nproc)" <<'PY'
 import statistics, sys
 from collections import OrderedDict
 rows = OrderedDict()
@@ -75,7 +89,8 @@ for line in open(sys.argv[1]):
     backend, step, ms = line.rstrip("\n").split("\t")
     rows.setdefault((backend, step), []).append(float(ms))
 n, runs = sys.argv[2], sys.argv[3]
-print(f"\nbans in bulk: N = {n}, {runs} runs each, wall-clock ms (median, min, max)\n")
+print(f"\nbans in bulk: N = {n}, {runs} runs each, wall-clock ms (median, min, max)")
+print(f"load average before {sys.argv[4]}, after {sys.argv[5]} ({sys.argv[6]} CPUs)\n")
 print(f"| {'backend':<24} | {'step':<42} | {'median':>9} | {'min':>9} | {'max':>9} |")
 print(f"|{'-'*26}|{'-'*44}|{'-'*11}|{'-'*11}|{'-'*11}|")
 for (backend, step), v in rows.items():

@@ -179,16 +179,17 @@ fn flush_ruleset_then_reconcile_restores_and_drops_expired() {
 }
 
 /// The firewall contract: a `fw_input` chain with policy drop that accepts established flows
-/// first, in the same table. An attacker's UDP "call" is established (the pbx answers it); after
-/// the ban its datagrams stop arriving, and its conntrack entry is gone even though it keeps
-/// sending (a new datagram's entry is never confirmed, because it is dropped).
+/// first, in the same table. An attacker's UDP "calls" (IPv4 and IPv6) are established (the pbx
+/// answers them); after the ban their datagrams stop arriving, and their conntrack entries are
+/// gone even though the attacker keeps sending (a new datagram's entry is never confirmed,
+/// because it is dropped).
 #[test]
 fn a_ban_cuts_an_established_udp_flow_and_forgets_its_conntrack_entry() {
     flow_is_cut(&[]);
 }
 
-/// The same in a flood-sized batch: one conntrack dump serves all 201 sources, and only the
-/// tracked one has entries to delete.
+/// The same in a flood-sized batch: one conntrack dump per family serves all 202 sources, and
+/// only the two tracked ones have entries to delete.
 #[test]
 fn a_large_batch_also_forgets_the_conntrack_entries_of_its_sources() {
     let others: Vec<String> = (1..=200)
@@ -216,35 +217,52 @@ fn flow_is_cut(batch_companions: &[&str]) {
         "init kept the firewall: {ruleset}"
     );
 
-    let _flow = Flow::start(&net.attacker, PBX_V4, 20);
+    let families = [(ATTACKER_V4, PBX_V4, "ipv4"), (ATTACKER_V6, PBX_V6, "ipv6")];
+    let tracked =
+        |src: &str, family: &str| sh_out(&net.pbx, &["conntrack", "-L", "-f", family, "-s", src]);
+    let _flows: Vec<Flow> = families
+        .iter()
+        .map(|(_, pbx, _)| Flow::start(&net.attacker, pbx, 20))
+        .collect();
     let started = Instant::now();
-    assert!(wait_for(Duration::from_secs(3), || net
-        .listener
-        .udp_from_since(ATTACKER_V4, started)
-        >= 10));
-    let tracked = sh_out(&net.pbx, &["conntrack", "-L", "-s", ATTACKER_V4]);
-    assert!(
-        tracked.contains("sport=40000") && !tracked.contains("UNREPLIED"),
-        "an answered flow: {tracked}"
-    );
+    for (src, _, family) in families {
+        assert!(
+            wait_for(Duration::from_secs(3), || net
+                .listener
+                .udp_from_since(src, started)
+                >= 10),
+            "{src} flows"
+        );
+        let entry = tracked(src, family);
+        assert!(
+            entry.contains("sport=40000") && !entry.contains("UNREPLIED"),
+            "an answered flow: {entry}"
+        );
+    }
 
     let mut batch = vec!["ban"];
-    for ip in batch_companions.iter().copied().chain([ATTACKER_V4]) {
+    for ip in batch_companions
+        .iter()
+        .copied()
+        .chain([ATTACKER_V4, ATTACKER_V6])
+    {
         batch.extend([ip, "60"]);
     }
     enforce(&net.pbx, &batch);
     let banned = Instant::now();
     std::thread::sleep(Duration::from_millis(600));
-    assert_eq!(
-        net.listener.udp_from_since(ATTACKER_V4, banned),
-        0,
-        "datagrams still arrive after the ban"
-    );
-    let tracked = sh_out(&net.pbx, &["conntrack", "-L", "-s", ATTACKER_V4]);
-    assert!(
-        !tracked.contains("sport=40000"),
-        "conntrack entry survived the ban: {tracked}"
-    );
+    for (src, _, family) in families {
+        assert_eq!(
+            net.listener.udp_from_since(src, banned),
+            0,
+            "datagrams from {src} still arrive after the ban"
+        );
+        let entry = tracked(src, family);
+        assert!(
+            !entry.contains("sport=40000"),
+            "conntrack entry survived the ban: {entry}"
+        );
+    }
     assert!(
         reaches(&net.trusted, "udp", PBX_TRUSTED_V4),
         "the trusted side is untouched"

@@ -250,8 +250,11 @@ fn probe(from: &Netns, proto: &str, host: &str) -> bool {
 
 const FLOW: &str = r#"
 import socket, sys, time
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("0.0.0.0", 40000))
+v6 = ":" in sys.argv[1]
+s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_DGRAM)
+if v6:
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)  # beside an IPv4 flow on the same port
+s.bind(("::" if v6 else "0.0.0.0", 40000))
 end = time.time() + float(sys.argv[3])
 while time.time() < end:
     s.sendto(b"flow", (sys.argv[1], int(sys.argv[2])))
