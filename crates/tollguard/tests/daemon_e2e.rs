@@ -416,8 +416,45 @@ fn attacker_is_dropped_within_a_second_trusted_never_and_bans_survive_kill_and_f
     );
     assert!(wait_for(Duration::from_secs(1), || in_set(&pbx, again)).is_some());
 
-    // SIGTERM: a clean stop that leaves the bans in the kernel.
+    // SIGHUP reloads too.
     let pid = daemon.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    assert!(
+        wait_for(Duration::from_secs(5), || site.counter("reloads") == 2).is_some(),
+        "SIGHUP did not reload"
+    );
+
+    // A manual IPv6 ban with a duration, listed, then lifted.
+    let out = site.ctl(&["ban", "2001:db8::66", "--for", "90m"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v6 = pbx
+        .exec(&["nft", "list", "set", "inet", "tollguard", "banned_v6"])
+        .unwrap();
+    assert!(String::from_utf8_lossy(&v6.stdout).contains("2001:db8::66"));
+    let manual: Vec<_> = site
+        .bans()
+        .into_iter()
+        .filter(|b| b["ip"] == "2001:db8::66")
+        .collect();
+    assert_eq!(manual.len(), 1);
+    assert_eq!(manual[0]["jail"], "manual");
+    let table = site.ctl(&["bans"]);
+    assert!(String::from_utf8_lossy(&table.stdout).contains("2001:db8::66"));
+    assert!(site.ctl(&["unban", "2001:db8::66"]).status.success());
+    let v6 = pbx
+        .exec(&["nft", "list", "set", "inet", "tollguard", "banned_v6"])
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&v6.stdout).contains("2001:db8::66"));
+
+    // SIGTERM: a clean stop that leaves the bans in the kernel.
     assert!(Command::new("kill")
         .args(["-TERM", &pid])
         .status()
