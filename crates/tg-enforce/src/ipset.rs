@@ -47,13 +47,22 @@ impl IpsetEnforcer {
         })
     }
 
-    fn restore_batch(&self, batch: &str) -> Result<(), EnforceError> {
+    /// Loads a batch; if it is refused because the sets or rules are gone, re-creates them
+    /// (as [`Enforcer::init`]) and loads it once more.
+    fn restore_batch(&mut self, batch: &str) -> Result<(), EnforceError> {
         if batch.is_empty() {
             return Ok(());
         }
-        self.ipset
-            .run(&["restore", "-exist"], Some(batch))
-            .map(|_| ())
+        match self.ipset.run(&["restore", "-exist"], Some(batch)) {
+            Err(EnforceError::Refused { .. }) if !self.intact()? => {
+                tracing::warn!("the ban ipsets or their rules were gone; re-creating them");
+                self.init()?;
+                self.ipset
+                    .run(&["restore", "-exist"], Some(batch))
+                    .map(|_| ())
+            }
+            other => other.map(|_| ()),
+        }
     }
 
     fn list_set(&self, set: &str) -> Result<Vec<(IpAddr, u64)>, EnforceError> {

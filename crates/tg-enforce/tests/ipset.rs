@@ -186,4 +186,18 @@ fn ipset_init_keeps_the_drop_rule_first_in_input() {
         enforce(&net.pbx, &["--backend", IPT, "intact"]).trim(),
         "intact true"
     );
+
+    // Rules and sets destroyed: the next ban, without an explicit init, re-creates them.
+    sh_out(&net.pbx, &["iptables", "-F", "INPUT"]);
+    sh_out(&net.pbx, &["ip6tables", "-F", "INPUT"]);
+    sh_out(&net.pbx, &["ipset", "destroy"]);
+    enforce(
+        &net.pbx,
+        &["--backend", IPT, "--no-init", "ban", ATTACKER_V4, "60"],
+    );
+    assert!(blocked(&net.attacker, "udp", PBX_V4));
+    assert_eq!(
+        enforce(&net.pbx, &["--backend", IPT, "intact"]).trim(),
+        "intact true"
+    );
 }
