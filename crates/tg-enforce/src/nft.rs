@@ -6,8 +6,8 @@
 //! addresses it put into the kernel and until when (`live`), and uses the refresh form only for
 //! those; a batch of new offenders is one plain `add`. `live` may only err towards "present":
 //! an element added behind tollguard's back, unknown to `live`, keeps its own timeout on a
-//! re-ban on older kernels such as Debian 12's 6.1 (still banned, possibly shorter) — which is why the daemon
-//! calls [`reconcile`](crate::reconcile) (it fills `live`) before banning.
+//! re-ban on older kernels such as Debian 12's 6.1 (still banned, possibly shorter) — which is
+//! why the daemon calls [`reconcile`](crate::reconcile) (it fills `live`) before banning.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
