@@ -302,14 +302,19 @@ pub enum Line<'a> {
 /// The lines of a chunk filled by [`ChunkReader`] (every line, including an empty one, counts).
 pub fn lines(chunk: &[u8], max_line: usize) -> Lines<'_> {
     Lines {
-        rest: chunk,
+        chunk,
+        newlines: memchr::memchr_iter(b'\n', chunk),
+        start: 0,
         max_line,
     }
 }
 
-/// Iterator returned by [`lines`].
+/// Iterator returned by [`lines`]. One SIMD newline scan runs across the whole chunk (cheaper
+/// than a fresh search per line: log lines are short).
 pub struct Lines<'a> {
-    rest: &'a [u8],
+    chunk: &'a [u8],
+    newlines: memchr::Memchr<'a>,
+    start: usize,
     max_line: usize,
 }
 
@@ -317,14 +322,13 @@ impl<'a> Iterator for Lines<'a> {
     type Item = Line<'a>;
 
     fn next(&mut self) -> Option<Line<'a>> {
-        if self.rest.is_empty() {
-            return None;
-        }
-        let (line, rest) = match memchr::memchr(b'\n', self.rest) {
-            Some(i) => (&self.rest[..i], &self.rest[i + 1..]),
-            None => (self.rest, &self.rest[self.rest.len()..]),
+        let end = match self.newlines.next() {
+            Some(i) => i,
+            None if self.start < self.chunk.len() => self.chunk.len(),
+            None => return None,
         };
-        self.rest = rest;
+        let line = &self.chunk[self.start..end];
+        self.start = end + 1;
         if line.len() > self.max_line {
             return Some(Line::Overlong);
         }
@@ -405,14 +409,17 @@ impl<R: Read> LineReader<R> {
     }
 }
 
-/// Reads every chunk of `reader` on the calling thread, runs `work` on each in a pool of
-/// `workers` threads, and calls `consume` with the results strictly in input order.
+/// Reads every chunk of `reader` on a reader thread, runs `work` on each in a pool of `workers`
+/// threads, and calls `consume` on the calling thread with the results strictly in input order.
 ///
-/// Memory stays bounded: at most `workers + 2` chunk buffers exist (one per worker, one being
-/// filled, one spare so reading never waits for the consumer), and they are reused.
-/// Only `work`'s results cross back, so they should be small (the findings, not the lines).
-/// A read error is returned after every chunk before it was consumed; an error from `consume`
-/// stops the reading and is returned as is.
+/// Reading, working and consuming overlap: with two cores, the copy out of the page cache, the
+/// detection and the sequential bookkeeping all proceed at once.
+///
+/// Memory stays bounded: `workers + 2` chunk buffers exist (one per worker, one being filled,
+/// one spare) and circulate reader → worker → back; a worker hands its buffer back as soon as
+/// `work` is done. Only `work`'s results wait for their turn, so they should be small (the
+/// findings, not the lines). A read error is returned after every chunk before it was consumed;
+/// an error from `consume` stops everything and is returned as is.
 pub fn for_each_chunk<R, T, W, C, E>(
     reader: &mut ChunkReader<R>,
     workers: usize,
@@ -420,7 +427,7 @@ pub fn for_each_chunk<R, T, W, C, E>(
     mut consume: C,
 ) -> Result<(), ChunkError<E>>
 where
-    R: Read,
+    R: Read + Send,
     T: Send,
     W: Fn(&[u8]) -> T + Sync,
     C: FnMut(ChunkInfo, T) -> Result<(), E>,
@@ -428,12 +435,39 @@ where
     let workers = workers.max(1);
     let buffers = workers + 2;
     std::thread::scope(|scope| {
+        let (free_tx, free_rx) = mpsc::sync_channel::<Vec<u8>>(buffers);
         let (job_tx, job_rx) = mpsc::sync_channel::<(u64, Vec<u8>)>(buffers);
-        let (done_tx, done_rx) = mpsc::channel::<(u64, Vec<u8>, T)>();
+        let (done_tx, done_rx) = mpsc::channel::<(u64, T)>();
+        for _ in 0..buffers {
+            // Cannot fail: the channel has room for every buffer and its receiver is alive.
+            let _ = free_tx.send(Vec::new());
+        }
+        // Chunk infos travel with the sequence number; the consumer needs them in order.
+        let (info_tx, info_rx) = mpsc::channel::<ChunkInfo>();
+
+        let reading = scope.spawn(move || -> Option<io::Error> {
+            let mut seq = 0u64;
+            // Ends when the consumer is gone (it dropped the free list) or the input ends.
+            while let Ok(mut buf) = free_rx.recv() {
+                match reader.next_chunk(&mut buf) {
+                    Ok(Some(info)) => {
+                        if info_tx.send(info).is_err() || job_tx.send((seq, buf)).is_err() {
+                            return None;
+                        }
+                        seq += 1;
+                    }
+                    Ok(None) => return None,
+                    Err(e) => return Some(e),
+                }
+            }
+            None
+        });
+
         let job_rx = Arc::new(Mutex::new(job_rx));
         for _ in 0..workers {
             let job_rx = Arc::clone(&job_rx);
             let done_tx = done_tx.clone();
+            let free_tx = free_tx.clone();
             let work = &work;
             scope.spawn(move || loop {
                 // The lock is held only to take a job, never while working.
@@ -443,58 +477,34 @@ where
                 };
                 let Ok((seq, buf)) = job else { return };
                 let out = work(&buf);
-                if done_tx.send((seq, buf, out)).is_err() {
+                // The buffer goes straight back to the reader; a closed list means shutdown.
+                let _ = free_tx.send(buf);
+                if done_tx.send((seq, out)).is_err() {
                     return;
                 }
             });
         }
-        drop(done_tx);
+        drop((done_tx, free_tx));
 
-        let mut free: Vec<Vec<u8>> = (0..buffers).map(|_| Vec::new()).collect();
-        let mut infos = std::collections::VecDeque::new();
         let mut pending = std::collections::BTreeMap::new();
-        let (mut next_seq, mut next_out) = (0u64, 0u64);
-        let mut read_error = None;
-        let mut reading = true;
-        loop {
-            while reading {
-                let Some(mut buf) = free.pop() else { break };
-                match reader.next_chunk(&mut buf) {
-                    Ok(Some(info)) => {
-                        infos.push_back(info);
-                        if job_tx.send((next_seq, buf)).is_err() {
-                            reading = false;
-                        }
-                        next_seq += 1;
-                    }
-                    Ok(None) => reading = false,
-                    Err(e) => {
-                        read_error = Some(e);
-                        reading = false;
-                    }
-                }
-            }
-            if next_out == next_seq {
-                break;
-            }
-            let Ok((seq, buf, out)) = done_rx.recv() else {
-                break; // every worker is gone: cannot happen while jobs are queued
-            };
-            free.push(buf);
+        let mut next = 0u64;
+        // Ends when every worker is gone, i.e. after the reader stopped and the jobs ran out.
+        while let Ok((seq, out)) = done_rx.recv() {
             pending.insert(seq, out);
-            while let Some(out) = pending.remove(&next_out) {
-                let info = infos.pop_front().unwrap_or_default();
-                next_out += 1;
+            while let Some(out) = pending.remove(&next) {
+                next += 1;
+                let info = info_rx.recv().unwrap_or_default();
                 if let Err(e) = consume(info, out) {
-                    drop(job_tx);
+                    // Dropping the receivers stops the reader and the workers.
+                    drop((done_rx, info_rx));
                     return Err(ChunkError::Consume(e));
                 }
             }
         }
-        drop(job_tx);
-        match read_error {
-            Some(e) => Err(ChunkError::Read(e)),
-            None => Ok(()),
+        match reading.join() {
+            Ok(Some(e)) => Err(ChunkError::Read(e)),
+            Ok(None) => Ok(()),
+            Err(panic) => std::panic::resume_unwind(panic),
         }
     })
 }
@@ -569,6 +579,20 @@ mod tests {
         let (lines, _, numbers) = read_all(b"a\r\nb\r\n\r\nlast", 64, 16);
         assert_eq!(lines, ["a", "b", "", "last"]);
         assert_eq!(numbers, [1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn chunk_lines_keep_empty_lines_and_a_final_unterminated_one() {
+        fn all(chunk: &[u8]) -> Vec<Line<'_>> {
+            lines(chunk, 4).collect()
+        }
+        assert_eq!(all(b""), []);
+        assert_eq!(all(b"\n"), [Line::Text(b"")]);
+        assert_eq!(
+            all(b"a\r\n\nb"),
+            [Line::Text(b"a"), Line::Text(b""), Line::Text(b"b")]
+        );
+        assert_eq!(all(b"abcd\nabcde\n"), [Line::Text(b"abcd"), Line::Overlong]);
     }
 
     #[test]
