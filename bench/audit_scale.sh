@@ -7,6 +7,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${1:-20}"
 
+# hyperfine from Debian when we may install it; otherwise the loop below does the timing.
+if ! command -v hyperfine >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get install -y -qq hyperfine >/dev/null 2>&1 || true
+fi
+
 cargo build --release -q -p tollguard
 cargo build --release -q -p tg-audit --example gen_pbx
 bin=target/release/tollguard
@@ -23,7 +28,7 @@ for n in 100 2000 10000; do
     # exit 1 = findings (the generated tree plants some); only 2 is a failure
     cmd="$bin audit --root $tree --asterisk-version 22.10.1 --format json"
     if command -v hyperfine >/dev/null 2>&1; then
-        hyperfine -N --warmup 2 -i --export-json "$work/h.json" "$cmd" >/dev/null
+        hyperfine -N --warmup 2 -i --style none --export-json "$work/h.json" "$cmd" >/dev/null 2>&1
         read -r mean min max < <(python3 -c "import json;r=json.load(open('$work/h.json'))['results'][0];print(f\"{r['mean']*1e3:.1f} {r['min']*1e3:.1f} {r['max']*1e3:.1f}\")")
         tool=hyperfine
     else
