@@ -502,6 +502,12 @@ impl Scan {
                             at: iso_time(d.at_ms, 'T'),
                             ban_secs: d.ban_secs,
                             after: d.count,
+                            within_secs: self
+                                .jails
+                                .jails()
+                                .iter()
+                                .find(|j| j.name == d.jail)
+                                .map_or(0, |j| j.find_time),
                         })
                         .collect(),
                 }
@@ -590,7 +596,10 @@ struct BanSummary {
     jail: String,
     at: String,
     ban_secs: u64,
+    /// Counted attempts that triggered the ban …
     after: u32,
+    /// … within this many seconds (the jail's `find_time`).
+    within_secs: u64,
 }
 
 #[derive(Serialize)]
@@ -650,10 +659,18 @@ fn print_text(out: &mut impl Write, s: &Summary, secs: f64) -> io::Result<()> {
             "ADDRESS", "FINDINGS", "FIRST SEEN", "LAST SEEN", "WOULD BAN"
         )?;
         for o in &s.offenders {
-            let what: Vec<String> = o
-                .what
+            // "sip: 74 unknown-account, 5 call-rejected; ami: 7 auth-failure"
+            let mut by_service: Vec<(Service, Vec<String>)> = Vec::new();
+            for w in &o.what {
+                let item = format!("{} {}", thousands(w.count), w.kind);
+                match by_service.iter_mut().find(|(s, _)| *s == w.service) {
+                    Some((_, items)) => items.push(item),
+                    None => by_service.push((w.service, vec![item])),
+                }
+            }
+            let what: Vec<String> = by_service
                 .iter()
-                .map(|w| format!("{} {} {}", w.service, w.kind, thousands(w.count)))
+                .map(|(service, items)| format!("{service}: {}", items.join(", ")))
                 .collect();
             let ban = match o.bans.len() {
                 0 => "no".to_string(),
@@ -668,7 +685,7 @@ fn print_text(out: &mut impl Write, s: &Summary, secs: f64) -> io::Result<()> {
                 o.first_seen.replace('T', " "),
                 o.last_seen.replace('T', " "),
                 ban,
-                what.join(", ")
+                what.join("; ")
             )?;
         }
     }
@@ -685,21 +702,39 @@ fn print_text(out: &mut impl Write, s: &Summary, secs: f64) -> io::Result<()> {
             if s.bans == 1 { "" } else { "s" }
         )?;
         writeln!(out)?;
-        for o in s.offenders.iter().filter(|o| o.would_ban) {
+        let banned = s.offenders.iter().filter(|o| o.would_ban);
+        let width = banned
+            .clone()
+            .map(|o| o.ip.to_string().len())
+            .max()
+            .unwrap_or(7)
+            .max(7);
+        let jail_width = banned
+            .clone()
+            .flat_map(|o| o.bans.iter().map(|b| b.jail.len()))
+            .max()
+            .unwrap_or(4)
+            .max(4);
+        writeln!(
+            out,
+            "  {:<width$}  {:<jail_width$}  {:<19}  {:<6}  WHY",
+            "ADDRESS", "JAIL", "BANNED AT", "FOR"
+        )?;
+        for o in banned {
             for (i, b) in o.bans.iter().enumerate() {
-                let nth = if i == 0 {
-                    String::new()
-                } else {
-                    format!(", ban #{} (escalated)", i + 1)
+                let nth = match i {
+                    0 => String::new(),
+                    _ => format!(" (ban #{}, escalated)", i + 1),
                 };
                 writeln!(
                     out,
-                    "  {}  jail {}  at {}  for {}  after {} attempts{}",
-                    o.ip,
+                    "  {:<width$}  {:<jail_width$}  {:<19}  {:<6}  {} attempts in {}{}",
+                    o.ip.to_string(),
                     sanitize(&b.jail),
                     b.at.replace('T', " "),
                     format_duration(b.ban_secs),
                     b.after,
+                    format_duration(b.within_secs),
                     nth
                 )?;
             }
@@ -731,11 +766,20 @@ fn print_text(out: &mut impl Write, s: &Summary, secs: f64) -> io::Result<()> {
     writeln!(out)?;
     writeln!(
         out,
-        "Totals: {} lines, {} findings ({} from trusted addresses), {} suspicious (attack-like, no trustworthy address), {} skipped (over-long or cut off), {} without a readable time, {} with invalid UTF-8.",
+        "Totals: {} lines; {} findings ({} from trusted addresses, not counted);",
         thousands(t.lines),
         thousands(t.findings),
         thousands(t.trusted_findings),
-        thousands(t.suspicious),
+    )?;
+    writeln!(
+        out,
+        "        {} suspicious lines (attack-like, but no trustworthy address: nobody counted);",
+        thousands(t.suspicious)
+    )?;
+    writeln!(
+        out,
+        "        {} skipped (over 64 KiB or cut off); {} without a readable time (took the previous \
+         one's); {} with invalid UTF-8 (examined anyway).",
         thousands(t.skipped),
         thousands(t.untimed),
         thousands(t.invalid_utf8),
