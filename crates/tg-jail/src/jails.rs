@@ -127,7 +127,8 @@ impl JailSet {
         }
     }
 
-    /// Counted attempts per address, over every service (for reports).
+    /// Counted attempts per address, over every service (for reports). An address whose
+    /// counters [`JailSet::prune`] dropped starts again from zero.
     pub fn attempts(&self, ip: IpAddr) -> u64 {
         self.addresses
             .get(&canonical_ip(ip))
@@ -207,6 +208,15 @@ impl JailSet {
             o.bans > 0
                 || o.banned_until_ms > now_ms
                 || o.window.back().is_some_and(|&t| t > now_ms - find_ms)
+        });
+        // Per-address state must go too, or every scanner ever seen stays in memory: keep it
+        // while a jail still holds counters for the address or its attempt key can still merge.
+        let live: std::collections::HashSet<IpAddr> =
+            self.offenders.keys().map(|&(_, ip)| ip).collect();
+        self.addresses.retain(|ip, a| {
+            live.contains(ip)
+                || a.last_attempt
+                    .is_some_and(|(_, t)| (now_ms - t).abs() <= ATTEMPT_MERGE_MS)
         });
     }
 }
@@ -298,6 +308,41 @@ mod tests {
             last = js.observe(&sip("2001:db8::66", i)).decisions;
         }
         assert_eq!(last[0].ban_secs, 7 * 86_400);
+    }
+
+    #[test]
+    fn prune_forgets_passing_scanners_but_not_banned_ones() {
+        let mut js = jailset(&[]);
+        for i in 0..10_000u32 {
+            let ip = std::net::Ipv6Addr::from(
+                0x2001_0db8_0000_0000_0000_0000_0000_0000u128 + u128::from(i),
+            );
+            js.observe(&Finding {
+                ip: IpAddr::V6(ip),
+                ..sip("198.51.100.1", 0)
+            });
+        }
+        for i in 0..5 {
+            js.observe(&sip("198.51.100.7", i));
+        }
+        js.prune(86_400_000);
+        assert!(
+            js.addresses.len() <= 1,
+            "{} addresses kept",
+            js.addresses.len()
+        );
+        assert!(
+            js.offenders.len() <= 1,
+            "{} offenders kept",
+            js.offenders.len()
+        );
+        assert_eq!(js.attempts("198.51.100.7".parse().unwrap()), 5);
+        // The banned address still escalates after the prune.
+        let mut second = Vec::new();
+        for i in 0..5 {
+            second = js.observe(&sip("198.51.100.7", 90_000 + i)).decisions;
+        }
+        assert_eq!(second[0].ban_secs, 7200);
     }
 
     #[test]
