@@ -486,6 +486,13 @@ fn bundled_example_tells_its_story() {
     assert_eq!(bans.len(), 2, "{bans:?}");
     assert_eq!(bans[0]["ban_secs"], 3600);
     assert_eq!(bans[1]["ban_secs"], 7200);
+    // One attempt logged as several lines (PJSIP NOTICE + SECURITY; AMI's three) counts once.
+    let ipv6 = offender(&s, "2001:db8:4d2::66").unwrap();
+    assert_eq!(
+        (ipv6["count"].as_u64(), ipv6["attempts"].as_u64()),
+        (Some(50), Some(25))
+    );
+    assert_eq!(offender(&s, "192.0.2.77").unwrap()["attempts"], 7);
     // Addresses only in attacker-written text never show up.
     assert!(offender(&s, "10.20.0.21").is_none());
     assert!(offender(&s, "203.0.113.5").is_none());

@@ -274,6 +274,8 @@ enum EventSink {
 /// Everything one address did.
 struct Offender {
     count: u64,
+    /// Findings a jail counted (one attempt logged as several lines counts once).
+    attempts: u64,
     what: Vec<(Service, Kind, u64)>,
     first_ms: i64,
     last_ms: i64,
@@ -408,12 +410,14 @@ impl Scan {
         } else {
             let o = self.offenders.entry(finding.ip).or_insert(Offender {
                 count: 0,
+                attempts: 0,
                 what: Vec::new(),
                 first_ms: time_ms,
                 last_ms: time_ms,
                 bans: Vec::new(),
             });
             o.count += 1;
+            o.attempts += u64::from(obs.counted);
             o.first_ms = o.first_ms.min(time_ms);
             o.last_ms = o.last_ms.max(time_ms);
             match o
@@ -490,7 +494,7 @@ impl Scan {
                     ip: *ip,
                     count: o.count,
                     would_ban: !o.bans.is_empty(),
-                    attempts: self.jails.attempts(*ip),
+                    attempts: o.attempts,
                     first_seen: iso_time(o.first_ms, 'T'),
                     last_seen: iso_time(o.last_ms, 'T'),
                     what,
