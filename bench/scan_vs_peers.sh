@@ -83,6 +83,7 @@ F2BRS_CFG=$OUT/fail2ban-rs.toml
 RUNS=$OUT/scan_vs_peers.runs.tsv
 : > "$RUNS"
 cat "$LOG" > /dev/null   # warm the page cache: every tool reads from memory
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 
 measure() {  # NAME REP OUTFILE -- COMMAND...
     local name=$1 rep=$2 out=$3; shift 4
@@ -118,9 +119,11 @@ if [ "${SKIP_F2B_REGEX:-0}" != 1 ]; then
 fi
 
 # ------------------------------------------------------------------ table
-python3 - "$RUNS" "$LOG.truth" "$NLINES" "$OUT" "$(nproc)" <<'EOF'
+LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
+python3 - "$RUNS" "$LOG.truth" "$NLINES" "$OUT" "$(nproc)" "$LOAD_START" "$LOAD_END" <<'EOF'
 import ipaddress, json, re, statistics, sys
-runs, truth_path, nlines, out, cores = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
+runs, truth_path, nlines, out, cores, load0, load1 = sys.argv[1:8]
+nlines = int(nlines)
 
 def canon(s):
     return ipaddress.ip_address(s.strip().strip("[]")).compressed
@@ -129,7 +132,7 @@ truth = {canon(l) for l in open(truth_path) if l.strip()}
 
 def found_tollguard():
     s = json.load(open(out + "/tollguard.json"))["summary"]
-    return {canon(o["ip"]) for o in s["offenders"]}, "%d threads (%d workers + main)" % (s["threads"] + 1, s["threads"])
+    return {canon(o["ip"]) for o in s["offenders"]}, "%d (reader + %d detect workers + jails)" % (s["threads"] + 2, s["threads"])
 
 def found_f2brs():
     ips = set()
@@ -169,8 +172,9 @@ for name in ["tollguard", "fail2ban-rs", "fail2ban-regex"]:
                   statistics.median(r[1] for r in rs), statistics.median(r[2] for r in rs) / 1024,
                   len(ips & truth), len(ips - truth), sorted({r[3] for r in rs})))
 
-print("workload: %s lines, %d attackers in truth; %s cores; %d reps, medians" % (
-    "{:,}".format(nlines), len(truth), cores, len(rows["tollguard"])))
+print("workload: %s lines, %d attackers in truth; %s cores; %d reps, medians; "
+      "load average %s at start, %s at end" % (
+    "{:,}".format(nlines), len(truth), cores, len(rows["tollguard"]), load0, load1))
 print()
 print("| tool | threads | wall s (min-max) | lines/s | CPU s | peak RSS MB | attackers found | false addresses | tollguard faster by | exit |")
 print("|---|---|---|---|---|---|---|---|---|---|")
