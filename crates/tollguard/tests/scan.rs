@@ -210,6 +210,52 @@ fn bad_config_is_exit_2_naming_file_and_line() {
 }
 
 #[test]
+fn custom_detectors_from_the_config_count_and_bad_ones_name_their_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let log: Vec<String> = (1..=6)
+        .map(|s| {
+            format!("Nov 24 10:00:0{s} pbx provisiond[77]: provisioning: refused config download from 198.51.100.9 (bad MAC)")
+        })
+        .collect();
+    let f = write(dir.path(), "syslog", &lines(&log));
+    let cfg = write(
+        dir.path(),
+        "c.toml",
+        b"[[detector]]\nname = \"prov\"\npattern = 'provisioning: refused config download from <HOST> \\(bad MAC\\)$'\n",
+    );
+    let out = scan(&["--config", p(&cfg), "--format", "json", p(&f)], None);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = summary(&out);
+    let o = offender(&s, "198.51.100.9").unwrap();
+    assert_eq!(o["count"], 6);
+    assert_eq!(o["what"][0]["service"], "custom");
+    assert_eq!(o["bans"][0]["jail"], "custom");
+    // Without the config nobody is found.
+    assert_eq!(
+        summary(&scan(&["--format", "json", p(&f)], None))["findings"],
+        0
+    );
+
+    let bad = write(
+        dir.path(),
+        "bad.toml",
+        b"# a comment\n[[detector]]\nname = \"broken\"\npattern = 'x <HOST> (unclosed'\n",
+    );
+    let out = scan(&["--config", p(&bad), p(&f)], None);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("{}:4", p(&bad))) && err.contains("broken"),
+        "{err}"
+    );
+}
+
+#[test]
 fn trusted_cidr_is_never_an_offender() {
     let dir = tempfile::tempdir().unwrap();
     let mut log: Vec<String> = (0..10).map(|s| sip_fail(s, "198.51.100.7")).collect();

@@ -120,9 +120,24 @@ impl Setup {
             });
         };
         let config = Config::load(path).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let detectors = Detectors::with_custom(&config.detector)
-            .with_context(|| format!("{}: [[detector]]", path.display()))?;
         let text = std::fs::read_to_string(path).unwrap_or_default();
+        let detectors = Detectors::with_custom(&config.detector).map_err(|e| {
+            // Point at the pattern of the detector that failed to compile.
+            #[allow(unreachable_patterns)] // tolerate variants added later
+            let name = match &e {
+                tg_detect::DetectError::BadPattern { name, .. } => Some(name),
+                _ => None,
+            };
+            let line = config
+                .detector
+                .iter()
+                .find(|d| Some(&d.name) == name)
+                .map(|d| tg_config::line_of(&text, d.pattern.span().start));
+            match line {
+                Some(line) => anyhow::anyhow!("{}:{line}: [[detector]]: {e}", path.display()),
+                None => anyhow::anyhow!("{}: [[detector]]: {e}", path.display()),
+            }
+        })?;
         let mut trusted = TrustedSet::new();
         for entry in &config.trusted.addresses {
             // Validation already refused entries that are neither address, CIDR nor name.
@@ -452,7 +467,7 @@ impl Scan {
             EventSink::Text => {
                 write!(
                     out,
-                    "{}:{line}  {}  {:<39}  {}/{}",
+                    "{}:{line}  {}  {:<15}  {}/{}",
                     sanitize(file),
                     iso_time(time_ms, ' '),
                     finding.ip,
