@@ -26,6 +26,8 @@
 //!   the ban objects with every ban in them. The next `ban`/`restore`/`unban` notices, re-creates
 //!   the objects and succeeds; [`Enforcer::intact`] lets the daemon notice sooner (poll it every
 //!   few seconds) and run `init` + [`reconcile`] to put the other bans back.
+//! - Never banned, whatever the order says: unspecified (`0.0.0.0`, `::`), loopback, multicast
+//!   and broadcast addresses (skipped with a warning).
 //! - Durations are clamped to what the kernel accepts: nftables `[1 s, 3650 days]`
 //!   ([`tg_nft::bans::MAX_TIMEOUT_SECS`]), ipset `[1 s, 2,147,483 s ≈ 24.8 days]`
 //!   ([`ipset::MAX_TIMEOUT_SECS`]). An IPv4-mapped IPv6 address is banned as IPv4.
@@ -163,7 +165,8 @@ pub fn build_from(
     })
 }
 
-/// Canonical form (IPv4-mapped IPv6 → IPv4) and one order per address, the last one winning.
+/// Canonical form (IPv4-mapped IPv6 → IPv4) and one order per address, the last one winning;
+/// addresses that are never a remote sender are dropped with a warning.
 fn unique_orders(orders: &[BanOrder]) -> Vec<BanOrder> {
     let mut seen = std::collections::HashSet::with_capacity(orders.len());
     let mut out: Vec<BanOrder> = orders
@@ -173,10 +176,25 @@ fn unique_orders(orders: &[BanOrder]) -> Vec<BanOrder> {
             ip: tg_model::canonical_ip(o.ip),
             secs: o.secs,
         })
+        .filter(|o| bannable(o.ip))
         .filter(|o| seen.insert(o.ip))
         .collect();
     out.reverse();
     out
+}
+
+/// Defence in depth behind the daemon's trusted list: unspecified, loopback, multicast and
+/// broadcast addresses are never the source of a remote attack, and banning one (a parser bug,
+/// a forged log line) would cut the host off from itself.
+fn bannable(ip: IpAddr) -> bool {
+    let never = ip.is_unspecified()
+        || ip.is_loopback()
+        || ip.is_multicast()
+        || matches!(ip, IpAddr::V4(v4) if v4.is_broadcast());
+    if never {
+        tracing::warn!(%ip, "refusing to ban a local, unspecified or multicast address");
+    }
+    !never
 }
 
 fn unique_ips(ips: &[IpAddr]) -> Vec<IpAddr> {
@@ -190,6 +208,29 @@ fn unique_ips(ips: &[IpAddr]) -> Vec<IpAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn local_and_unspecified_addresses_are_never_banned() {
+        let orders: Vec<BanOrder> = [
+            "127.0.0.1",
+            "::1",
+            "0.0.0.0",
+            "::",
+            "224.0.0.1",
+            "ff02::1",
+            "255.255.255.255",
+            "::ffff:127.0.0.1",
+            "198.51.100.7",
+        ]
+        .iter()
+        .map(|ip| BanOrder {
+            ip: ip.parse().unwrap(),
+            secs: 60,
+        })
+        .collect();
+        let kept: Vec<IpAddr> = unique_orders(&orders).into_iter().map(|o| o.ip).collect();
+        assert_eq!(kept, ["198.51.100.7".parse::<IpAddr>().unwrap()]);
+    }
 
     #[test]
     fn orders_are_canonical_and_unique_last_wins() {
