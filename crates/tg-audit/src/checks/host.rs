@@ -265,9 +265,10 @@ pub fn check_network(root: &Root, fw: &Firewall, out: &mut Vec<Finding>) {
                 continue;
             }
             let (severity, how) = match fw {
-                Firewall::Other { file } => {
-                    (Severity::Low, format!("check that {file} restricts it"))
-                }
+                Firewall::Other { file } => (
+                    Severity::Low,
+                    format!("a rules file ({file}) whose restrictions the audit does not evaluate"),
+                ),
                 _ => (severity, "no firewall restriction".to_string()),
             };
             let fix = format!(
@@ -303,14 +304,20 @@ fn ban_daemon(root: &Root, out: &mut Vec<Finding>) {
     if !root.is_dir(proc_dir) && !socket {
         return; // a copied tree without /proc: cannot tell
     }
+    // The daemon is `tollguard run`; `tollguard audit` itself (this process) does not count.
     let running = root
         .list(proc_dir)
         .iter()
         .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
-        .filter_map(|pid| root.read_text_opt(&proc_dir.join(pid).join("comm")))
-        .any(|comm| {
-            let c = comm.trim();
-            c == "tollguard" || c.starts_with("fail2ban")
+        .any(|pid| {
+            let dir = proc_dir.join(pid);
+            let comm = root.read_text_opt(&dir.join("comm")).unwrap_or_default();
+            let comm = comm.trim();
+            if comm.starts_with("fail2ban") {
+                return true;
+            }
+            let cmdline = root.read_text_opt(&dir.join("cmdline")).unwrap_or_default();
+            comm == "tollguard" && cmdline.split('\0').nth(1) == Some("run")
         });
     if !running && !socket {
         out.push(Finding::new(
