@@ -476,6 +476,74 @@ fn rotated_files_are_read_oldest_first() {
     assert_eq!(files, [p(&older), p(&old), p(&current)]);
 }
 
+/// A chan_sip failure at an arbitrary time of 2026-11-24.
+fn sip_fail_at(hms: &str, ip: &str) -> String {
+    sip_fail(0, ip).replace("10:00:00", hms)
+}
+
+#[test]
+fn different_logs_reach_the_jails_merged_by_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let ip = "198.51.100.5";
+    // The messages file (given first) has the later burst; the security log the earlier one.
+    let mut messages: Vec<String> = (1..=5)
+        .map(|s| sip_fail_at(&format!("10:30:0{s}"), ip))
+        .collect();
+    let mut security: Vec<String> = (1..=5)
+        .map(|s| sip_fail_at(&format!("08:00:0{s}"), ip))
+        .collect();
+    // And a second address whose attempts alternate between the two logs.
+    messages.extend(["11:00:01", "11:00:03", "11:00:05"].map(|t| sip_fail_at(t, "203.0.113.6")));
+    security.extend(["11:00:02", "11:00:04"].map(|t| sip_fail_at(t, "203.0.113.6")));
+    let m = write(dir.path(), "messages", &lines(&messages));
+    let sec = write(dir.path(), "security", &lines(&security));
+    let out = scan(&["--events", "--format", "json", p(&m), p(&sec)], None);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let all = json_lines(&out);
+    let times: Vec<&str> = all[..all.len() - 1]
+        .iter()
+        .map(|e| e["time"].as_str().unwrap())
+        .collect();
+    let mut sorted = times.clone();
+    sorted.sort();
+    assert_eq!(times, sorted, "events come in time order across logs");
+    let s = all.last().unwrap()["summary"].clone();
+    // Replayed as it happened: banned at 08:00 for 1h, and again at 10:30 for 2h (escalated).
+    // (File by file, the 08:00 burst would fall inside the 10:30 ban and never count.)
+    let bans = offender(&s, ip).unwrap()["bans"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let got: Vec<(&str, u64)> = bans
+        .iter()
+        .map(|b| (b["at"].as_str().unwrap(), b["ban_secs"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        got,
+        [("2026-11-24T08:00:05", 3600), ("2026-11-24T10:30:05", 7200)]
+    );
+    // The fifth attempt in time, from the messages file, is the one that bans.
+    let b = &offender(&s, "203.0.113.6").unwrap()["bans"][0];
+    assert_eq!(b["at"], "2026-11-24T11:00:05");
+    let banning = all
+        .iter()
+        .find(|e| e["ip"] == "203.0.113.6" && e["banned"] == true)
+        .unwrap();
+    assert_eq!(
+        (banning["file"].as_str(), banning["line"].as_u64()),
+        (Some(p(&m)), Some(8))
+    );
+    // Per-file counts are reported in the order given.
+    assert_eq!(s["files"][0]["file"], p(&m));
+    assert_eq!(s["files"][0]["findings"], 8);
+    assert_eq!(s["files"][1]["findings"], 7);
+}
+
 fn example(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../..")

@@ -4,14 +4,18 @@
 //! The pipeline is the daemon's, minus enforcement: `tg_source::reader` cuts each input into
 //! chunks of whole lines, a pool of worker threads runs `tg_detect` over them, and this thread
 //! takes the findings back in input order and feeds them to one `tg_jail::JailSet` on the log's
-//! own clock (one `LogClock` per file, anchored at the file's modification time). Only findings
-//! cross threads, never lines, so memory stays at a few chunk buffers plus per-offender counts.
+//! own clock (one `LogClock` per file, anchored at the file's modification time). The rotated
+//! copies of one log are read oldest first; several different logs are read side by side and
+//! their findings merged by time, so the jails see what the daemon would have seen live. Only
+//! findings cross threads, never lines, so memory stays at a few chunk buffers per log plus
+//! per-offender counts.
 
 use std::collections::HashMap;
 use std::io::{self, IsTerminal, Write};
 use std::net::{IpAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context};
@@ -40,7 +44,13 @@ Files are read in the order given, except that rotated copies of one log are put
 `messages messages.1 messages.2.gz` is read as messages.2.gz, messages.1, messages. \
 Gzip is recognised by its content, whatever the name. Lines longer than 64 KiB are skipped \
 and counted. A damaged gzip file is read up to the damage; the scan then finishes, reports \
-it and exits with status 2.")]
+it and exits with status 2.
+
+The jails decide on the logs' own clock: lines without a year get it from the file's \
+modification time (stdin: now). The rotated copies of one log are read one after the other; \
+different logs (say messages and auth.log) are read side by side and their findings reach the \
+jails merged by time, as the daemon would have seen them. [trusted] own_addresses is not \
+applied: the logs may come from another machine.")]
 pub struct Args {
     /// Configuration file: its jails, trusted addresses and custom detectors are applied
     /// (without it: the built-in jails, nobody trusted).
@@ -66,7 +76,7 @@ enum Format {
 /// Runs `tollguard scan`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let setup = Setup::load(args.config.as_deref())?;
-    let inputs = open_inputs(&args.files)?;
+    let groups = open_inputs(&args.files)?;
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
 
     let stdout = io::stdout().lock();
@@ -76,11 +86,32 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         (true, Format::Text) => EventSink::Text,
         (true, Format::Json) => EventSink::Json,
     };
-    let mut scan = Scan::new(JailSet::new(setup.jails, setup.trusted), events);
-    let progress = Progress::new(&inputs);
+    let names: Vec<String> = groups
+        .iter()
+        .flatten()
+        .map(|(_, input)| input.path.display().to_string())
+        .collect();
+    let mut scan = Scan::new(JailSet::new(setup.jails, setup.trusted), events, &names);
+    let progress = Progress::new(groups.iter().flatten());
     let started = std::time::Instant::now();
-    for input in inputs {
-        scan.file(input, &setup.detectors, workers, &mut out, &progress)?;
+    if groups.len() == 1 {
+        scan_in_file_order(
+            &mut scan,
+            groups,
+            &setup.detectors,
+            workers,
+            &progress,
+            &mut out,
+        )?;
+    } else {
+        scan_merged(
+            &mut scan,
+            groups,
+            &setup.detectors,
+            workers,
+            &progress,
+            &mut out,
+        )?;
     }
     progress.finish();
     let elapsed = started.elapsed();
@@ -101,6 +132,182 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         writeln!(err, "tollguard: {}", sanitize(e))?;
     }
     Ok(ExitCode::Error)
+}
+
+/// One log (with its rotated copies): files go to the jails one after the other, on this thread.
+fn scan_in_file_order(
+    scan: &mut Scan,
+    groups: Vec<Vec<(usize, Input)>>,
+    detectors: &Detectors,
+    workers: usize,
+    progress: &Progress,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    for (index, input) in groups.into_iter().flatten() {
+        let report = read_file(
+            index,
+            input,
+            detectors,
+            workers,
+            SCAN_CHUNK,
+            progress,
+            |batch| batch.into_iter().try_for_each(|t| scan.finding(t, out)),
+        )?;
+        scan.file_done(report);
+    }
+    Ok(())
+}
+
+/// Several logs (say `messages` and `auth.log`): each is read on its own threads, and their
+/// findings reach the jails merged by time, as the daemon would have seen them live.
+fn scan_merged(
+    scan: &mut Scan,
+    groups: Vec<Vec<(usize, Input)>>,
+    detectors: &Detectors,
+    workers: usize,
+    progress: &Progress,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    enum Message {
+        Findings(Vec<Timed>),
+        FileDone(FileReport),
+    }
+    std::thread::scope(|threads| {
+        let mut streams = Vec::new();
+        for group in groups {
+            // A few batches of slack per log: enough to keep readers busy, and memory bounded.
+            let (tx, rx) = mpsc::sync_channel::<Message>(4);
+            threads.spawn(move || {
+                for (index, input) in group {
+                    // Smaller chunks: several logs are in flight at once.
+                    let report = read_file(
+                        index,
+                        input,
+                        detectors,
+                        workers,
+                        reader::CHUNK_SIZE,
+                        progress,
+                        |batch| {
+                            tx.send(Message::Findings(batch))
+                                .map_err(|_| io::Error::other("scan stopped"))
+                        },
+                    );
+                    // An error here means the merging side has stopped: so do we.
+                    let Ok(report) = report else { return };
+                    if tx.send(Message::FileDone(report)).is_err() {
+                        return;
+                    }
+                }
+            });
+            streams.push((rx, std::collections::VecDeque::new(), true));
+        }
+        loop {
+            // Every live log must show its next finding before the earliest can be chosen.
+            for (rx, head, live) in streams.iter_mut() {
+                while *live && head.is_empty() {
+                    match rx.recv() {
+                        Ok(Message::Findings(batch)) => head.extend(batch),
+                        Ok(Message::FileDone(report)) => scan.file_done(report),
+                        Err(_) => *live = false,
+                    }
+                }
+            }
+            let next = streams
+                .iter_mut()
+                .filter_map(|(_, head, _)| head.front().map(|t| t.time_ms).zip(Some(head)))
+                .min_by_key(|(time, _)| *time);
+            let Some((_, head)) = next else { break };
+            if let Some(t) = head.pop_front() {
+                scan.finding(t, out)?;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// One finding on its way to the jails: where, when (on its file's own clock), what.
+struct Timed {
+    file: usize,
+    line: u64,
+    time_ms: i64,
+    detection: Detection,
+}
+
+/// What reading one file found besides the findings.
+struct FileReport {
+    index: usize,
+    gzip: bool,
+    counts: Totals,
+    error: Option<String>,
+}
+
+/// Reads one input to its end (or to the point where it fails), resolving each finding's time on
+/// the file's own clock, and hands the findings to `emit` chunk by chunk, in file order.
+fn read_file(
+    index: usize,
+    input: Input,
+    detectors: &Detectors,
+    workers: usize,
+    chunk_size: usize,
+    progress: &Progress,
+    mut emit: impl FnMut(Vec<Timed>) -> io::Result<()>,
+) -> io::Result<FileReport> {
+    let name = input.path.display().to_string();
+    let mut clock = LogClock::new(input.modified_ms.unwrap_or_else(now_ms));
+    let mut counts = Totals::default();
+    let mut line_base = 0u64;
+    let mut reader = ChunkReader::with_limits(input.reader, chunk_size, reader::MAX_LINE);
+    let max_line = reader.max_line();
+    let result = reader::for_each_chunk(
+        &mut reader,
+        workers,
+        |chunk| detect_chunk(detectors, chunk, max_line),
+        |info: ChunkInfo, r: ChunkResult| -> io::Result<()> {
+            line_base += info.overlong_before;
+            counts.lines += info.overlong_before + r.lines;
+            counts.skipped += info.overlong_before + r.overlong;
+            counts.invalid_utf8 += r.invalid_utf8;
+            counts.suspicious += r.suspicious;
+            counts.findings += r.hits.len() as u64;
+            let batch: Vec<Timed> = r
+                .hits
+                .into_iter()
+                .map(|hit| Timed {
+                    file: index,
+                    line: line_base + u64::from(hit.index) + 1,
+                    time_ms: clock.resolve(hit.detection.stamp),
+                    detection: hit.detection,
+                })
+                .collect();
+            line_base += r.lines;
+            if info.dropped_partial {
+                // The line cut short by the failure: counted, never examined.
+                line_base += 1;
+                counts.lines += 1;
+                counts.skipped += 1;
+            }
+            progress.advance();
+            if batch.is_empty() {
+                Ok(())
+            } else {
+                emit(batch)
+            }
+        },
+    );
+    counts.untimed = clock.untimed;
+    let error = match result {
+        Ok(()) => None,
+        Err(ChunkError::Consume(e)) => return Err(e),
+        Err(ChunkError::Read(e)) => Some(format!(
+            "{name}: read error after line {line_base}: {e} (the lines before it were scanned)"
+        )),
+    };
+    Ok(FileReport {
+        index,
+        gzip: input.gzip,
+        counts,
+        error,
+    })
 }
 
 /// What the configuration contributes: jails, trusted addresses, detectors.
@@ -175,26 +382,34 @@ impl Setup {
 }
 
 /// Opens every input before reading any, so a typo fails at once and not after an hour.
-fn open_inputs(files: &[PathBuf]) -> anyhow::Result<Vec<Input>> {
+/// Returns the logs (each with its rotated copies, oldest first) and every file's index.
+fn open_inputs(files: &[PathBuf]) -> anyhow::Result<Vec<Vec<(usize, Input)>>> {
     if files.iter().filter(|f| f.as_os_str() == "-").count() > 1 {
         bail!("standard input (-) can be read only once");
     }
-    order_rotated(files)
+    let mut index = 0;
+    group_rotated(files)
         .into_iter()
-        .map(|path| {
-            let input = if path.as_os_str() == "-" {
-                Input::stdin()
-            } else {
-                Input::open(&path)
-            };
-            input.map_err(anyhow::Error::from)
+        .map(|group| {
+            group
+                .into_iter()
+                .map(|path| {
+                    let input = if path.as_os_str() == "-" {
+                        Input::stdin()
+                    } else {
+                        Input::open(&path)
+                    };
+                    index += 1;
+                    Ok((index - 1, input?))
+                })
+                .collect()
         })
         .collect()
 }
 
-/// Puts rotated copies of one log oldest first (`x.3.gz`, `x.2`, `x.1`, `x`), each group where
-/// its first member was given; other files keep the user's order.
-fn order_rotated(files: &[PathBuf]) -> Vec<PathBuf> {
+/// Groups rotated copies of one log (`x.3.gz`, `x.2`, `x.1`, `x`), oldest first; each group
+/// where its first member was given. Every other file (and stdin) is a log of its own.
+fn group_rotated(files: &[PathBuf]) -> Vec<Vec<PathBuf>> {
     fn key(path: &Path) -> Option<(PathBuf, u64)> {
         let name = path.file_name()?.to_str()?;
         let name = name.strip_suffix(".gz").unwrap_or(name);
@@ -223,9 +438,9 @@ fn order_rotated(files: &[PathBuf]) -> Vec<PathBuf> {
     }
     groups
         .into_iter()
-        .flat_map(|(_, mut members)| {
+        .map(|(_, mut members)| {
             members.sort_by_key(|m| std::cmp::Reverse(m.0)); // stable: duplicates keep their order
-            members.into_iter().map(|(_, p)| p)
+            members.into_iter().map(|(_, p)| p).collect()
         })
         .collect()
 }
@@ -297,14 +512,16 @@ struct Offender {
     bans: Vec<Decision>,
 }
 
-/// The scan's running state across files.
+/// The scan's sequential side: the jails and the report, fed one finding at a time.
 struct Scan {
     jails: JailSet,
     events: EventSink,
+    names: Vec<String>,
     offenders: HashMap<IpAddr, Offender>,
     trusted_seen: HashMap<IpAddr, u64>,
     totals: Totals,
-    files: Vec<FileSummary>,
+    observed: u64,
+    files: Vec<Option<FileSummary>>,
     read_errors: Vec<String>,
 }
 
@@ -320,93 +537,49 @@ struct Totals {
 }
 
 impl Scan {
-    fn new(jails: JailSet, events: EventSink) -> Self {
+    fn new(jails: JailSet, events: EventSink, names: &[String]) -> Self {
         Scan {
             jails,
             events,
+            names: names.to_vec(),
             offenders: HashMap::new(),
             trusted_seen: HashMap::new(),
             totals: Totals::default(),
-            files: Vec::new(),
+            observed: 0,
+            files: names.iter().map(|_| None).collect(),
             read_errors: Vec::new(),
         }
     }
 
-    /// Reads one input to its end (or to the point where it fails).
-    fn file(
-        &mut self,
-        input: Input,
-        detectors: &Detectors,
-        workers: usize,
-        out: &mut impl Write,
-        progress: &Progress,
-    ) -> anyhow::Result<()> {
-        let name = input.path.display().to_string();
-        let reference = input.modified_ms.unwrap_or_else(now_ms);
-        let mut clock = LogClock::new(reference);
-        let before = self.totals;
-        let mut line_base = 0u64;
-        let mut reader = ChunkReader::with_limits(input.reader, SCAN_CHUNK, reader::MAX_LINE);
-        let max_line = reader.max_line();
-        let consumed = input.consumed;
-        let result = reader::for_each_chunk(
-            &mut reader,
-            workers,
-            |chunk| detect_chunk(detectors, chunk, max_line),
-            |info: ChunkInfo, r: ChunkResult| -> io::Result<()> {
-                line_base += info.overlong_before;
-                self.totals.lines += info.overlong_before + r.lines;
-                self.totals.skipped += info.overlong_before + r.overlong;
-                self.totals.invalid_utf8 += r.invalid_utf8;
-                self.totals.suspicious += r.suspicious;
-                for hit in r.hits {
-                    let line = line_base + u64::from(hit.index) + 1;
-                    self.finding(&name, line, hit.detection, &mut clock, out)?;
-                }
-                line_base += r.lines;
-                if info.dropped_partial {
-                    // The line cut short by the failure: counted, never examined.
-                    line_base += 1;
-                    self.totals.lines += 1;
-                    self.totals.skipped += 1;
-                }
-                progress.advance(&consumed);
-                Ok(())
-            },
-        );
-        self.totals.untimed += clock.untimed;
-        progress.file_done(&consumed);
-        let mut error = None;
-        match result {
-            Ok(()) => {}
-            Err(ChunkError::Consume(e)) => return Err(e.into()),
-            Err(ChunkError::Read(e)) => {
-                let message = format!(
-                    "{name}: read error after line {line_base}: {e} (the lines before it were scanned)"
-                );
-                self.read_errors.push(message.clone());
-                error = Some(message);
-            }
+    /// A file was read to its end: its counts join the totals.
+    fn file_done(&mut self, r: FileReport) {
+        let c = r.counts;
+        let t = &mut self.totals;
+        t.lines += c.lines;
+        t.findings += c.findings;
+        t.suspicious += c.suspicious;
+        t.skipped += c.skipped;
+        t.untimed += c.untimed;
+        t.invalid_utf8 += c.invalid_utf8;
+        if let Some(e) = &r.error {
+            self.read_errors.push(e.clone());
         }
-        self.files.push(FileSummary {
-            file: name,
-            gzip: input.gzip,
-            lines: self.totals.lines - before.lines,
-            findings: self.totals.findings - before.findings,
-            error,
-        });
-        Ok(())
+        if let Some(slot) = self.files.get_mut(r.index) {
+            *slot = Some(FileSummary {
+                file: self.names[r.index].clone(),
+                gzip: r.gzip,
+                lines: c.lines,
+                findings: c.findings,
+                error: r.error,
+            });
+        }
     }
 
-    fn finding(
-        &mut self,
-        file: &str,
-        line: u64,
-        d: Detection,
-        clock: &mut LogClock,
-        out: &mut impl Write,
-    ) -> io::Result<()> {
-        let time_ms = clock.resolve(d.stamp);
+    /// One finding through the jails, into the report (and out as an event).
+    fn finding(&mut self, t: Timed, out: &mut impl Write) -> io::Result<()> {
+        let (time_ms, d) = (t.time_ms, t.detection);
+        let file = self.names.get(t.file).map_or("?", String::as_str);
+        let line = t.line;
         let finding = Finding {
             time_ms,
             service: d.service,
@@ -415,8 +588,8 @@ impl Scan {
             attempt: d.attempt,
         };
         let obs = self.jails.observe(&finding);
-        self.totals.findings += 1;
-        if self.totals.findings.is_multiple_of(65_536) {
+        self.observed += 1;
+        if self.observed.is_multiple_of(65_536) {
             self.jails.prune(time_ms);
         }
         if obs.trusted {
@@ -545,7 +718,7 @@ impl Scan {
             would_ban: offenders.iter().filter(|o| o.would_ban).count() as u64,
             offenders,
             trusted,
-            files: self.files.clone(),
+            files: self.files.iter().flatten().cloned().collect(),
             read_errors: self.read_errors.clone(),
             threads,
         }
@@ -858,15 +1031,20 @@ fn iso_time(ms: i64, sep: char) -> String {
     )
 }
 
-/// A progress bar on stderr, only for large inputs on a terminal.
+/// A progress bar on stderr, only for large inputs on a terminal. Shared by the reading threads.
 struct Progress {
     bar: Option<indicatif::ProgressBar>,
-    done_before: std::cell::Cell<u64>,
+    consumed: Vec<Arc<AtomicU64>>,
 }
 
 impl Progress {
-    fn new(inputs: &[Input]) -> Self {
-        let total: u64 = inputs.iter().filter_map(|i| i.size).sum();
+    fn new<'a>(inputs: impl Iterator<Item = &'a (usize, Input)>) -> Self {
+        let mut total = 0;
+        let mut consumed = Vec::new();
+        for (_, input) in inputs {
+            total += input.size.unwrap_or(0);
+            consumed.push(Arc::clone(&input.consumed));
+        }
         let bar = (io::stderr().is_terminal() && total > PROGRESS_THRESHOLD).then(|| {
             let bar = indicatif::ProgressBar::new(total);
             bar.set_style(
@@ -877,21 +1055,18 @@ impl Progress {
             );
             bar
         });
-        Progress {
-            bar,
-            done_before: std::cell::Cell::new(0),
-        }
+        Progress { bar, consumed }
     }
 
-    fn advance(&self, consumed: &std::sync::atomic::AtomicU64) {
+    fn advance(&self) {
         if let Some(bar) = &self.bar {
-            bar.set_position(self.done_before.get() + consumed.load(Ordering::Relaxed));
+            bar.set_position(
+                self.consumed
+                    .iter()
+                    .map(|c| c.load(Ordering::Relaxed))
+                    .sum(),
+            );
         }
-    }
-
-    fn file_done(&self, consumed: &std::sync::atomic::AtomicU64) {
-        self.done_before
-            .set(self.done_before.get() + consumed.load(Ordering::Relaxed));
     }
 
     fn finish(&self) {
@@ -911,7 +1086,8 @@ mod tests {
 
     #[test]
     fn rotated_copies_are_read_oldest_first() {
-        let got = order_rotated(&paths(&[
+        let flat = |files: &[PathBuf]| -> Vec<PathBuf> { group_rotated(files).concat() };
+        let got = flat(&paths(&[
             "/var/log/asterisk/messages",
             "/var/log/auth.log",
             "/var/log/asterisk/messages.1",
@@ -933,8 +1109,9 @@ mod tests {
             ])
         );
         // Same names in other directories are other logs.
-        let got = order_rotated(&paths(&["a/messages", "b/messages.1"]));
-        assert_eq!(got, paths(&["a/messages", "b/messages.1"]));
+        let got = group_rotated(&paths(&["a/messages", "b/messages.1"]));
+        assert_eq!(got, [paths(&["a/messages"]), paths(&["b/messages.1"])]);
+        assert_eq!(group_rotated(&paths(&["-", "x.1", "x"])).len(), 2);
     }
 
     #[test]
