@@ -7,7 +7,8 @@
 #   re-ban     the same N again in the same process: the refresh path (add, delete, add)
 #   restore    after `nft flush ruleset` (or `ipset flush`): open the SQLite store holding N
 #              active bans, read them, put them back in one batch (tg_enforce::reconcile);
-#              "process" adds the program start and init
+#              "process" adds the program start and init; "in batches" is
+#              tg_enforce::reconcile_in_chunks, which lets the daemon ban newcomers in between
 #   latency    one-address batches (a lone attacker): the whole `ban` call, nft transaction
 #              plus the conntrack pass, p50/p99 over L calls
 #   per-ban    the peers' method (fail2ban, fail2ban-rs): one `nft add element` process per ban,
@@ -57,6 +58,11 @@ for backend in nftables iptables; do
     end=$(now_ms)
     record "$backend" "restore $N from the store (reconcile)" "$(ms_of reconcile 1 <<< "$out")"
     record "$backend" "restore $N, whole process" "$((end - start))"
+
+    if [ "$backend" = nftables ]; then in_ns nft flush ruleset; else in_ns ipset flush; fi
+    out=$(in_ns "$CLI" --backend "$backend" reconcile "$DB" 1000)
+    record "$backend" "restore $N in batches of 1000" "$(ms_of reconcile 1 <<< "$out")"
+    record "$backend" "  longest batch (a new ban waits)" "$(ms_of longest-chunk 1 <<< "$out")"
   done
 done
 

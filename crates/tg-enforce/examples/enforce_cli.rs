@@ -14,14 +14,15 @@
 //!   seed-store DB N SECS         record N generated bans in the SQLite store at DB
 //!   record DB IP SECS            record one ban in the store (SECS < 0: already ended)
 //!   read-store DB                read the store's active bans (timing only)
-//!   reconcile DB                 restore the store's bans into the kernel
+//!   reconcile DB [CHUNK]         restore the store's bans into the kernel (in one batch, or in
+//!                                batches of CHUNK, printing the longest batch)
 //! ```
 //! Commands joined by `+` run in one process with one enforcer (e.g. a ban then a re-ban).
 //! Timings go to stdout as `<step> <count> <milliseconds> ms`, for bench/bans_batch.sh.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::process::ExitCode;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tg_enforce::{BanOrder, Enforcer, IpsetEnforcer, NftEnforcer};
 use tg_store::{BanRecord, SqliteStore, Store};
@@ -189,6 +190,28 @@ fn one(enforcer: &mut dyn Enforcer, args: &[String]) -> Res {
             let mut store = SqliteStore::open(db.as_ref())?;
             let report = tg_enforce::reconcile(&mut store, enforcer, now_ms())?;
             timing("reconcile", report.restored, t);
+            println!("expired {}", report.expired);
+            Ok(())
+        }
+        ("reconcile", [db, chunk]) => {
+            let t = Instant::now();
+            let mut store = SqliteStore::open(db.as_ref())?;
+            // The longest stretch between two callbacks: how long a new ban would wait.
+            let mut last = Instant::now();
+            let mut longest = Duration::ZERO;
+            let report = tg_enforce::reconcile_in_chunks(
+                &mut store,
+                enforcer,
+                now_ms(),
+                chunk.parse()?,
+                &mut |_| {
+                    longest = longest.max(last.elapsed());
+                    last = Instant::now();
+                    Ok(())
+                },
+            )?;
+            timing("reconcile", report.restored, t);
+            println!("longest-chunk 1 {:.1} ms", longest.as_secs_f64() * 1000.0);
             println!("expired {}", report.expired);
             Ok(())
         }

@@ -6,6 +6,7 @@
 //! let mut enforcer = tg_enforce::build_from(&config.daemon)?;   // or build(backend)
 //! enforcer.init()?;                                            // table, sets, chains; keeps bans
 //! tg_enforce::reconcile(&mut store, enforcer.as_mut(), now_ms)?; // store → kernel, one batch
+//! // or reconcile_in_chunks(.., 1000, &mut |e| { /* ban what queued up */ Ok(()) })
 //! // per batch of decisions: store.record_bans(..) FIRST, then
 //! enforcer.ban(&[BanOrder { ip, secs }])?;                    // one transaction; conntrack after
 //! enforcer.unban(&[ip])?;                                      // absent addresses are fine
@@ -57,7 +58,7 @@ use std::path::PathBuf;
 
 pub use ipset::IpsetEnforcer;
 pub use nft::NftEnforcer;
-pub use reconcile::{reconcile, ReconcileReport};
+pub use reconcile::{reconcile, reconcile_in_chunks, ReconcileReport};
 pub use tg_config::daemon::Backend;
 
 /// Ban `ip` for `secs` seconds.

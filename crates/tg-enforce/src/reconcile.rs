@@ -5,7 +5,7 @@ use tg_store::Store;
 
 use crate::{BanOrder, EnforceError, Enforcer};
 
-/// What [`reconcile`] did.
+/// What [`reconcile`] (or [`reconcile_in_chunks`]) did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ReconcileReport {
     /// Active bans handed to the kernel in the batch (including those it still had).
@@ -22,9 +22,43 @@ pub fn reconcile(
     enforcer: &mut dyn Enforcer,
     now_ms: i64,
 ) -> Result<ReconcileReport, EnforceError> {
+    let (orders, expired) = pending(store, now_ms)?;
+    enforcer.restore(&orders)?;
+    Ok(ReconcileReport {
+        restored: orders.len(),
+        expired,
+    })
+}
+
+/// [`reconcile`] in batches of `chunk` bans, most recent first, calling `between` after each
+/// batch — so a daemon restoring 100,000 bans can still ban a new attacker within milliseconds
+/// (`between` drains its queue and bans with the same enforcer). One batch of 1,000 costs a few
+/// milliseconds; `bench/bans_batch.sh` measures the whole restore and the longest batch.
+pub fn reconcile_in_chunks(
+    store: &mut dyn Store,
+    enforcer: &mut dyn Enforcer,
+    now_ms: i64,
+    chunk: usize,
+    between: &mut dyn FnMut(&mut dyn Enforcer) -> Result<(), EnforceError>,
+) -> Result<ReconcileReport, EnforceError> {
+    let (mut orders, expired) = pending(store, now_ms)?;
+    // `active_bans` is oldest first; the newest bans are the likeliest still-active attackers.
+    orders.reverse();
+    for batch in orders.chunks(chunk.max(1)) {
+        enforcer.restore(batch)?;
+        between(enforcer)?;
+    }
+    Ok(ReconcileReport {
+        restored: orders.len(),
+        expired,
+    })
+}
+
+/// The store's active bans as orders for their remaining time, and how many had expired.
+fn pending(store: &mut dyn Store, now_ms: i64) -> Result<(Vec<BanOrder>, usize), EnforceError> {
     let expired = store.expire_bans(now_ms)?;
-    let active = store.active_bans(now_ms)?;
-    let orders: Vec<BanOrder> = active
+    let orders = store
+        .active_bans(now_ms)?
         .iter()
         .map(|b| {
             let left_ms = u64::try_from(b.until_ms.saturating_sub(now_ms)).unwrap_or(0);
@@ -34,11 +68,7 @@ pub fn reconcile(
             }
         })
         .collect();
-    enforcer.restore(&orders)?;
-    Ok(ReconcileReport {
-        restored: orders.len(),
-        expired,
-    })
+    Ok((orders, expired))
 }
 
 #[cfg(test)]
@@ -68,7 +98,7 @@ mod tests {
             Ok(())
         }
         fn list(&mut self) -> Result<Vec<(IpAddr, u64)>, EnforceError> {
-            Ok(Vec::new())
+            Ok(self.restored.iter().map(|o| (o.ip, o.secs)).collect())
         }
         fn backend(&self) -> &'static str {
             "recorder"
@@ -111,5 +141,51 @@ mod tests {
                 secs: 61
             }]
         );
+    }
+
+    #[test]
+    fn chunks_go_newest_first_with_room_between() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut store = SqliteStore::open(&tmp.path().join("state.db")).unwrap();
+        let bans: Vec<BanRecord> = (1..=5u8)
+            .map(|i| BanRecord {
+                ip: IpAddr::from([198, 51, 100, i]),
+                jail: "sip".into(),
+                since_ms: i64::from(i),
+                until_ms: 60_000,
+                reason: "x".into(),
+                count: 3,
+                ban_number: 1,
+            })
+            .collect();
+        store.record_bans(&bans).unwrap();
+        let mut enforcer = Recorder::default();
+        let mut pauses = Vec::new();
+        let report = reconcile_in_chunks(&mut store, &mut enforcer, 0, 2, &mut |e| {
+            pauses.push(e.list()?.len());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(
+            report,
+            ReconcileReport {
+                restored: 5,
+                expired: 0
+            }
+        );
+        assert_eq!(
+            pauses,
+            [2, 4, 5],
+            "called after each batch (2 + 2 + 1) is in"
+        );
+        let order: Vec<u8> = enforcer
+            .restored
+            .iter()
+            .map(|o| match o.ip {
+                IpAddr::V4(v4) => v4.octets()[3],
+                IpAddr::V6(_) => 0,
+            })
+            .collect();
+        assert_eq!(order, [5, 4, 3, 2, 1]);
     }
 }
