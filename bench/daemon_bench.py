@@ -70,6 +70,15 @@ class Tollguard:
         with open(self.cfg) as f:
             return {"tollguard.toml": f.read()}
 
+    def counters(self):
+        """The daemon's counters (tollguard status --format json), or None."""
+        r = subprocess.run([TG_BIN, "status", "--format", "json", "--socket", self.sock],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        if r.returncode != 0:
+            return None
+        import json
+        return json.loads(r.stdout)["counters"]
+
     def ctl_ok(self, *args):
         return subprocess.run([TG_BIN, *args, "--socket", self.sock], stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL).returncode == 0
@@ -148,6 +157,10 @@ def cmd_restore(args):
         t0 = mono()
         lw.write(data)
         t_written = mono()
+        # The daemon counts a ban as applied when its kernel transaction has returned.
+        H.wait_until(lambda: (d.counters() or {}).get("bans_applied", 0) >= args.bans,
+                     args.cap, 0.02)
+        res["populate_applied_s"] = round(mono() - t0, 3)
         ok = H.wait_until(lambda: (mon.poll(), in_block_set(mon, ipset_, bs) >= args.bans)[1],
                           args.cap, 0.05)
         mon.poll()
@@ -181,6 +194,13 @@ def cmd_restore(args):
         timer.start()
         d.start()
         res["restart_ready_s"] = round(d.t_ready - t0, 3)
+
+        def restored():
+            c = d.counters() or {}
+            return c.get("restore_ms", -1) >= 0 and c.get("restored", 0) >= args.bans
+        H.wait_until(restored, args.cap, 0.02)
+        res["restore_done_s"] = round(mono() - t0, 3)
+        res["restore_daemon_ms"] = (d.counters() or {}).get("restore_ms")
         H.wait_until(lambda: (mon.poll(), in_block_set(mon, ipset_, bs) >= args.bans
                               and (bs, probe) in mon.first)[1], args.cap, 0.05)
         timer.join()

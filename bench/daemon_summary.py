@@ -113,9 +113,11 @@ def main():
     s = load(d, "restore_tollguard.json")
     if s:
         n = "{:,}".format(s["bans"])
-        tg["apply"] = "%s in %s" % (n, secs(s.get("populate_all_in_set_s")))
-        tg["restore"] = "%s in %s (%s in nft list)" % (n, secs(s.get("restore_all_in_set_s")),
-                                                       "{:,}".format(s.get("nft_list_count", 0)))
+        tg["apply"] = "%s in %s (monitor saw the last at %s)" % (
+            n, secs(s.get("populate_applied_s")), secs(s.get("populate_all_in_set_s")))
+        tg["restore"] = "%s in %s after the restart (the daemon's restore: %s ms; %s in nft list)" % (
+            n, secs(s.get("restore_done_s")), s.get("restore_daemon_ms"),
+            "{:,}".format(s.get("nft_list_count", 0)))
         tg["probe"] = ("written +%.2f s, banned +%.2f s (%s ms)" % (
             s["probe_written_at_s"], s["probe_banned_at_s"], ms(s.get("probe_latency_ms")))
             if s.get("probe_banned_at_s") is not None and s.get("probe_written_at_s") is not None

@@ -4,7 +4,6 @@
 //! - `tg-inotify`: blocks on inotify, wakes the detection thread;
 //! - `tg-detect`: followers, detectors, jails ([`crate::pipeline`]);
 //! - `tg-enforce`: store and kernel, batched bans ([`crate::enforcer`]);
-//! - `tg-settle`: exact timeouts and conntrack clean-up after each ban, off the ban path;
 //! - `tg-restore`: at start only, puts the store's bans back into the kernel with its own store
 //!   connection and enforcer, so new attackers are banned while 100,000 old bans are restored;
 //! - `tg-journal`: `journalctl -f`, when a jail names journal matches;
@@ -109,18 +108,12 @@ impl Daemon {
 
         let (enforce_tx, enforce_rx) = mpsc::channel();
         let cursor_file = state_dir.join("journal.cursor");
-        let (settle_tx, settle_rx) = mpsc::channel();
-        let settler = tg_enforce::build_from(&config.daemon)?;
-        threads.push(spawn("tg-settle", move || {
-            crate::enforcer::run_settle(settler, settle_rx)
-        })?);
         let task = EnforcerTask::new(
             Box::new(store),
             enforcer,
             Arc::clone(&stats),
             cursor_file.clone(),
-        )
-        .with_settle(settle_tx);
+        );
         threads.push(spawn("tg-enforce", move || task.run(enforce_rx))?);
 
         let (pipe_tx, pipe_rx) = mpsc::channel();

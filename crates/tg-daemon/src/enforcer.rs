@@ -60,61 +60,10 @@ pub enum EnforceMsg {
     Stop(Sender<()>),
 }
 
-/// What the settle thread is asked to do (see [`EnforcerTask::with_settle`]).
-pub enum SettleMsg {
-    /// Ban with exact durations and clear the sources' conntrack entries.
-    Ban(Vec<BanOrder>),
-    /// Lift bans (after every ban queued before).
-    Unban(Vec<IpAddr>, Sender<Result<(), String>>),
-    /// Finish what is queued and stop.
-    Stop(Sender<()>),
-}
-
-/// The settle thread: a second enforcer that gives each ban its exact duration and clears the
-/// banned sources' conntrack entries (`Enforcer::ban`), off the path that puts the addresses
-/// into the kernel set. Clearing conntrack costs one kernel table walk per address, which must
-/// not delay the next attacker's ban; queued batches are merged.
-pub fn run_settle(mut enforcer: Box<dyn Enforcer>, rx: Receiver<SettleMsg>) {
-    let mut pending: Vec<BanOrder> = Vec::new();
-    let flush = |enforcer: &mut Box<dyn Enforcer>, pending: &mut Vec<BanOrder>| {
-        if !pending.is_empty() {
-            if let Err(e) = enforcer.ban(pending) {
-                tracing::warn!(
-                    "settling {} ban(s) (timeouts, conntrack): {e}",
-                    pending.len()
-                );
-            }
-            pending.clear();
-        }
-    };
-    while let Ok(first) = rx.recv() {
-        let mut next = Some(first);
-        while let Some(msg) = next.take() {
-            match msg {
-                SettleMsg::Ban(orders) => {
-                    pending.extend(orders);
-                    next = rx.try_recv().ok();
-                }
-                SettleMsg::Unban(ips, reply) => {
-                    flush(&mut enforcer, &mut pending);
-                    let _ = reply.send(enforcer.unban(&ips).map_err(|e| e.to_string()));
-                }
-                SettleMsg::Stop(done) => {
-                    flush(&mut enforcer, &mut pending);
-                    let _ = done.send(());
-                    return;
-                }
-            }
-        }
-        flush(&mut enforcer, &mut pending);
-    }
-}
-
 /// The enforcer thread's state.
 pub struct EnforcerTask {
     store: Box<dyn Store>,
     enforcer: Box<dyn Enforcer>,
-    settle: Option<Sender<SettleMsg>>,
     stats: Arc<Stats>,
     cursor_file: PathBuf,
     positions: Option<Vec<FilePosition>>,
@@ -136,7 +85,6 @@ impl EnforcerTask {
         EnforcerTask {
             store,
             enforcer,
-            settle: None,
             stats,
             cursor_file,
             positions: None,
@@ -146,14 +94,6 @@ impl EnforcerTask {
             last_save: None,
             last_expire: Instant::now(),
         }
-    }
-
-    /// Puts bans into the kernel with `Enforcer::restore` (one `nft` transaction, addresses the
-    /// jails decided on are not in the set) and leaves exact timeouts and conntrack clean-up to
-    /// the settle thread behind `settle` ([`run_settle`]).
-    pub fn with_settle(mut self, settle: Sender<SettleMsg>) -> EnforcerTask {
-        self.settle = Some(settle);
-        self
     }
 
     /// Runs until `Stop` (or every sender is gone).
@@ -207,12 +147,6 @@ impl EnforcerTask {
                 self.housekeeping();
             }
             if let Some(done) = stop {
-                if let Some(settle) = &self.settle {
-                    let (tx, rx) = std::sync::mpsc::channel();
-                    if settle.send(SettleMsg::Stop(tx)).is_ok() {
-                        let _ = rx.recv_timeout(Duration::from_secs(10));
-                    }
-                }
                 let _ = done.send(());
                 return;
             }
@@ -277,12 +211,8 @@ impl EnforcerTask {
             })
             .collect();
         let t1 = Instant::now();
-        let applied = match &self.settle {
-            Some(settle) => self.enforcer.restore(&orders).inspect(|()| {
-                let _ = settle.send(SettleMsg::Ban(orders.clone()));
-            }),
-            None => self.enforcer.ban(&orders),
-        };
+        // One kernel transaction; conntrack clean-up happens off this path (tg-enforce).
+        let applied = self.enforcer.ban(&orders);
         tracing::debug!(
             "batch of {}: store {:?}, kernel {:?}",
             orders.len(),
@@ -337,17 +267,7 @@ impl EnforcerTask {
     fn unban(&mut self, ip: IpAddr) -> Result<bool, String> {
         // Kernel first here: the address must be free when we say so; a store that still lists
         // it would only re-add it on the next restart, which the store removal below prevents.
-        match &self.settle {
-            Some(settle) => {
-                let (tx, rx) = std::sync::mpsc::channel();
-                settle
-                    .send(SettleMsg::Unban(vec![ip], tx))
-                    .map_err(|_| "the settle thread has stopped".to_string())?;
-                rx.recv_timeout(Duration::from_secs(30))
-                    .map_err(|_| "the settle thread did not answer".to_string())??;
-            }
-            None => self.enforcer.unban(&[ip]).map_err(|e| e.to_string())?,
-        }
+        self.enforcer.unban(&[ip]).map_err(|e| e.to_string())?;
         self.retry.retain(|o| o.ip != ip);
         let was = self.store.remove_ban(ip).map_err(|e| e.to_string())?;
         Stats::add(&self.stats.unbans, 1);
