@@ -10,7 +10,8 @@
 //! - Offender history: every recorded ban raises `(ip, jail)`'s count to at least the record's
 //!   `ban_number` (so recording the same ban twice counts once); [`Store::prior_bans`] and
 //!   [`Store::all_prior_bans`] give it back for escalation (`tg_jail::JailSet::set_prior_bans`).
-//!   History outlives the ban and the process: escalation works across restarts.
+//!   History outlives the ban and the process: escalation works across restarts;
+//!   [`Store::forget_offenders_before`] keeps it from growing forever.
 //! - [`FilePosition`]: where the follower stopped in each log; [`Store::save_positions`]
 //!   upserts by path; [`Store::record`] commits a batch of bans *and* positions atomically.
 //!
@@ -151,6 +152,10 @@ pub trait Store: Send {
     fn prior_bans(&mut self, ip: IpAddr, jail: &str) -> Result<u32, StoreError>;
     /// Every offender's history: `(ip, jail, bans)`.
     fn all_prior_bans(&mut self) -> Result<Vec<(IpAddr, String, u32)>, StoreError>;
+    /// Forgets the history of offenders whose last ban started before `before_ms` (they start
+    /// again from a first ban); returns how many `(ip, jail)` rows went. Without it the history
+    /// grows with every attacker ever seen — call it now and then (e.g. daily, keeping 30 days).
+    fn forget_offenders_before(&mut self, before_ms: i64) -> Result<usize, StoreError>;
     /// Saves follower positions (upsert by path) in one transaction.
     fn save_positions(&mut self, positions: &[FilePosition]) -> Result<(), StoreError>;
     /// Every saved position.

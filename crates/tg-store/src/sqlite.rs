@@ -359,6 +359,12 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
+    fn forget_offenders_before(&mut self, before_ms: i64) -> Result<usize, StoreError> {
+        self.conn
+            .execute("DELETE FROM offenders WHERE last_ms < ?1", [before_ms])
+            .map_err(self.err("forget offenders"))
+    }
+
     fn save_positions(&mut self, positions: &[FilePosition]) -> Result<(), StoreError> {
         self.record(&[], positions)
     }
@@ -527,6 +533,26 @@ mod tests {
             1,
             "the ban of the failed batch was rolled back"
         );
+    }
+
+    #[test]
+    fn old_offenders_are_forgotten_recent_ones_kept() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut s = SqliteStore::open(&tmp.path().join("state.db")).unwrap();
+        let at = |ip: &str, since_ms| BanRecord {
+            since_ms,
+            ..ban(ip, "sip", since_ms + 1, 1)
+        };
+        s.record_bans(&[at("198.51.100.1", 1_000), at("198.51.100.2", 5_000)])
+            .unwrap();
+        assert_eq!(s.forget_offenders_before(5_000).unwrap(), 1);
+        let left: Vec<String> = s
+            .all_prior_bans()
+            .unwrap()
+            .into_iter()
+            .map(|(ip, _, _)| ip.to_string())
+            .collect();
+        assert_eq!(left, ["198.51.100.2"]);
     }
 
     #[test]
