@@ -21,6 +21,8 @@ pub enum Firewall {
     Tollguard {
         /// Services (lower-case names as written in the policy) open to anyone.
         open: BTreeSet<String>,
+        /// Ports of custom services open to anyone (`ports = [8088]`).
+        open_ports: BTreeSet<u16>,
     },
     /// Some other rules file exists (nftables.conf, iptables rules); what it admits is not
     /// evaluated.
@@ -52,9 +54,37 @@ impl Firewall {
     /// address. Unknown rules files count as admitting (the audit cannot prove otherwise).
     pub fn admits_anyone(&self, service: &str) -> bool {
         match self {
-            Firewall::Tollguard { open } => aliases(service).iter().any(|a| open.contains(*a)),
+            Firewall::Tollguard { open, open_ports } => {
+                aliases(service).iter().any(|a| open.contains(*a))
+                    || default_ports(service)
+                        .iter()
+                        .any(|p| open_ports.contains(p))
+            }
             Firewall::Other { .. } | Firewall::None => true,
         }
+    }
+
+    /// Whether a listening port can be reached from any address.
+    pub fn admits_port(&self, service: &str, port: u16) -> bool {
+        match self {
+            Firewall::Tollguard { open_ports, .. } => {
+                self.admits_anyone(service) || open_ports.contains(&port)
+            }
+            Firewall::Other { .. } | Firewall::None => true,
+        }
+    }
+}
+
+/// The ports Asterisk and the host use for a service by default.
+fn default_ports(service: &str) -> &'static [u16] {
+    match service {
+        "sip" => &[5060, 5061],
+        "iax" => &[4569],
+        "ami" => &[5038, 5039],
+        "ari" => &[8088, 8089],
+        "ssh" => &[22],
+        "web" => &[80, 443],
+        _ => &[],
     }
 }
 
@@ -65,8 +95,9 @@ pub fn firewall(root: &Root) -> Firewall {
         if let Ok(value) = text.parse::<toml::Table>() {
             if let Some(fw) = value.get("firewall") {
                 let mut open = BTreeSet::new();
-                collect_open(None, fw, &mut open);
-                return Firewall::Tollguard { open };
+                let mut open_ports = BTreeSet::new();
+                collect_open(None, fw, &mut open, &mut open_ports);
+                return Firewall::Tollguard { open, open_ports };
             }
         }
     }
@@ -92,22 +123,30 @@ pub fn firewall(root: &Root) -> Firewall {
     Firewall::None
 }
 
-/// Walks the `[firewall]` policy without depending on its exact schema: any table or array
-/// named after a service (or a table with `name = "svc"`) whose string values include
-/// `anyone` opens that service to anyone.
-fn collect_open(name: Option<&str>, v: &toml::Value, open: &mut BTreeSet<String>) {
+/// Walks the `[firewall]` policy without depending on its exact schema (today:
+/// `[firewall.services.NAME] zones = [...]`, `ports = [...]` for custom services): any table
+/// or array named after a service (or a table with `name = "svc"`) whose zone list includes
+/// `anyone` opens that service, and the table's `ports`, to anyone.
+fn collect_open(
+    name: Option<&str>,
+    v: &toml::Value,
+    open: &mut BTreeSet<String>,
+    open_ports: &mut BTreeSet<u16>,
+) {
+    let says_anyone = |v: &toml::Value| match v {
+        toml::Value::String(s) => s.eq_ignore_ascii_case("anyone"),
+        toml::Value::Array(items) => items
+            .iter()
+            .any(|i| i.as_str().is_some_and(|s| s.eq_ignore_ascii_case("anyone"))),
+        _ => false,
+    };
     match v {
         toml::Value::Array(items) => {
-            let anyone = items
-                .iter()
-                .any(|i| i.as_str().is_some_and(|s| s.eq_ignore_ascii_case("anyone")));
-            if let (true, Some(n)) = (anyone, name) {
+            if let (true, Some(n)) = (says_anyone(v), name) {
                 open.insert(n.to_ascii_lowercase());
             }
-            for i in items {
-                if i.is_table() {
-                    collect_open(name, i, open);
-                }
+            for i in items.iter().filter(|i| i.is_table()) {
+                collect_open(name, i, open, open_ports);
             }
         }
         toml::Value::Table(t) => {
@@ -116,19 +155,43 @@ fn collect_open(name: Option<&str>, v: &toml::Value, open: &mut BTreeSet<String>
                 .or_else(|| t.get("service"))
                 .and_then(|n| n.as_str())
                 .or(name);
-            for (k, val) in t {
-                let is_zone_list =
-                    matches!(k.as_str(), "zones" | "open_to" | "allow" | "from" | "to");
-                let child = if is_zone_list { own } else { Some(k.as_str()) };
-                collect_open(child, val, open);
+            let zone_keys = ["zones", "open_to", "allow", "from"];
+            let anyone = zone_keys.iter().any(|k| t.get(*k).is_some_and(says_anyone));
+            if anyone {
+                if let Some(n) = own {
+                    open.insert(n.to_ascii_lowercase());
+                }
+                for p in t
+                    .get("ports")
+                    .and_then(|p| p.as_array())
+                    .into_iter()
+                    .flatten()
+                {
+                    open_ports.extend(port_items(p));
+                }
             }
-        }
-        toml::Value::String(s) if s.eq_ignore_ascii_case("anyone") => {
-            if let Some(n) = name {
-                open.insert(n.to_ascii_lowercase());
+            for (k, val) in t {
+                if !zone_keys.contains(&k.as_str()) && k != "ports" {
+                    collect_open(Some(k.as_str()), val, open, open_ports);
+                }
             }
         }
         _ => {}
+    }
+}
+
+/// `5060` or `"10000-20000"` (at most 65,536 ports, so a wide range stays small).
+fn port_items(p: &toml::Value) -> Vec<u16> {
+    match p {
+        toml::Value::Integer(n) => u16::try_from(*n).ok().into_iter().collect(),
+        toml::Value::String(s) => {
+            let (a, b) = s.split_once('-').unwrap_or((s, s));
+            match (a.trim().parse::<u16>(), b.trim().parse::<u16>()) {
+                (Ok(a), Ok(b)) if a <= b => (a..=b).collect(),
+                _ => Vec::new(),
+            }
+        }
+        _ => Vec::new(),
     }
 }
 
@@ -258,7 +321,7 @@ pub fn check_network(root: &Root, fw: &Firewall, out: &mut Vec<Finding>) {
                 continue; // RTP must be reachable for calls to work
             }
             let admitted = match fw {
-                Firewall::Tollguard { .. } => fw.admits_anyone(service),
+                Firewall::Tollguard { .. } => fw.admits_port(service, l.port),
                 Firewall::Other { .. } | Firewall::None => true,
             };
             if !admitted {
@@ -618,11 +681,41 @@ mod tests {
         .parse()
         .unwrap();
         let mut open = BTreeSet::new();
-        collect_open(None, &t["firewall"], &mut open);
+        let mut ports = BTreeSet::new();
+        collect_open(None, &t["firewall"], &mut open, &mut ports);
         assert!(
             open.contains("ssh") && open.contains("ami") && !open.contains("sip"),
             "{open:?}"
         );
+    }
+
+    #[test]
+    fn the_firewall_schema_of_tg_config_is_read() {
+        let t: toml::Table = r#"
+            [firewall]
+            lan_interfaces = ["eth1"]
+            [firewall.services.sip]
+            zones = ["anyone"]
+            [firewall.services.ssh]
+            zones = ["trusted", "lan"]
+            [firewall.services.asterisk-http]
+            zones = ["anyone"]
+            ports = [8088, "9000-9002"]
+            protocol = "tcp"
+        "#
+        .parse()
+        .unwrap();
+        let mut open = BTreeSet::new();
+        let mut open_ports = BTreeSet::new();
+        collect_open(None, &t["firewall"], &mut open, &mut open_ports);
+        assert_eq!(
+            open,
+            BTreeSet::from(["sip".to_string(), "asterisk-http".to_string()])
+        );
+        assert_eq!(open_ports, BTreeSet::from([8088, 9000, 9001, 9002]));
+        let fw = Firewall::Tollguard { open, open_ports };
+        assert!(fw.admits_anyone("sip") && fw.admits_anyone("ari") && !fw.admits_anyone("ssh"));
+        assert!(fw.admits_port("other", 9001) && !fw.admits_port("other", 9003));
     }
 
     #[test]
