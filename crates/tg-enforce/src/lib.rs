@@ -7,7 +7,7 @@
 //! enforcer.init()?;                                            // table, sets, chains; keeps bans
 //! tg_enforce::reconcile(&mut store, enforcer.as_mut(), now_ms)?; // store → kernel, one batch
 //! // or reconcile_in_chunks(.., 1000, &mut |e| { /* ban what queued up */ Ok(()) })
-//! // per batch of decisions: store.record_bans(..) FIRST, then
+//! // per batch of decisions: store.record(&bans, &positions) FIRST (tg-store docs), then
 //! enforcer.ban(&[BanOrder { ip, secs }])?;                    // one transaction; conntrack after
 //! enforcer.unban(&[ip])?;                                      // absent addresses are fine
 //! enforcer.list()?;                                            // (ip, seconds left)
@@ -27,6 +27,9 @@
 //!   the ban objects with every ban in them. The next `ban`/`restore`/`unban` notices, re-creates
 //!   the objects and succeeds; [`Enforcer::intact`] lets the daemon notice sooner (poll it every
 //!   few seconds) and run `init` + [`reconcile`] to put the other bans back.
+//! - [`NftEnforcer`] also drops banned sources in forwarded traffic (chain `bans_forward`, for a
+//!   PBX in a container or VM behind the host); `NftEnforcer::new()?.forward(false)` leaves it
+//!   out. [`IpsetEnforcer`] guards `INPUT` only.
 //! - Never banned, whatever the order says: unspecified (`0.0.0.0`, `::`), loopback, multicast
 //!   and broadcast addresses (skipped with a warning).
 //! - Durations are clamped to what the kernel accepts: nftables `[1 s, 3650 days]`
