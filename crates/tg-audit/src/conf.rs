@@ -735,6 +735,58 @@ mod tests {
     }
 
     #[test]
+    fn latin1_and_long_lines_are_read_not_rejected() {
+        let mut text = b"[s]\ncallerid=\"M\xfcller\" <100>\nlong=".to_vec();
+        text.extend(std::iter::repeat_n(b'x', 1 << 20));
+        text.extend(b"\nafter=1\n");
+        let root = Root::new("/nonexistent-root");
+        let mut sources = Sources::default();
+        let mut skipped = Vec::new();
+        let mut l = Loader::new(&root, "/etc/asterisk", &mut sources, &mut skipped);
+        let c = l
+            .parse_text(Path::new("/etc/asterisk/t.conf"), &text)
+            .unwrap();
+        let s = c.section("s").unwrap();
+        assert!(s.value("callerid").unwrap().contains('\u{fffd}'));
+        assert_eq!(s.value("long").unwrap().len(), 1 << 20);
+        assert_eq!(s.get("after").unwrap().at.line, 4);
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic() {
+        // A small xorshift generator: deterministic, no dependency.
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let alphabet = b"[]()!+,=>;-\\#\n\t abc123\"<>*?_.";
+        for _ in 0..2000 {
+            let len = (next() % 200) as usize;
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| {
+                    let r = next();
+                    if r % 50 == 0 {
+                        (r >> 8) as u8
+                    } else {
+                        alphabet[(r >> 16) as usize % alphabet.len()]
+                    }
+                })
+                .collect();
+            let root = Root::new("/nonexistent-root");
+            let mut sources = Sources::default();
+            let mut skipped = Vec::new();
+            let mut l = Loader::new(&root, "/etc/asterisk", &mut sources, &mut skipped);
+            match l.parse_text(Path::new("/etc/asterisk/t.conf"), &bytes) {
+                Ok(_) => {}
+                Err(e) => assert!(e.to_string().starts_with("/etc/asterisk/"), "{e}"),
+            }
+        }
+    }
+
+    #[test]
     fn booleans() {
         assert!(is_true("Yes") && is_true("on") && is_true("1"));
         assert!(is_false("NO") && is_false("off") && !is_false("maybe"));

@@ -202,7 +202,11 @@ pub fn audit(opts: &Options) -> Result<Report, AuditError> {
             Known::Yes(v, _) => Some(v.clone()),
             Known::No(_) => None,
         },
-        root: opts.root.display().to_string(),
+        // Absolute, so that SARIF's file:// base URI is valid.
+        root: std::fs::canonicalize(&opts.root)
+            .unwrap_or_else(|_| opts.root.clone())
+            .display()
+            .to_string(),
         files_read: sources
             .all()
             .iter()

@@ -152,7 +152,6 @@ pub fn sarif(report: &Report) -> Value {
         "runs": [{
             "tool": { "driver": {
                 "name": "tollguard",
-                "informationUri": "https://github.com/tollguard/tollguard",
                 "version": env!("CARGO_PKG_VERSION"),
                 "rules": rules,
             }},
