@@ -31,7 +31,10 @@ fn with_custom() -> &'static Detectors {
 }
 
 fuzz_target!(|data: &[u8]| {
-    for outcome in [Detectors::builtin().detect(data), with_custom().detect(data)] {
+    for outcome in [
+        Detectors::builtin().detect(data),
+        with_custom().detect(data),
+    ] {
         if let Outcome::Found(d) = outcome {
             if let std::net::IpAddr::V6(v6) = d.ip {
                 assert!(v6.to_ipv4_mapped().is_none(), "mapped address not folded");
