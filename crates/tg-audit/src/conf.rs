@@ -233,7 +233,7 @@ pub enum ConfError {
         /// `a.conf:3 -> b.conf:1 -> a.conf`.
         chain: String,
     },
-    /// Includes nested deeper than [`MAX_INCLUDE_DEPTH`].
+    /// Includes nested deeper than 32 levels.
     #[error("{file}:{line}: includes nested deeper than {MAX_INCLUDE_DEPTH}")]
     TooDeep {
         /// Machine path.

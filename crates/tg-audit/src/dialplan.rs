@@ -144,7 +144,7 @@ impl Dialplan {
     }
 
     /// The steps, reachable from `start`, whose extension accepts an international or premium
-    /// number and that place the call ([`places_call`]), one per pattern.
+    /// number and that place the call (Dial, Queue, Page, a trunk macro), one per pattern.
     pub fn international_from(&self, start: &str) -> Vec<&Step> {
         let mut out: Vec<&Step> = Vec::new();
         for name in self.reach(start) {

@@ -20,6 +20,8 @@
 //! A PBX scores 100 only when nothing but informational findings remain; one critical
 //! finding alone leaves 75, which reads as "not fine".
 
+#![deny(missing_docs)]
+
 pub mod checks;
 pub mod conf;
 pub mod dialplan;
