@@ -266,7 +266,7 @@ fn parse_proc_addr(s: &str, v6: bool) -> Option<(IpAddr, u16)> {
     let (a, p) = s.split_once(':')?;
     let port = u16::from_str_radix(p, 16).ok()?;
     let addr = if v6 {
-        if a.len() != 32 {
+        if a.len() != 32 || !a.is_ascii() {
             return None;
         }
         let mut bytes = [0u8; 16];
@@ -666,6 +666,8 @@ mod tests {
             parse_proc_addr("00000000000000000000000001000000:0016", true),
             Some((IpAddr::V6(Ipv6Addr::LOCALHOST), 22))
         );
+        assert_eq!(parse_proc_addr("ééééééééééééééee:0016", true), None);
+        assert_eq!(parse_proc_addr("zz:0016", false), None);
     }
 
     #[test]

@@ -159,7 +159,7 @@ pub fn check(ctx: &Ctx, out: &mut Vec<Finding>) {
             );
             out.push(ctx.at(f, e.at));
         }
-        let acl = e.has_any(&["acl", "permit", "deny"]) || has_acl(e);
+        let acl = has_acl(e);
         if !acl && !global_acl && sip_open && !ids.contains(&e.name.to_ascii_lowercase()) {
             let f = Finding::new(
                 "pjsip.endpoint.no-acl",
