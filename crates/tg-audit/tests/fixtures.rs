@@ -238,3 +238,32 @@ pub fn fixture_secrets() -> Vec<String> {
     .map(|s| s.to_string())
     .collect()
 }
+
+#[test]
+fn garbage_host_files_are_skipped_not_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let junk: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    for f in [
+        "proc/net/tcp",
+        "proc/net/udp6",
+        "etc/ssh/sshd_config",
+        "var/www/html/admin/.htaccess",
+        "etc/apache2/sites-enabled/000-default.conf",
+        "etc/tollguard/tollguard.toml",
+        "etc/nftables.conf",
+        "proc/77/comm",
+        "proc/77/cmdline",
+    ] {
+        let p = root.join(f);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, &junk).unwrap();
+    }
+    let report = audit(&Options::new(root)).expect("host files never fail the audit");
+    assert!(report
+        .findings
+        .iter()
+        .any(|f| f.id == "web.freepbx-dir.unprotected"));
+}
