@@ -267,3 +267,30 @@ fn garbage_host_files_are_skipped_not_fatal() {
         .iter()
         .any(|f| f.id == "web.freepbx-dir.unprotected"));
 }
+
+#[test]
+fn checks_md_lists_every_check() {
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("CHECKS.md")).unwrap();
+    let listed: BTreeSet<&str> = doc
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| l.split('`').next())
+        .collect();
+    let registered: BTreeSet<&str> = RULES.iter().map(|r| r.id).collect();
+    assert_eq!(listed, registered);
+    for r in RULES {
+        let row = doc
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{}` |", r.id)))
+            .unwrap();
+        assert!(
+            row.contains(&format!(
+                "| {} | {} |",
+                r.category.as_str(),
+                r.severity.as_str()
+            )),
+            "{row}"
+        );
+    }
+}
