@@ -31,8 +31,11 @@ fn auth_refs(s: &Section) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Endpoints identified by source address. An `identify` that matches only on a header
+/// (`match_header`) or the request URI does not count: the sender writes those.
 fn identified(conf: &ConfFile) -> HashSet<String> {
     of_type(conf, "identify")
+        .filter(|s| s.get("match").is_some_and(|m| !m.value.is_empty()))
         .filter_map(|s| s.value("endpoint"))
         .map(str::to_ascii_lowercase)
         .collect()
@@ -171,5 +174,31 @@ pub fn check(ctx: &Ctx, out: &mut Vec<Finding>) {
             );
             out.push(ctx.at(f, e.at));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conf::{Loader, Sources};
+    use crate::root::Root;
+    use std::path::Path;
+
+    #[test]
+    fn header_only_identify_does_not_authenticate() {
+        let root = Root::new("/nonexistent");
+        let mut sources = Sources::default();
+        let mut skipped = Vec::new();
+        let mut l = Loader::new(&root, "/etc/asterisk", &mut sources, &mut skipped);
+        let conf = l
+            .parse_text(
+                Path::new("/etc/asterisk/pjsip.conf"),
+                b"[a]\ntype=identify\nendpoint=trunk-a\nmatch=203.0.113.5\n\
+                  [b]\ntype=identify\nendpoint=trunk-b\nmatch_header=X-Trunk: b\n",
+            )
+            .unwrap();
+        let ids = identified(&conf);
+        assert!(ids.contains("trunk-a"));
+        assert!(!ids.contains("trunk-b"));
     }
 }

@@ -18,6 +18,12 @@ pub enum Format {
 
 /// Flags of `tollguard audit`.
 #[derive(clap::Args)]
+#[command(
+    after_help = "Exit status: 0 when no finding is high or critical, 1 otherwise, 2 when a \
+configuration file cannot be read (the message names file and line).\n\
+Score: 100 - 25 per critical - 10 per high - 4 per medium - 1 per low finding, not below 0.\n\
+Every check, its category and severity: crates/tg-audit/CHECKS.md."
+)]
 pub struct Args {
     /// Audit the machine as if DIR were `/` (a copy, a mounted image, a test tree).
     #[arg(long, value_name = "DIR", default_value = "/")]
