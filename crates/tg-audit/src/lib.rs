@@ -188,6 +188,14 @@ pub fn audit(opts: &Options) -> Result<Report, AuditError> {
     checks::host::check_web(&root, &mut findings);
     checks::host::check_rootkits(&root, &mut findings);
 
+    for f in &mut findings {
+        if f.file.as_deref().is_some_and(is_freepbx_generated) {
+            f.fix.push_str(
+                " (FreePBX regenerates this file: make the change in the FreePBX GUI, or override it in the matching *_custom.conf / *_custom_post.conf)",
+            );
+        }
+    }
+
     findings.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)
@@ -216,6 +224,26 @@ pub fn audit(opts: &Options) -> Result<Report, AuditError> {
             .collect(),
         findings,
     })
+}
+
+/// Files FreePBX writes from its database and overwrites on every "Apply Config"
+/// (`FreePBX/core`: `functions.inc.php`, `drivers/PJSip.class.php`).
+fn is_freepbx_generated(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    if name.contains("custom") {
+        return false;
+    }
+    name.ends_with("_additional.conf")
+        || matches!(
+            name,
+            "pjsip.endpoint.conf"
+                | "pjsip.auth.conf"
+                | "pjsip.aor.conf"
+                | "pjsip.transports.conf"
+                | "pjsip.identify.conf"
+                | "pjsip.registration.conf"
+                | "sip_registrations.conf"
+        )
 }
 
 /// The version from the options, else from `/usr/sbin/asterisk -V` on the real root.

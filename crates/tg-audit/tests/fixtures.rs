@@ -151,6 +151,26 @@ fn freepbx_layout_is_followed_through_its_includes() {
     ] {
         assert!(report.files_read.iter().any(|r| r == f), "{f} not read");
     }
+    let generated = report
+        .findings
+        .iter()
+        .find(|f| f.file.as_deref() == Some("/etc/asterisk/sip_additional.conf"))
+        .unwrap();
+    assert!(
+        generated.fix.contains("FreePBX regenerates this file"),
+        "{}",
+        generated.fix
+    );
+    let custom = report
+        .findings
+        .iter()
+        .find(|f| f.file.as_deref() == Some("/etc/asterisk/extensions_custom.conf"))
+        .unwrap();
+    assert!(
+        !custom.fix.contains("FreePBX regenerates"),
+        "{}",
+        custom.fix
+    );
     // FreePBX's from-sip-external rejects unknown callers: guest calls are not a finding.
     assert!(!report.findings.iter().any(|f| f.id == "sip.allowguest"));
     assert!(!report.findings.iter().any(|f| f.id == "pjsip.anonymous"));
