@@ -30,42 +30,53 @@ pub(crate) fn ip(s: &[u8]) -> Option<IpAddr> {
     if s.is_empty() || s.len() > MAX_ADDR_LEN {
         return None;
     }
-    // Only the bytes an address can contain; this also guarantees ASCII for from_utf8.
-    if !s
-        .iter()
-        .all(|&b| b.is_ascii_hexdigit() || b == b'.' || b == b':')
+    if let Some(v4) = ipv4(s) {
+        return Some(IpAddr::V4(v4));
+    }
+    // Only the bytes an IPv6 address can contain; this also makes from_utf8 infallible.
+    if !s.contains(&b':')
+        || !s
+            .iter()
+            .all(|&b| b.is_ascii_hexdigit() || b == b'.' || b == b':')
     {
         return None;
-    }
-    if !s.contains(&b':') {
-        return ipv4(s).map(IpAddr::V4);
     }
     let text = std::str::from_utf8(s).ok()?;
     Some(canonical_ip(IpAddr::V6(Ipv6Addr::from_str(text).ok()?)))
 }
 
 /// Dotted-quad IPv4, as strict as `Ipv4Addr::from_str` (no leading zeros, four octets ≤ 255)
-/// but without its UTF-8 and generic-parser overhead: it runs on every attack line.
+/// but in one pass without its UTF-8 and generic-parser overhead: it runs on every attack line.
 fn ipv4(s: &[u8]) -> Option<Ipv4Addr> {
     let mut octets = [0u8; 4];
-    let mut parts = s.split(|&b| b == b'.');
-    for octet in &mut octets {
-        let part = parts.next()?;
-        if part.is_empty() || part.len() > 3 || (part.len() > 1 && part[0] == b'0') {
-            return None;
-        }
-        let mut v: u16 = 0;
-        for &b in part {
-            if !b.is_ascii_digit() {
-                return None;
+    let mut n = 0; // octets completed
+    let mut value: u16 = 0;
+    let mut digits = 0;
+    for &b in s {
+        match b {
+            b'0'..=b'9' => {
+                if digits == 1 && value == 0 {
+                    return None; // leading zero
+                }
+                value = value * 10 + u16::from(b - b'0');
+                digits += 1;
+                if value > 255 {
+                    return None;
+                }
             }
-            v = v * 10 + u16::from(b - b'0');
+            b'.' if digits > 0 && n < 3 => {
+                octets[n] = value as u8;
+                n += 1;
+                value = 0;
+                digits = 0;
+            }
+            _ => return None,
         }
-        *octet = u8::try_from(v).ok()?;
     }
-    if parts.next().is_some() {
+    if n != 3 || digits == 0 {
         return None;
     }
+    octets[3] = value as u8;
     Some(Ipv4Addr::from(octets))
 }
 
@@ -94,23 +105,22 @@ pub(crate) fn host_port(s: &[u8], mode: Port) -> Option<IpAddr> {
     if mode == Port::Never {
         return ip(s);
     }
-    let colons = s.iter().filter(|&&b| b == b':').count();
-    match (colons, mode) {
-        (0, Port::Optional) => ip(s),
-        (0, _) => None,
-        (1, _) => {
-            let c = memchr::memchr(b':', s)?;
-            port(&s[c + 1..])?;
-            let v4 = ip(&s[..c])?;
-            v4.is_ipv4().then_some(v4)
-        }
-        (_, Port::Optional) => ip(s),
-        (_, _) => {
-            let c = memchr::memrchr(b':', s)?;
-            port(&s[c + 1..])?;
-            ip(&s[..c])
-        }
+    let Some(first) = memchr::memchr(b':', s) else {
+        return if mode == Port::Optional { ip(s) } else { None };
+    };
+    let last = memchr::memrchr(b':', s).unwrap_or(first);
+    if first == last {
+        // One colon: `v4:port`.
+        port(&s[last + 1..])?;
+        let v4 = ip(&s[..last])?;
+        return v4.is_ipv4().then_some(v4);
     }
+    if mode == Port::Optional {
+        // A bare IPv6 never carries a port in this style.
+        return ip(s);
+    }
+    port(&s[last + 1..])?;
+    ip(&s[..last])
 }
 
 /// A security-event address: `IPV4/UDP/1.2.3.4/5060`, `IPV6/TLS/2001:db8::1/5061`, or without
@@ -182,6 +192,22 @@ mod tests {
             b"fe80::1%eth0",
         ] {
             assert_eq!(ip(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn ipv4_agrees_with_std(text in "[0-9.]{0,18}") {
+            let ours = ip(text.as_bytes());
+            let std = text.parse::<Ipv4Addr>().ok().map(IpAddr::V4);
+            proptest::prop_assert_eq!(ours, std);
+        }
+
+        #[test]
+        fn ipv6_agrees_with_std(text in "[0-9a-f:.]{0,40}") {
+            let ours = ip(text.as_bytes());
+            let std = text.parse::<IpAddr>().ok().map(canonical_ip);
+            proptest::prop_assert_eq!(ours, std);
         }
     }
 

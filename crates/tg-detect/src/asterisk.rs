@@ -7,7 +7,7 @@
 //! writes; where attacker fields (To/From, Call-ID, extension) sit on both sides of it, every
 //! placement of the fixed text is tried and disagreeing results give `Suspicious`.
 
-use crate::find;
+use crate::find::{self, Fixed};
 use tg_model::{Kind, Service};
 
 use crate::addr::{self, Port};
@@ -67,12 +67,16 @@ fn chan_sip(m: &[u8]) -> Verdict<'_> {
 /// S1: `Registration from '<to>' failed for '<addr>' - <reason>`. Only `<to>` is the sender's,
 /// and it comes first; the reason is a fixed phrase without `'`. So the true `' failed for '` is
 /// the one whose remainder is `'<addr>' - <reason>` with no quote after the address.
+static FAILED_FOR: Fixed = Fixed::new(b"' failed for '");
+const CALLID: &[u8] = b"' (callid: ";
+static TO_EXTENSION: Fixed = Fixed::new(b") to extension '");
+static REJECTED_TAIL: Fixed = Fixed::new(b"' rejected because extension not found in context '");
+
 fn sip_registration(m: &[u8]) -> Verdict<'_> {
-    const MARK: &[u8] = b"' failed for '";
     let mut cands = Candidates::default();
     let mut reason: &[u8] = b"";
-    for p in find::find_iter(m, MARK) {
-        let rest = &m[p + MARK.len()..];
+    for p in FAILED_FOR.find_iter(m) {
+        let rest = &m[p + FAILED_FOR.len()..];
         let Some(q) = memchr::memchr(b'\'', rest) else {
             continue;
         };
@@ -108,8 +112,6 @@ fn sip_registration(m: &[u8]) -> Verdict<'_> {
 /// `<name>: Call (<TRANSPORT>:<addr>) to extension …`. `<user>` and `<exten>` are the caller's,
 /// on both sides of the address: every `(<addr>) to extension '` is a candidate.
 fn call_rejected(m: &[u8], pjsip: bool) -> Verdict<'_> {
-    const TAIL: &[u8] = b"' rejected because extension not found in context '";
-    const MARK: &[u8] = b") to extension '";
     let starts_ok = m.starts_with(b"Call from '")
         || (pjsip
             && find::find(m, b": Call (")
@@ -118,10 +120,10 @@ fn call_rejected(m: &[u8], pjsip: bool) -> Verdict<'_> {
         return Verdict::Nothing;
     }
     // The context is the server's configuration and the line ends with it.
-    let Some(tail_at) = find::rfind(m, TAIL) else {
+    let Some(tail_at) = REJECTED_TAIL.rfind(m) else {
         return Verdict::Nothing;
     };
-    let ctx = &m[tail_at + TAIL.len()..];
+    let ctx = &m[tail_at + REJECTED_TAIL.len()..];
     let Some(ctx) = ctx.strip_suffix(b"'.") else {
         return Verdict::Nothing;
     };
@@ -129,7 +131,7 @@ fn call_rejected(m: &[u8], pjsip: bool) -> Verdict<'_> {
         return Verdict::Nothing;
     }
     let mut cands = Candidates::default();
-    for p in find::find_iter(&m[..tail_at], MARK) {
+    for p in TO_EXTENSION.find_iter(&m[..tail_at]) {
         let Some(open) = memchr::memrchr(b'(', &m[..p]) else {
             continue;
         };
@@ -158,8 +160,6 @@ fn pjsip_request_failed(m: &[u8]) -> Verdict<'_> {
     if !(m.starts_with(b"Request '") || m.starts_with(b"Request from '")) {
         return Verdict::Nothing;
     }
-    const MARK: &[u8] = b"' failed for '";
-    const CALLID: &[u8] = b"' (callid: ";
     let Some(tail_at) = find::rfind(m, b") - ") else {
         return Verdict::Nothing;
     };
@@ -176,8 +176,8 @@ fn pjsip_request_failed(m: &[u8]) -> Verdict<'_> {
     };
     let mut cands = Candidates::default();
     let mut callid: &[u8] = b"";
-    for p in find::find_iter(&m[..tail_at], MARK) {
-        let rest = &m[p + MARK.len()..tail_at];
+    for p in FAILED_FOR.find_iter(&m[..tail_at]) {
+        let rest = &m[p + FAILED_FOR.len()..tail_at];
         let Some(q) = memchr::memchr(b'\'', rest) else {
             continue;
         };

@@ -42,6 +42,50 @@ pub(crate) fn find_iter<'a>(hay: &'a [u8], needle: &'a [u8]) -> impl Iterator<It
     })
 }
 
+/// A fixed text searched for on the hot path, with its `memmem` searchers built once.
+pub(crate) struct Fixed {
+    text: &'static [u8],
+    forward: std::sync::OnceLock<memchr::memmem::Finder<'static>>,
+    reverse: std::sync::OnceLock<memchr::memmem::FinderRev<'static>>,
+}
+
+impl Fixed {
+    pub(crate) const fn new(text: &'static [u8]) -> Self {
+        Fixed {
+            text,
+            forward: std::sync::OnceLock::new(),
+            reverse: std::sync::OnceLock::new(),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.text.len()
+    }
+
+    pub(crate) fn find(&self, hay: &[u8]) -> Option<usize> {
+        self.forward
+            .get_or_init(|| memchr::memmem::Finder::new(self.text))
+            .find(hay)
+    }
+
+    pub(crate) fn rfind(&self, hay: &[u8]) -> Option<usize> {
+        self.reverse
+            .get_or_init(|| memchr::memmem::FinderRev::new(self.text))
+            .rfind(hay)
+    }
+
+    /// Every occurrence, overlapping ones included (a skipped overlap could hide the server's
+    /// own text behind a sender's copy).
+    pub(crate) fn find_iter<'a>(&'a self, hay: &'a [u8]) -> impl Iterator<Item = usize> + 'a {
+        let mut from = 0;
+        std::iter::from_fn(move || {
+            let at = from + self.find(hay.get(from..)?)?;
+            from = at + 1;
+            Some(at)
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,5 +101,9 @@ mod tests {
         assert_eq!(find(b"", b"a"), None);
         assert_eq!(rfind(b"ab", b"abc"), None);
         assert_eq!(find(b"ab", b""), None);
+        static Q: Fixed = Fixed::new(b"' f '");
+        assert_eq!(Q.find_iter(b"x' f ' f '").collect::<Vec<_>>(), vec![1, 5]);
+        assert_eq!(Q.rfind(b"x' f ' f '"), Some(5));
+        assert_eq!(Q.find(b"nothing"), None);
     }
 }

@@ -174,13 +174,12 @@ struct Read<'a> {
 fn read_line(line: &[u8], attack_levels_only: bool) -> Read<'_> {
     if line.first() == Some(&b'<') {
         if let Some((when, sys)) = envelope::rfc5424(line) {
-            let (verdict, inner) = services::tagged(sys.tag, sys.body);
-            return Read {
-                verdict,
-                inner,
+            return read_syslog(when, sys, attack_levels_only).unwrap_or(Read {
+                verdict: Verdict::Nothing,
+                inner: When::Unknown,
                 outer: when,
                 message: sys.body,
-            };
+            });
         }
     }
     let st = envelope::leading_stamp(line);
@@ -202,25 +201,8 @@ fn read_line(line: &[u8], attack_levels_only: bool) -> Read<'_> {
     }
     let mut message = st.rest;
     if let Some(sys) = envelope::syslog(st.rest) {
-        if sys.tag.starts_with(b"asterisk") {
-            let inner = envelope::leading_stamp(sys.body);
-            if let Some(a) = envelope::asterisk(inner.rest, attack_levels_only) {
-                return Read {
-                    verdict: asterisk::detect(&a),
-                    inner: inner.when,
-                    outer: st.when,
-                    message: a.message,
-                };
-            }
-        }
-        let (verdict, inner) = services::tagged(sys.tag, sys.body);
-        if verdict != Verdict::Nothing {
-            return Read {
-                verdict,
-                inner,
-                outer: st.when,
-                message: sys.body,
-            };
+        if let Some(read) = read_syslog(st.when, sys, attack_levels_only) {
+            return read;
         }
         message = sys.body;
     }
@@ -231,6 +213,33 @@ fn read_line(line: &[u8], attack_levels_only: bool) -> Read<'_> {
         outer: st.when,
         message,
     }
+}
+
+/// A syslog/journal message from program `sys.tag`; `None` when no detector claimed it.
+fn read_syslog<'a>(
+    outer: When<'a>,
+    sys: envelope::Syslog<'a>,
+    attack_levels_only: bool,
+) -> Option<Read<'a>> {
+    if sys.tag.starts_with(b"asterisk") {
+        // P3 (`LEVEL[lwp]: file:line in function:`) or P4 with Asterisk's own `[date] ` inside.
+        let inner = envelope::leading_stamp(sys.body);
+        if let Some(a) = envelope::asterisk(inner.rest, attack_levels_only) {
+            return Some(Read {
+                verdict: asterisk::detect(&a),
+                inner: inner.when,
+                outer,
+                message: a.message,
+            });
+        }
+    }
+    let (verdict, inner) = services::tagged(sys.tag, sys.body);
+    (verdict != Verdict::Nothing).then_some(Read {
+        verdict,
+        inner,
+        outer,
+        message: sys.body,
+    })
 }
 
 /// Turns a hit into the public [`Detection`], deriving the attempt key.

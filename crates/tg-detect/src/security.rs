@@ -12,7 +12,7 @@
 //! - events with sender text after the pair (`ChallengeResponseFailed`, `InvalidPassword`,
 //!   `Request*`) need all pairs to agree, else the line is `Suspicious`.
 
-use crate::find;
+use crate::find::{self, Fixed};
 use tg_model::{Kind, Service};
 
 use crate::addr;
@@ -30,7 +30,8 @@ pub(crate) fn detect(m: &[u8]) -> Verdict<'_> {
         b"InvalidAccountID" => (Kind::UnknownAccount, true),
         b"FailedACL" => (Kind::AclDenied, true),
         b"InvalidTransport" => (Kind::AclDenied, true),
-        b"AuthMethodNotAllowed" => (Kind::AclDenied, true),
+        // No emitter found upstream; its `AuthMethod` may echo the request, so assume the worst.
+        b"AuthMethodNotAllowed" => (Kind::AclDenied, false),
         b"SessionLimit" | b"MemoryLimit" | b"LoadAverageLimit" => (Kind::Flood, true),
         b"UnexpectedAddress" => (Kind::Other, true),
         b"ChallengeResponseFailed" | b"InvalidPassword" => (Kind::AuthFailure, false),
@@ -65,11 +66,12 @@ pub(crate) fn detect(m: &[u8]) -> Verdict<'_> {
         _ => Service::Sip,
     };
 
+    static LOCAL_FIXED: Fixed = Fixed::new(b"\",LocalAddress=\"");
     const LOCAL: &[u8] = b"\",LocalAddress=\"";
     const REMOTE: &[u8] = b"\",RemoteAddress=\"";
     let mut cands = Candidates::default();
     let mut last: Option<(usize, std::net::IpAddr, &[u8])> = None;
-    for p in find::find_iter(cur, LOCAL) {
+    for p in LOCAL_FIXED.find_iter(cur) {
         let local_start = p + LOCAL.len();
         let Some(lq) = memchr::memchr(b'"', &cur[local_start..]) else {
             continue;

@@ -454,6 +454,8 @@ fn every_asterisk_prefix() {
         "NOTICE[566]: chan_sip.c:28926 handle_request_register: ".to_string(),
         "Dec 14 12:19:53 pbx asterisk[16272]: [Dec 14 12:19:53] NOTICE[52666][C-00003dc8]: chan_sip.c:26355 handle_request_register: ".to_string(),
         "server asterisk[123]: NOTICE[566]: chan_sip.c:28926 handle_request_register: ".to_string(),
+        "<29>1 2024-01-01T10:00:00.123+01:00 pbx asterisk 1234 - - NOTICE[1]: chan_sip.c:1 in handle_request_register: ".to_string(),
+        "2024-01-01T10:00:00.123456+01:00 pbx asterisk[1]: NOTICE[1]: chan_sip.c:1 in handle_request_register: ".to_string(),
         "[some custom date format] NOTICE[1] chan_sip.c: ".to_string(),
     ];
     for p in prefixes {
