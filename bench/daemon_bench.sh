@@ -5,13 +5,13 @@
 # a new attacker appears. fail2ban (the Debian package) runs the same reaction and flood in the
 # same run; fail2ban-rs and fail2ban's restore are quoted from the baseline ("measured earlier").
 #
-# Every experiment runs in its own throw-away network namespace tgr-tg-<name> (the harness
+# Every experiment runs in its own throw-away network namespace tgr-tgd-<name> (the harness
 # refuses to run elsewhere): the daemon, `nft monitor` and every nft command live there, never
 # in the host namespace. Processes are started and stopped by PID; nothing is left running.
 #
 # Needs: root, nftables, python3, fail2ban + python3-pyinotify (for the fail2ban columns), the
 # shared harness (PEER_BENCH_DIR, default ../shared/bench beside the repo).
-# Env: TGB_DIR (default /tmp/tgb), PARTS (default "reaction isolated flood restore f2b_reaction
+# Env: TGB_DIR (default /tmp/tg-daemon-bench), PARTS (default "reaction isolated flood restore f2b_reaction
 #      f2b_flood"), BANS (default 100000), TOLLGUARD_BIN (default: a release build made here).
 # Output: one table (bench/daemon_summary.py), results as JSON in $TGB_DIR/results.
 set -euo pipefail
@@ -22,7 +22,7 @@ if [ ! -f "$PEER_BENCH_DIR/peer_daemon_bench.py" ]; then
     echo "the peers' harness is not at $PEER_BENCH_DIR (set PEER_BENCH_DIR)" >&2
     exit 2
 fi
-W=${TGB_DIR:-/tmp/tgb}
+W=${TGB_DIR:-/tmp/tg-daemon-bench}
 R=$W/results
 BANS=${BANS:-100000}
 PARTS=${PARTS:-reaction isolated flood restore f2b_reaction f2b_flood}
@@ -41,10 +41,10 @@ NS=""
 cleanup() { if [ -n "$NS" ]; then ip netns del "$NS" 2>/dev/null || true; fi; }
 trap cleanup EXIT
 
-# run CMD... inside a fresh namespace tgr-tg-NAME, then delete it
+# run CMD... inside a fresh namespace tgr-tgd-NAME, then delete it
 in_ns() {
     local name=$1; shift
-    NS=tgr-tg-$name
+    NS=tgr-tgd-$name
     ip netns add "$NS"
     ip netns exec "$NS" ip link set lo up
     echo "== $(date -u +%T) $NS: $*" >&2

@@ -101,7 +101,7 @@ def status_of(results_dir, work_name):
 
 
 def main():
-    d = sys.argv[1] if len(sys.argv) > 1 else "/tmp/tgb/results"
+    d = sys.argv[1] if len(sys.argv) > 1 else "/tmp/tg-daemon-bench/results"
     tg = {}
     r = load(d, "reaction_tollguard.json")
     if r:

@@ -290,7 +290,8 @@ impl Daemon {
             unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
         }
         let _ = std::fs::remove_file(&self.config.daemon.socket);
-        let _ = self.trusted;
+        // The detection, enforcer and restore threads have finished; the inotify, control and
+        // refresher threads stay blocked in their system calls and end with the process.
         drop(self.threads);
         tracing::info!("tollguard stopped; bans stay in the kernel until they expire");
     }
