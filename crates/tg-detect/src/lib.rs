@@ -206,6 +206,12 @@ fn read_line(line: &[u8], attack_levels_only: bool) -> Read<'_> {
         }
         message = sys.body;
     }
+    // `tag[pid]: message` without a host (journal bodies, `journalctl -o short` with no host).
+    if let Some(sys) = envelope::tagged(st.rest) {
+        if let Some(read) = read_syslog(st.when, sys, attack_levels_only) {
+            return read;
+        }
+    }
     let (verdict, inner) = services::untagged(st.rest);
     Read {
         verdict,

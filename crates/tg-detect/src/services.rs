@@ -225,6 +225,10 @@ fn apache(rest: &[u8]) -> Verdict<'_> {
     let mut first = true;
     while let Some(inner) = s.strip_prefix(b"[") {
         let is_client = inner.starts_with(b"client ");
+        if remote.is_some() && !is_client {
+            // Apache writes `[client …]` right after `[remote …]`; anything else is the message.
+            break;
+        }
         if is_client || inner.starts_with(b"remote ") {
             // `[client 1.2.3.4:51380]`, `[client [2001:db8::1]:51548]`, `[remote …]`.
             let a = &inner[7..];

@@ -550,6 +550,7 @@ fn sshd_lines() {
         ("Nov 28 09:16:03 srv sshd[1]: ROOT LOGIN REFUSED FROM ::ffff:203.0.113.9", Kind::AclDenied),
         ("Nov 28 09:16:03 srv sshd[1]: error: Received disconnect from 203.0.113.9 port 7736:3: com.jcraft.jsch.JSchException: Auth fail [preauth]", Kind::AuthFailure),
         ("2025-03-04T01:06:36.645577+01:00 srv sshd[1]: Failed password for root from 203.0.113.9 port 1 ssh2", Kind::AuthFailure),
+        ("sshd[1]: Failed password for root from 203.0.113.9 port 1 ssh2", Kind::AuthFailure),
     ] {
         hit(line, Service::Ssh, kind, ip);
     }
@@ -594,6 +595,13 @@ fn apache_nginx_and_freepbx_web() {
         Kind::AclDenied,
         "2001:db8::9",
     );
+    hit(
+        "[Mon Nov 06 13:39:56.637868 2023] [auth_basic:error] [pid 1:tid 2] [remote 203.0.113.9:35924] AH01618: user x not found: /admin",
+        Service::Web,
+        Kind::UnknownAccount,
+        ip,
+    );
+    nothing("[Mon Nov 06 13:39:56.637868 2023] [core:error] [pid 1] [remote 198.51.100.1:1] [client 9.9.9.9] x");
     // The URI is the client's: a fake `[client …]` inside the message is never read.
     nothing("[Sat Jun 01 02:17:42 2013] [error] [client 192.0.2.33] File does not exist: /srv/[client 9.9.9.9] user root not found");
     hit(
