@@ -574,6 +574,94 @@ mod tests {
         }
     }
 
+    /// The line policy written the slow, obvious way: the model the fast readers must match.
+    fn reference(data: &[u8], max: usize) -> Vec<Option<Vec<u8>>> {
+        let mut parts: Vec<&[u8]> = data.split(|&b| b == b'\n').collect();
+        if parts.last().is_some_and(|l| l.is_empty()) {
+            parts.pop(); // after a final newline there is no further line
+        }
+        parts
+            .into_iter()
+            .map(|l| (l.len() <= max).then(|| l.strip_suffix(b"\r").unwrap_or(l).to_vec()))
+            .collect()
+    }
+
+    #[test]
+    fn random_inputs_match_the_reference_through_both_readers() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rand = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        for case in 0..300 {
+            let max = 1 + rand(40);
+            let mut data = Vec::new();
+            for _ in 0..rand(60) {
+                let len = match rand(10) {
+                    0 => max + rand(200), // over the limit, sometimes far beyond
+                    1 => max,
+                    _ => rand(max + 1),
+                };
+                data.extend((0..len).map(|_| b"ab\r\xffz"[rand(5)]));
+                if rand(8) != 0 {
+                    data.push(b'\n');
+                }
+            }
+            let want = reference(&data, max);
+            let chunk = rand(300);
+            let step = 1 + rand(50);
+
+            let mut r = LineReader::with_reader(ChunkReader::with_limits(
+                Trickle { data: &data, step },
+                chunk,
+                max,
+            ));
+            let mut got = Vec::new();
+            while let Some(l) = r.next_line().unwrap() {
+                let l = l.to_vec();
+                got.push((r.line_number(), l));
+            }
+            let expected: Vec<(u64, Vec<u8>)> = want
+                .iter()
+                .enumerate()
+                .filter_map(|(i, l)| l.clone().map(|l| (i as u64 + 1, l)))
+                .collect();
+            assert_eq!(
+                got, expected,
+                "case {case}: LineReader, chunk {chunk}, step {step}"
+            );
+            let overlong = want.iter().filter(|l| l.is_none()).count() as u64;
+            assert_eq!(r.overlong(), overlong, "case {case}");
+
+            let mut reader = ChunkReader::with_limits(Trickle { data: &data, step }, chunk, max);
+            let mut seen: Vec<Option<Vec<u8>>> = Vec::new();
+            for_each_chunk(
+                &mut reader,
+                1 + case % 3,
+                |c| {
+                    lines(c, max)
+                        .map(|l| match l {
+                            Line::Text(t) => Some(t.to_vec()),
+                            Line::Overlong => None,
+                        })
+                        .collect::<Vec<_>>()
+                },
+                |info, ls| {
+                    seen.extend((0..info.overlong_before).map(|_| None));
+                    seen.extend(ls);
+                    Ok::<(), ()>(())
+                },
+            )
+            .unwrap();
+            assert_eq!(
+                seen, want,
+                "case {case}: for_each_chunk, chunk {chunk}, step {step}"
+            );
+        }
+    }
+
     #[test]
     fn crlf_and_missing_final_newline() {
         let (lines, _, numbers) = read_all(b"a\r\nb\r\n\r\nlast", 64, 16);
