@@ -212,11 +212,13 @@ fn scan_merged(
                     }
                 }
             }
+            // The earliest head goes first (ties: the log given first).
             let next = streams
                 .iter_mut()
-                .filter_map(|(_, head, _)| head.front().map(|t| t.time_ms).zip(Some(head)))
-                .min_by_key(|(time, _)| *time);
-            let Some((_, head)) = next else { break };
+                .map(|(_, head, _)| head)
+                .filter(|head| !head.is_empty())
+                .min_by_key(|head| head.front().map(|t| t.time_ms));
+            let Some(head) = next else { break };
             if let Some(t) = head.pop_front() {
                 scan.finding(t, out)?;
             }
