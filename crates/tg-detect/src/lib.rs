@@ -16,7 +16,28 @@
 //! 3. Custom `[[detector]]` patterns run on the message when no built-in detector claimed it.
 //!
 //! Every step is linear in the line length and allocation-free on the built-in path (the JSON
-//! formatter path parses with serde_json and is the only one that allocates).
+//! formatter path parses with serde_json and allocates only for escaped strings).
+//!
+//! Families (catalogue `shared/research/asterisk-log-formats.md`):
+//! - `asterisk`: chan_sip registration failures (every reason) and rejected calls; res_pjsip
+//!   `Request … failed for …` (with and without the method, `after N tries`), rejected calls
+//!   (both shapes), registrar warnings; chan_iax2 authdebug lines; manager.c logins; FreePBX's
+//!   `Rejecting unknown SIP connection` dialplan line. Header-only lines (`Failed to
+//!   authenticate device`, `Sending fake auth rejection`, `Friendly Scanner`) are `Suspicious`.
+//! - `security`: `SECURITY` events except `ChallengeSent`/`SuccessfulAuth`.
+//! - `services`: sshd, Apache and nginx HTTP auth, `freepbx_security.log`, vsftpd, proftpd,
+//!   pure-ftpd.
+//!
+//! Attempt keys: a PJSIP request logs a NOTICE and several SECURITY events with the same Call-ID;
+//! an AMI login to a nonexistent user logs two NOTICE lines naming the same user. Those lines get
+//! the same [`Detection::attempt`] key, made of the id *and the line's second*, so the jail
+//! counts them once while a sender that reuses one Call-ID or user name for every try is still
+//! counted at least once a second. chan_sip's `SessionID` is a recycled pointer: no key.
+//!
+//! Limits of reading one line at a time: a log channel that records raw SIP packets (`sip set
+//! debug`, `pjsip set logger`) writes sender-controlled lines with no prefix at all, and one of
+//! them can imitate a whole Asterisk line. Point tollguard at the `messages`/`security` channels,
+//! not at a `full` log with SIP debugging on.
 
 mod addr;
 mod asterisk;
