@@ -24,6 +24,8 @@ const HOUSEKEEPING: Duration = Duration::from_secs(1);
 const SAVE_POSITIONS_EVERY: Duration = Duration::from_millis(250);
 /// How often bans that ended are dropped from the store.
 const EXPIRE_EVERY: Duration = Duration::from_secs(30);
+/// Batches up to this size log one line per ban.
+const LOG_EACH_UP_TO: usize = 20;
 /// How long a failed kernel batch waits before it is tried again.
 const RETRY_AFTER: Duration = Duration::from_secs(2);
 
@@ -223,16 +225,30 @@ impl EnforcerTask {
             Ok(()) => {
                 Stats::add(&self.stats.bans_applied, orders.len() as u64);
                 Stats::add(&self.stats.ban_batches, 1);
-                for b in batch {
+                // One line per ban, except for mass bans (a restart's backlog, a botnet):
+                // then one line for the batch, the addresses at debug level.
+                if batch.len() <= LOG_EACH_UP_TO {
+                    for b in batch {
+                        tracing::info!(
+                            "banned {} for {}s (jail {}, {}, {} attempt(s), ban #{})",
+                            b.ip,
+                            b.secs,
+                            b.jail,
+                            b.reason,
+                            b.count,
+                            b.ban_number
+                        );
+                    }
+                } else {
                     tracing::info!(
-                        "banned {} for {}s (jail {}, {}, {} attempt(s), ban #{})",
-                        b.ip,
-                        b.secs,
-                        b.jail,
-                        b.reason,
-                        b.count,
-                        b.ban_number
+                        "banned {} addresses in one batch ({} … {})",
+                        batch.len(),
+                        batch[0].ip,
+                        batch[batch.len() - 1].ip
                     );
+                    for b in batch {
+                        tracing::debug!("banned {} for {}s (jail {})", b.ip, b.secs, b.jail);
+                    }
                 }
                 Ok(())
             }

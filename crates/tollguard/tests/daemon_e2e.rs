@@ -280,6 +280,19 @@ fn attacker_is_dropped_within_a_second_trusted_never_and_bans_survive_kill_and_f
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o600, "control socket mode {mode:o}");
+    // Another user cannot control the daemon.
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            BIN,
+            "status",
+        ])
+        .args(["--socket", &site.socket()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "nobody could ask for the status");
 
     // A thousand failures from the trusted address: counted as findings, never banned.
     let mut text = String::new();
