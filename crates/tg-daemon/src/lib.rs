@@ -39,7 +39,7 @@ pub enum DaemonError {
     #[error("firewall: {0}")]
     Enforce(#[from] tg_enforce::EnforceError),
     /// The state directory could not be created.
-    #[error("state directory {path}: {source}")]
+    #[error("state directory {path}")]
     StateDir {
         /// The directory.
         path: PathBuf,
@@ -48,7 +48,7 @@ pub enum DaemonError {
         source: std::io::Error,
     },
     /// The control socket could not be created.
-    #[error("control socket {path}: {source}")]
+    #[error("control socket {path}")]
     Socket {
         /// The socket path.
         path: PathBuf,
@@ -60,12 +60,12 @@ pub enum DaemonError {
     #[error("another tollguard answers on {0}; stop it first")]
     AlreadyRunning(PathBuf),
     /// inotify could not be set up.
-    #[error("inotify: {0}")]
+    #[error("inotify")]
     Inotify(#[source] std::io::Error),
     /// Signal handlers could not be installed.
-    #[error("installing signal handlers: {0}")]
+    #[error("installing signal handlers")]
     Signals(#[source] std::io::Error),
     /// A thread could not be started.
-    #[error("starting a thread: {0}")]
+    #[error("starting a thread")]
     Thread(#[source] std::io::Error),
 }

@@ -184,7 +184,7 @@ pub struct Counters {
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// Nobody listens there.
-    #[error("cannot connect to {path}: {source} (is `tollguard run` running, and are you root?)")]
+    #[error("cannot connect to {path} (is `tollguard run` running, and are you root?)")]
     Connect {
         /// The socket.
         path: PathBuf,
@@ -193,7 +193,7 @@ pub enum ClientError {
         source: std::io::Error,
     },
     /// The conversation broke off.
-    #[error("talking to {path}: {source}")]
+    #[error("talking to {path}")]
     Io {
         /// The socket.
         path: PathBuf,
