@@ -314,3 +314,35 @@ fn checks_md_lists_every_check() {
         );
     }
 }
+
+#[test]
+fn a_rules_file_decides_which_listening_ports_are_exposed() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("proc/net")).unwrap();
+    std::fs::create_dir_all(root.join("etc/iptables")).unwrap();
+    // 0.0.0.0:5038 (AMI) and 0.0.0.0:22 (SSH) listening
+    std::fs::write(
+        root.join("proc/net/tcp"),
+        "  sl  local_address rem_address   st\n   0: 00000000:13AE 00000000:0000 0A\n   1: 00000000:0016 00000000:0000 0A\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("etc/iptables/rules.v4"),
+        "*filter\n:INPUT DROP [0:0]\n-A INPUT -s 192.0.2.0/24 -p tcp --dport 22 -j ACCEPT\n-A INPUT -p tcp --dport 5038 -j ACCEPT\nCOMMIT\n",
+    )
+    .unwrap();
+    let report = audit(&Options::new(root)).unwrap();
+    let exposed: Vec<&str> = report
+        .findings
+        .iter()
+        .filter(|f| f.id == "host.port.exposed")
+        .map(|f| f.title.as_str())
+        .collect();
+    assert_eq!(exposed.len(), 1, "{exposed:#?}");
+    assert!(exposed[0].contains(":5038"), "{exposed:#?}");
+    assert!(!report
+        .findings
+        .iter()
+        .any(|f| f.id == "host.firewall.absent"));
+}

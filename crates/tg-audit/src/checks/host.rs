@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
+use super::rulesfile::Verdict;
 use crate::finding::{Finding, Severity};
 use crate::root::Root;
 
@@ -29,6 +30,8 @@ pub enum Firewall {
     Other {
         /// The file found.
         file: String,
+        /// What it admits from any source ([`super::rulesfile`]).
+        admits: Verdict,
     },
     /// No firewall configuration found.
     None,
@@ -60,6 +63,10 @@ impl Firewall {
                         .iter()
                         .any(|p| open_ports.contains(p))
             }
+            Firewall::Other {
+                admits: Verdict::Only(open),
+                ..
+            } => default_ports(service).iter().any(|p| open.contains(p)),
             Firewall::Other { .. } | Firewall::None => true,
         }
     }
@@ -70,6 +77,10 @@ impl Firewall {
             Firewall::Tollguard { open_ports, .. } => {
                 self.admits_anyone(service) || open_ports.contains(&port)
             }
+            Firewall::Other {
+                admits: Verdict::Only(open),
+                ..
+            } => open.contains(&port),
             Firewall::Other { .. } | Firewall::None => true,
         }
     }
@@ -116,6 +127,7 @@ pub fn firewall(root: &Root) -> Firewall {
             if has_rules {
                 return Firewall::Other {
                     file: file.to_string(),
+                    admits: super::rulesfile::verdict(&text),
                 };
             }
         }
@@ -303,12 +315,24 @@ fn service_of(proto: &str, port: u16) -> (&'static str, &'static str, Severity) 
 
 /// Firewall, exposed sockets, ban daemon.
 pub fn check_network(root: &Root, fw: &Firewall, out: &mut Vec<Finding>) {
-    if let Firewall::None = fw {
-        out.push(Finding::new(
+    match fw {
+        Firewall::None => out.push(Finding::new(
             "host.firewall.absent",
             "No firewall configuration found (no tollguard [firewall], nftables or iptables rules file)",
             "add a [firewall] section to /etc/tollguard/tollguard.toml and run `tollguard firewall apply`",
-        ));
+        )),
+        Firewall::Other {
+            file,
+            admits: Verdict::Everything,
+        } => out.push(
+            Finding::new(
+                "host.firewall.absent",
+                format!("{file} accepts all input: it neither defaults to drop nor drops anything"),
+                "add a [firewall] section to /etc/tollguard/tollguard.toml and run `tollguard firewall apply`",
+            )
+            .at(file.clone(), None),
+        ),
+        _ => {}
     }
     if let Some(list) = listeners(root) {
         let mut seen = BTreeSet::new();
@@ -320,18 +344,24 @@ pub fn check_network(root: &Root, fw: &Firewall, out: &mut Vec<Finding>) {
             if service == "rtp" || (l.proto == "udp" && (10000..=20000).contains(&l.port)) {
                 continue; // RTP must be reachable for calls to work
             }
-            let admitted = match fw {
-                Firewall::Tollguard { .. } => fw.admits_port(service, l.port),
-                Firewall::Other { .. } | Firewall::None => true,
-            };
-            if !admitted {
+            if !fw.admits_port(service, l.port) {
                 continue;
             }
             let (severity, how) = match fw {
-                Firewall::Other { file } => (
+                Firewall::Other {
+                    file,
+                    admits: Verdict::Unknown,
+                } => (
                     Severity::Low,
-                    format!("a rules file ({file}) whose restrictions the audit does not evaluate"),
+                    format!("a rules file ({file}) whose restrictions the audit cannot evaluate"),
                 ),
+                Firewall::Other {
+                    file,
+                    admits: Verdict::Everything,
+                } => (severity, format!("{file} accepting all input")),
+                Firewall::Other { file, .. } => {
+                    (severity, format!("{file} admitting it from any address"))
+                }
                 _ => (severity, "no firewall restriction".to_string()),
             };
             let fix = format!(

@@ -7,6 +7,7 @@ pub mod dialplan;
 pub mod host;
 pub mod manager;
 pub mod pjsip;
+pub mod rulesfile;
 pub mod sip;
 pub mod version;
 pub mod voicemail;
