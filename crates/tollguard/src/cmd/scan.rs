@@ -34,6 +34,9 @@ use crate::sanitize::sanitize;
 /// between threads (a wake-up each) vanish next to the work; workers + 2 of them exist.
 const SCAN_CHUNK: usize = 1024 * 1024;
 
+/// The text report lists at most this many attackers and bans (JSON lists all of them).
+const TEXT_ROWS: usize = 50;
+
 /// Above this much input (bytes on disk) a progress bar is drawn, if stderr is a terminal.
 const PROGRESS_THRESHOLD: u64 = 50 * 1024 * 1024;
 
@@ -852,7 +855,7 @@ fn print_text(out: &mut impl Write, s: &Summary, secs: f64) -> io::Result<()> {
             "  {:<width$}  {:>8}  {:<19}  {:<19}  {:<10}  WHAT",
             "ADDRESS", "FINDINGS", "FIRST SEEN", "LAST SEEN", "WOULD BAN"
         )?;
-        for o in &s.offenders {
+        for o in s.offenders.iter().take(TEXT_ROWS) {
             // "sip: 74 unknown-account, 5 call-rejected; ami: 7 auth-failure"
             let mut by_service: Vec<(Service, Vec<String>)> = Vec::new();
             for w in &o.what {
@@ -880,6 +883,13 @@ fn print_text(out: &mut impl Write, s: &Summary, secs: f64) -> io::Result<()> {
                 o.last_seen.replace('T', " "),
                 ban,
                 what.join("; ")
+            )?;
+        }
+        if s.offenders.len() > TEXT_ROWS {
+            writeln!(
+                out,
+                "  … and {} more addresses (--format json lists every one)",
+                thousands((s.offenders.len() - TEXT_ROWS) as u64)
             )?;
         }
     }
@@ -914,8 +924,9 @@ fn print_text(out: &mut impl Write, s: &Summary, secs: f64) -> io::Result<()> {
             "  {:<width$}  {:<jail_width$}  {:<19}  {:<6}  WHY",
             "ADDRESS", "JAIL", "BANNED AT", "FOR"
         )?;
-        for o in banned {
-            for (i, b) in o.bans.iter().enumerate() {
+        let rows = banned.flat_map(|o| o.bans.iter().enumerate().map(move |(i, b)| (o, i, b)));
+        for (o, i, b) in rows.take(TEXT_ROWS) {
+            {
                 let nth = match i {
                     0 => String::new(),
                     _ => format!(" (ban #{}, escalated)", i + 1),
@@ -932,6 +943,13 @@ fn print_text(out: &mut impl Write, s: &Summary, secs: f64) -> io::Result<()> {
                     nth
                 )?;
             }
+        }
+        if s.bans as usize > TEXT_ROWS {
+            writeln!(
+                out,
+                "  … and {} more bans (--format json lists every one)",
+                thousands(s.bans - TEXT_ROWS as u64)
+            )?;
         }
         let under: Vec<String> = s
             .offenders
