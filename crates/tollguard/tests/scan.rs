@@ -158,6 +158,23 @@ fn text_report_names_attacker_and_ban() {
 }
 
 #[test]
+fn text_report_stays_short_for_many_attackers() {
+    let dir = tempfile::tempdir().unwrap();
+    let log: Vec<String> = (0..60)
+        .map(|i| sip_fail(i, &format!("198.51.100.{}", i + 1)))
+        .collect();
+    let f = write(dir.path(), "messages", &lines(&log));
+    let text = String::from_utf8(scan(&[p(&f)], None).stdout).unwrap();
+    assert!(text.contains("60 attacking addresses"), "{text}");
+    assert!(text.contains("and 10 more addresses"), "{text}");
+    assert_eq!(
+        text.lines().filter(|l| l.contains("198.51.100.")).count(),
+        50 + 1,
+        "{text}"
+    );
+}
+
+#[test]
 fn missing_file_is_exit_2_naming_it_before_any_output() {
     let dir = tempfile::tempdir().unwrap();
     let good = write(
