@@ -17,7 +17,7 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use crate::clock::parse_cdr_time;
+use crate::clock::{parse_cdr_time, parse_time_of_day};
 
 /// Longest line accepted; longer ones are skipped (Asterisk never writes more than 1 KiB).
 pub const MAX_LINE: usize = 64 * 1024;
@@ -119,13 +119,13 @@ impl Skips {
 }
 
 /// Opens a CDR file (`-` for stdin), transparently gunzipping (by magic bytes, not name).
-pub fn open(path: &Path) -> Result<Box<dyn BufRead>, CdrError> {
+pub fn open(path: &Path) -> Result<Box<dyn BufRead + Send>, CdrError> {
     let err = |source| CdrError::Io {
         path: path.to_path_buf(),
         line: 0,
         source,
     };
-    let raw: Box<dyn Read> = if path == Path::new("-") {
+    let raw: Box<dyn Read + Send> = if path == Path::new("-") {
         Box::new(io::stdin())
     } else {
         Box::new(File::open(path).map_err(err)?)
@@ -148,8 +148,33 @@ pub struct CdrReader<R> {
     raw: Vec<u8>,
     unquoted: Vec<u8>,
     fields: Vec<(usize, usize)>,
+    dates: DateCache,
     /// What was skipped so far.
     pub skips: Skips,
+}
+
+/// Remembers the last date parsed: consecutive records share their day.
+#[derive(Default)]
+struct DateCache {
+    text: [u8; 10],
+    day: Option<i64>,
+}
+
+impl DateCache {
+    fn time(&mut self, b: &[u8]) -> Option<i64> {
+        if b.len() != 19 {
+            return None;
+        }
+        match self.day {
+            Some(day) if b[..10] == self.text => Some(day * 86_400 + parse_time_of_day(&b[10..])?),
+            _ => {
+                let t = parse_cdr_time(b)?;
+                self.text.copy_from_slice(&b[..10]);
+                self.day = Some(t.div_euclid(86_400));
+                Some(t)
+            }
+        }
+    }
 }
 
 impl<R: BufRead> CdrReader<R> {
@@ -162,6 +187,7 @@ impl<R: BufRead> CdrReader<R> {
             raw: Vec::with_capacity(1024),
             unquoted: Vec::with_capacity(1024),
             fields: Vec::with_capacity(24),
+            dates: DateCache::default(),
             skips: Skips::default(),
         }
     }
@@ -174,35 +200,60 @@ impl<R: BufRead> CdrReader<R> {
     /// The next good record, or `None` at the end of the input.
     pub fn next_record(&mut self) -> Result<Option<Cdr<'_>>, CdrError> {
         loop {
-            let too_long = match self.read_line() {
-                Ok(None) => return Ok(None),
-                Ok(Some(too_long)) => too_long,
-                Err(source) => {
-                    return Err(CdrError::Io {
-                        path: self.path.clone(),
-                        line: self.line_no + 1,
-                        source,
-                    })
+            // Fast path: a whole line already in the input buffer is split in place, without
+            // first copying it out.
+            let fast = {
+                let buf = match self.input.fill_buf() {
+                    Ok(b) => b,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(io_error(&self.path, self.line_no + 1, e)),
+                };
+                if buf.is_empty() {
+                    return Ok(None);
+                }
+                match memchr::memchr(b'\n', buf) {
+                    Some(i) if i < MAX_LINE => {
+                        let line = trim_eol(&buf[..=i]);
+                        let split = (!line.is_empty())
+                            .then(|| split_fields(line, &mut self.unquoted, &mut self.fields));
+                        Some((i + 1, split))
+                    }
+                    _ => None,
                 }
             };
-            self.line_no += 1;
-            if too_long {
-                self.skips
-                    .push(self.line_no, format!("longer than {MAX_LINE} bytes"));
-                continue;
-            }
-            let trimmed = trim_eol(&self.raw);
-            if trimmed.is_empty() {
-                continue;
-            }
-            match split_fields(trimmed, &mut self.unquoted, &mut self.fields) {
-                Ok(()) => {}
-                Err(reason) => {
-                    self.skips.push(self.line_no, reason);
-                    continue;
+            let split = match fast {
+                Some((used, split)) => {
+                    self.input.consume(used);
+                    self.line_no += 1;
+                    match split {
+                        Some(split) => split,
+                        None => continue,
+                    }
                 }
+                None => {
+                    let too_long = match self.read_line() {
+                        Ok(None) => return Ok(None),
+                        Ok(Some(too_long)) => too_long,
+                        Err(source) => return Err(io_error(&self.path, self.line_no + 1, source)),
+                    };
+                    self.line_no += 1;
+                    if too_long {
+                        self.skips
+                            .push(self.line_no, format!("longer than {MAX_LINE} bytes"));
+                        continue;
+                    }
+                    let trimmed = trim_eol(&self.raw);
+                    if trimmed.is_empty() {
+                        continue;
+                    }
+                    split_fields(trimmed, &mut self.unquoted, &mut self.fields)
+                }
+            };
+            if let Err(reason) = split {
+                self.skips.push(self.line_no, reason);
+                continue;
             }
-            match parse_meta(&self.unquoted, &self.fields) {
+            match parse_meta(&self.unquoted, &self.fields, &mut self.dates) {
                 Ok(meta) => {
                     let f = |i: usize| &self.unquoted[self.fields[i].0..self.fields[i].1];
                     return Ok(Some(Cdr {
@@ -262,6 +313,105 @@ impl<R: BufRead> CdrReader<R> {
                 return Ok(Some(too_long));
             }
         }
+    }
+}
+
+/// Records copied out of the reader, so that reading and analysing can run on two threads.
+#[derive(Default)]
+pub struct Batch {
+    text: Vec<u8>,
+    records: Vec<BatchRecord>,
+}
+
+#[derive(Clone, Copy)]
+struct BatchRecord {
+    line: u64,
+    fields: [(u32, u32); 8],
+    start: i64,
+    answer: Option<i64>,
+    end: i64,
+    duration: u32,
+    billsec: u32,
+    disposition: Disposition,
+}
+
+impl Batch {
+    /// Empties the batch, keeping its memory.
+    pub fn clear(&mut self) {
+        self.text.clear();
+        self.records.clear();
+    }
+
+    /// Records held.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// Copies a record in.
+    pub fn push(&mut self, c: &Cdr<'_>) {
+        let mut fields = [(0u32, 0u32); 8];
+        let parts = [
+            c.accountcode,
+            c.src,
+            c.dst,
+            c.dcontext,
+            c.channel,
+            c.dstchannel,
+            c.lastapp,
+            c.lastdata,
+        ];
+        for (slot, part) in fields.iter_mut().zip(parts) {
+            let start = self.text.len() as u32;
+            self.text.extend_from_slice(part);
+            *slot = (start, self.text.len() as u32);
+        }
+        self.records.push(BatchRecord {
+            line: c.line,
+            fields,
+            start: c.start,
+            answer: c.answer,
+            end: c.end,
+            duration: c.duration,
+            billsec: c.billsec,
+            disposition: c.disposition,
+        });
+    }
+
+    /// The records, borrowed.
+    pub fn iter(&self) -> impl Iterator<Item = Cdr<'_>> {
+        self.records.iter().map(|r| {
+            let f = |i: usize| &self.text[r.fields[i].0 as usize..r.fields[i].1 as usize];
+            Cdr {
+                line: r.line,
+                accountcode: f(0),
+                src: f(1),
+                dst: f(2),
+                dcontext: f(3),
+                channel: f(4),
+                dstchannel: f(5),
+                lastapp: f(6),
+                lastdata: f(7),
+                start: r.start,
+                answer: r.answer,
+                end: r.end,
+                duration: r.duration,
+                billsec: r.billsec,
+                disposition: r.disposition,
+            }
+        })
+    }
+}
+
+fn io_error(path: &Path, line: u64, source: io::Error) -> CdrError {
+    CdrError::Io {
+        path: path.to_path_buf(),
+        line,
+        source,
     }
 }
 
@@ -348,7 +498,11 @@ struct Meta {
     disposition: Disposition,
 }
 
-fn parse_meta(text: &[u8], fields: &[(usize, usize)]) -> Result<Meta, String> {
+fn parse_meta(
+    text: &[u8],
+    fields: &[(usize, usize)],
+    dates: &mut DateCache,
+) -> Result<Meta, String> {
     if !(16..=22).contains(&fields.len()) {
         return Err(format!(
             "{} columns (cdr_csv writes 16 to 21)",
@@ -356,12 +510,12 @@ fn parse_meta(text: &[u8], fields: &[(usize, usize)]) -> Result<Meta, String> {
         ));
     }
     let f = |i: usize| &text[fields[i].0..fields[i].1];
-    let start = parse_cdr_time(f(9)).ok_or("bad start time")?;
+    let start = dates.time(f(9)).ok_or("bad start time")?;
     let answer = match f(10) {
         b"" => None,
-        t => Some(parse_cdr_time(t).ok_or("bad answer time")?),
+        t => Some(dates.time(t).ok_or("bad answer time")?),
     };
-    let end = parse_cdr_time(f(11)).ok_or("bad end time")?;
+    let end = dates.time(f(11)).ok_or("bad end time")?;
     let duration = number(f(12)).ok_or("bad duration")?;
     let billsec = number(f(13)).ok_or("bad billsec")?;
     let disposition = match f(14) {

@@ -12,7 +12,6 @@
 //! [`CACHE_PREFIX_DIGITS`] digits and its length: numbers that share both are assumed to share
 //! country and type (libphonenumber's ranges are all at least that coarse in practice).
 
-use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -21,7 +20,7 @@ use phonenumber::metadata::DATABASE;
 use phonenumber::Type;
 
 /// Digits of a number that key the classification cache.
-pub const CACHE_PREFIX_DIGITS: usize = 8;
+pub const CACHE_PREFIX_DIGITS: usize = 6;
 
 /// Calling codes that belong to no country: satellite, global services, international networks.
 const GLOBAL_CODES: [u16; 8] = [800, 808, 870, 878, 881, 882, 883, 979];
@@ -216,7 +215,7 @@ enum Form {
 /// Classifies calls, caching libphonenumber's answers by number prefix.
 pub struct Classifier {
     plan: Dialplan,
-    cache: HashMap<u64, Destination>,
+    cache: crate::fasthash::FxHashMap<u64, Destination>,
     digits: Vec<u8>,
     /// Cache statistics: (hits, misses).
     pub cache_stats: (u64, u64),
@@ -230,7 +229,7 @@ impl Classifier {
     pub fn new(plan: Dialplan) -> Classifier {
         Classifier {
             plan,
-            cache: HashMap::new(),
+            cache: Default::default(),
             digits: Vec::with_capacity(32),
             cache_stats: (0, 0),
         }

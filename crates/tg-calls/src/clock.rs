@@ -87,19 +87,23 @@ fn days_in_month(year: i64, month: u32) -> u32 {
 
 /// Parses a CDR time `YYYY-MM-DD HH:MM:SS` into seconds on its own clock.
 pub fn parse_cdr_time(b: &[u8]) -> Option<i64> {
-    if b.len() != 19 || b[10] != b' ' || b[13] != b':' || b[16] != b':' {
+    if b.len() != 19 {
         return None;
     }
     let day = parse_date(std::str::from_utf8(&b[0..10]).ok()?)?;
-    let (h, mi, s) = (
-        digits(&b[11..13])?,
-        digits(&b[14..16])?,
-        digits(&b[17..19])?,
-    );
+    Some(day * 86_400 + parse_time_of_day(&b[10..])?)
+}
+
+/// Parses the ` HH:MM:SS` after a CDR date into seconds of the day.
+pub fn parse_time_of_day(b: &[u8]) -> Option<i64> {
+    if b.len() != 9 || b[0] != b' ' || b[3] != b':' || b[6] != b':' {
+        return None;
+    }
+    let (h, mi, s) = (digits(&b[1..3])?, digits(&b[4..6])?, digits(&b[7..9])?);
     if h > 23 || mi > 59 || s > 60 {
         return None;
     }
-    Some(day * 86_400 + i64::from(h * 3600 + mi * 60 + s))
+    Some(i64::from(h * 3600 + mi * 60 + s))
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ pub mod ami;
 pub mod cdr;
 pub mod classify;
 pub mod clock;
+pub mod fasthash;
 pub mod gen;
 pub mod guard;
 pub mod html;

@@ -6,7 +6,7 @@
 //! (volume, concurrency) are computed at the end from the per-day data with robust statistics
 //! (median and MAD over the previous [`BASELINE_DAYS`] days), so one busy Monday is not fraud.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io::BufRead;
 use std::path::Path;
 
@@ -16,6 +16,7 @@ use tg_config::calls::BusinessHours;
 use crate::cdr::{Cdr, CdrError, CdrReader, Disposition, Skip};
 use crate::classify::{Category, Classifier, Country};
 use crate::clock::{format_date, format_time, weekday};
+use crate::fasthash::{hash_bytes, FxHashMap, FxHashSet};
 
 /// Days of history a baseline looks at.
 pub const BASELINE_DAYS: i64 = 28;
@@ -29,6 +30,9 @@ pub const MAX_EXAMPLES: usize = 5;
 pub const MAX_ALARM_COUNTRIES: usize = 32;
 /// A call longer than this counts only this long for concurrency.
 const MAX_CONCURRENCY_MINUTES: i64 = 240;
+/// An extension's day is never unusual below these (outbound calls, minutes).
+const EXT_CALLS_FLOOR: u64 = 20;
+const EXT_MINUTES_FLOOR: u64 = 90;
 /// Events for the same alarm closer than this join one episode.
 const EPISODE_GAP: i64 = 6 * 3600;
 /// Range bursts: window, "short" call, and distinct numbers that make a burst.
@@ -244,7 +248,68 @@ struct SourceAgg {
     billsec: u64,
     intl_calls: u64,
     /// Outbound (calls, billsec) per day.
-    per_day: BTreeMap<i64, (u64, u64)>,
+    per_day: DaySeries,
+}
+
+/// A source's name stored inline (no pointer to chase on every record): up to 39 bytes, which
+/// holds any real device name; longer ones are cut (and so share a key).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct SourceKey {
+    len: u8,
+    bytes: [u8; 39],
+}
+
+impl SourceKey {
+    fn new(name: &[u8]) -> SourceKey {
+        let len = name.len().min(39);
+        let mut bytes = [0u8; 39];
+        bytes[..len].copy_from_slice(&name[..len]);
+        SourceKey {
+            len: len as u8,
+            bytes,
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len as usize]
+    }
+}
+
+/// Per-day (calls, billsec) of one source, sorted by day. Records arrive nearly in time order,
+/// so adding is almost always an update of the last entry.
+#[derive(Default)]
+struct DaySeries(Vec<(i64, u64, u64)>);
+
+impl DaySeries {
+    fn add(&mut self, day: i64, billsec: u64) {
+        let i = match self.0.last() {
+            Some(&(d, _, _)) if d == day => self.0.len() - 1,
+            Some(&(d, _, _)) if d < day => {
+                self.0.push((day, 0, 0));
+                self.0.len() - 1
+            }
+            None => {
+                self.0.push((day, 0, 0));
+                0
+            }
+            Some(_) => match self.0.binary_search_by_key(&day, |e| e.0) {
+                Ok(i) => i,
+                Err(i) => {
+                    self.0.insert(i, (day, 0, 0));
+                    i
+                }
+            },
+        };
+        self.0[i].1 += 1;
+        self.0[i].2 += billsec;
+    }
+
+    fn get(&self, day: i64) -> (u64, u64) {
+        match self.0.binary_search_by_key(&day, |e| e.0) {
+            Ok(i) => (self.0[i].1, self.0[i].2),
+            Err(_) => (0, 0),
+        }
+    }
 }
 
 struct Episode {
@@ -264,15 +329,16 @@ pub struct Analyzer {
     classifier: Classifier,
     opts: ReportOptions,
     days: BTreeMap<i64, DayAgg>,
-    countries: HashMap<Country, CountryAgg>,
+    countries: FxHashMap<Country, CountryAgg>,
     sources: Vec<SourceAgg>,
-    source_ids: HashMap<Vec<u8>, usize>,
+    source_ids: FxHashMap<SourceKey, usize>,
     hour_of_week: [u64; 168],
     first_time: Option<i64>,
     learn_end: i64,
-    country_first_seen: HashMap<Country, i64>,
-    countries_per_source_day: HashMap<(usize, i64), HashSet<Country>>,
-    bursts: HashMap<u64, VecDeque<(i64, u64)>>,
+    country_first_seen: FxHashMap<Country, i64>,
+    countries_per_source_day: FxHashMap<(usize, i64), FxHashSet<Country>>,
+    bursts: FxHashMap<u64, VecDeque<(i64, u64)>>,
+    distinct_scratch: Vec<u64>,
     open: HashMap<(&'static str, String), Episode>,
     alarms: Vec<Alarm>,
     alarms_dropped: u64,
@@ -286,15 +352,16 @@ impl Analyzer {
             classifier,
             opts,
             days: BTreeMap::new(),
-            countries: HashMap::new(),
+            countries: Default::default(),
             sources: Vec::new(),
-            source_ids: HashMap::new(),
+            source_ids: Default::default(),
             hour_of_week: [0; 168],
             first_time: None,
             learn_end: i64::MAX,
-            country_first_seen: HashMap::new(),
-            countries_per_source_day: HashMap::new(),
-            bursts: HashMap::new(),
+            country_first_seen: Default::default(),
+            countries_per_source_day: Default::default(),
+            bursts: Default::default(),
+            distinct_scratch: Vec::new(),
             open: HashMap::new(),
             alarms: Vec::new(),
             alarms_dropped: 0,
@@ -316,16 +383,16 @@ impl Analyzer {
     }
 
     fn source_id(&mut self, cdr: &Cdr<'_>) -> usize {
-        let key = device(cdr.channel).unwrap_or(cdr.src);
-        if let Some(&id) = self.source_ids.get(key) {
+        let key = SourceKey::new(device(cdr.channel).unwrap_or(cdr.src));
+        if let Some(&id) = self.source_ids.get(&key) {
             return id;
         }
         let (key, name) = if self.sources.len() >= MAX_SOURCES {
-            (&b"(other)"[..], "(other)".to_string())
+            (SourceKey::new(b"(other)"), "(other)".to_string())
         } else {
-            (key, clean(key))
+            (key, clean(key.as_bytes()))
         };
-        if let Some(&id) = self.source_ids.get(key) {
+        if let Some(&id) = self.source_ids.get(&key) {
             return id;
         }
         self.sources.push(SourceAgg {
@@ -333,7 +400,7 @@ impl Analyzer {
             ..SourceAgg::default()
         });
         let id = self.sources.len() - 1;
-        self.source_ids.insert(key.to_vec(), id);
+        self.source_ids.insert(key, id);
         id
     }
 
@@ -383,9 +450,7 @@ impl Analyzer {
             s.calls += 1;
             s.billsec += billsec;
             s.intl_calls += u64::from(intl);
-            let d = s.per_day.entry(day).or_default();
-            d.0 += 1;
-            d.1 += billsec;
+            s.per_day.add(day, billsec);
         }
         if reported {
             let c = self.countries.entry(dest.country).or_default();
@@ -432,7 +497,10 @@ impl Analyzer {
                 self.countries_per_source_day.retain(|k, _| k.1 >= day - 1);
             }
         }
-        if cdr.billsec < BURST_SHORT_SECS {
+        // Range testing targets international and premium ranges; tracking only those keeps the
+        // tracker small enough to stay in cache.
+        let billed_abroad = dest.international || dest.category == Category::Premium;
+        if billed_abroad && cdr.billsec < BURST_SHORT_SECS {
             if let Some(range) = self.burst(start) {
                 hits.push(("range-burst", Severity::High, range));
             }
@@ -452,13 +520,8 @@ impl Analyzer {
             return None;
         }
         let range = &digits[..digits.len() - RANGE_CUT_DIGITS];
-        let range_key = hash(range);
-        let number_key = hash(digits);
-        let range_text = format!(
-            "{}{}",
-            String::from_utf8_lossy(range),
-            "x".repeat(RANGE_CUT_DIGITS)
-        );
+        let range_key = hash_bytes(range);
+        let number_key = hash_bytes(digits);
         if self.bursts.len() > 100_000 {
             self.bursts
                 .retain(|_, q| q.back().is_some_and(|&(t, _)| start - t < BURST_WINDOW));
@@ -471,8 +534,21 @@ impl Analyzer {
             q.pop_front();
         }
         q.push_back((start, number_key));
-        let distinct: HashSet<u64> = q.iter().map(|&(_, n)| n).collect();
-        (distinct.len() >= BURST_DISTINCT).then_some(range_text)
+        if q.len() < BURST_DISTINCT {
+            return None;
+        }
+        let seen = &mut self.distinct_scratch;
+        seen.clear();
+        seen.extend(q.iter().map(|&(_, n)| n));
+        seen.sort_unstable();
+        seen.dedup();
+        (seen.len() >= BURST_DISTINCT).then(|| {
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(range),
+                "x".repeat(RANGE_CUT_DIGITS)
+            )
+        })
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -648,9 +724,10 @@ impl Analyzer {
             .map(|s| {
                 let (calls, billsec) = s
                     .per_day
+                    .0
                     .iter()
-                    .filter(|(d, _)| reported(**d))
-                    .fold((0, 0), |acc, (_, v)| (acc.0 + v.0, acc.1 + v.1));
+                    .filter(|e| reported(e.0))
+                    .fold((0, 0), |acc, e| (acc.0 + e.1, acc.1 + e.2));
                 SourceRow {
                     source: s.name.clone(),
                     calls,
@@ -736,17 +813,22 @@ impl Analyzer {
             }
         }
         for s in &self.sources {
-            for (&day, &(calls, billsec)) in s.per_day.range(learn_day.max(since)..) {
+            let from = learn_day.max(since);
+            for &(day, calls, billsec) in s.per_day.0.iter().filter(|e| e.0 >= from) {
+                // Below both floors no baseline can make it an alarm: skip the statistics.
+                if calls <= EXT_CALLS_FLOOR && billsec / 60 <= EXT_MINUTES_FLOOR {
+                    continue;
+                }
                 let history: Vec<(u64, u64)> = (day - BASELINE_DAYS..day)
-                    .map(|d| s.per_day.get(&d).copied().unwrap_or((0, 0)))
+                    .map(|d| s.per_day.get(d))
                     .collect();
                 let c: Vec<u64> = history.iter().map(|h| h.0).collect();
                 let m: Vec<u64> = history.iter().map(|h| h.1 / 60).collect();
                 let mut over = Vec::new();
-                if let Some(limit) = exceeds(&c, calls, 20, 4) {
+                if let Some(limit) = exceeds(&c, calls, EXT_CALLS_FLOOR, 4) {
                     over.push(format!("{calls} outbound calls (usual up to {limit})"));
                 }
-                if let Some(limit) = exceeds(&m, billsec / 60, 90, 4) {
+                if let Some(limit) = exceeds(&m, billsec / 60, EXT_MINUTES_FLOOR, 4) {
                     over.push(format!(
                         "{} outbound minutes (usual up to {limit})",
                         billsec / 60
@@ -824,14 +906,19 @@ fn peak(a: &DayAgg) -> u32 {
 fn add_active(days: &mut BTreeMap<i64, DayAgg>, start: i64, end: i64) {
     let first = start.div_euclid(60);
     let last = end.div_euclid(60).min(first + MAX_CONCURRENCY_MINUTES);
-    for minute in first..=last {
+    let mut minute = first;
+    while minute <= last {
         let day = minute.div_euclid(1440);
-        let slot = minute.rem_euclid(1440) as usize;
+        let day_end = (day + 1) * 1440 - 1;
         let agg = days.entry(day).or_default();
         let m = agg
             .active
             .get_or_insert_with(|| vec![0u16; 1440].into_boxed_slice());
-        m[slot] = m[slot].saturating_add(1);
+        for slot in minute.rem_euclid(1440)..=last.min(day_end).rem_euclid(1440) {
+            let slot = slot as usize;
+            m[slot] = m[slot].saturating_add(1);
+        }
+        minute = day_end + 1;
     }
 }
 
@@ -844,13 +931,6 @@ fn device(channel: &[u8]) -> Option<&[u8]> {
         Some(i) if i > 0 => Some(&channel[..i]),
         _ => Some(channel),
     }
-}
-
-fn hash(bytes: &[u8]) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    bytes.hash(&mut h);
-    h.finish()
 }
 
 /// Text from a record made safe to show: lossy UTF-8, control/bidi characters escaped, capped.
@@ -869,7 +949,11 @@ pub fn clean(bytes: &[u8]) -> String {
     out
 }
 
-/// Reads a CDR file and builds the report.
+/// Records per batch handed from the reading thread to the analysing one.
+const BATCH_RECORDS: usize = 8192;
+
+/// Reads a CDR file and builds the report. One thread reads, unquotes and parses records;
+/// the calling thread classifies and aggregates them (the order of records is kept).
 pub fn report_file(
     path: &Path,
     classifier: Classifier,
@@ -877,8 +961,56 @@ pub fn report_file(
 ) -> Result<Report, CdrError> {
     let input = crate::cdr::open(path)?;
     let mut analyzer = Analyzer::new(classifier, opts);
-    let skips = analyzer.read(input, path)?;
+    let skips = read_parallel(&mut analyzer, input, path)?;
     Ok(analyzer.finish(&skips))
+}
+
+/// Feeds `analyzer` from `input`, reading on a second thread.
+pub fn read_parallel(
+    analyzer: &mut Analyzer,
+    input: Box<dyn BufRead + Send>,
+    path: &Path,
+) -> Result<crate::cdr::Skips, CdrError> {
+    use crate::cdr::Batch;
+    use std::sync::mpsc::sync_channel;
+    let (full_tx, full_rx) = sync_channel::<Batch>(4);
+    let (empty_tx, empty_rx) = sync_channel::<Batch>(8);
+    for _ in 0..6 {
+        let _ = empty_tx.send(Batch::default());
+    }
+    std::thread::scope(|scope| {
+        let reader = scope.spawn(move || -> Result<crate::cdr::Skips, CdrError> {
+            let mut reader = CdrReader::new(input, path);
+            let mut batch = empty_rx.recv().unwrap_or_default();
+            while let Some(cdr) = reader.next_record()? {
+                batch.push(&cdr);
+                if batch.len() >= BATCH_RECORDS {
+                    let next = empty_rx.recv().unwrap_or_default();
+                    if full_tx.send(std::mem::replace(&mut batch, next)).is_err() {
+                        return Ok(reader.skips);
+                    }
+                    batch.clear();
+                }
+            }
+            if !batch.is_empty() {
+                let _ = full_tx.send(batch);
+            }
+            Ok(reader.skips)
+        });
+        for batch in full_rx {
+            for cdr in batch.iter() {
+                analyzer.add(&cdr);
+            }
+            let _ = empty_tx.send(batch);
+        }
+        reader.join().unwrap_or_else(|_| {
+            Err(CdrError::Io {
+                path: path.to_path_buf(),
+                line: 0,
+                source: std::io::Error::other("the reading thread failed"),
+            })
+        })
+    })
 }
 
 #[cfg(test)]

@@ -106,3 +106,33 @@ fn article_campaign_is_flagged_on_its_first_day() {
     let day = r.days.iter().find(|d| d.date == first_day).unwrap();
     assert!(day.intl_calls > 700, "{day:?}");
 }
+
+#[test]
+fn two_thread_reader_gives_the_same_report() {
+    let friday = days_from_civil(2025, 4, 18);
+    let cfg = GenConfig {
+        days: 120,
+        campaigns: vec![Campaign::article(friday * 86_400 + 21 * 3600)],
+        ..GenConfig::default()
+    };
+    let sequential = report(&cfg);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("Master.csv");
+    let mut csv = Vec::new();
+    generate(&cfg, &mut csv).unwrap();
+    csv.extend_from_slice(b"broken line\n");
+    std::fs::write(&path, &csv).unwrap();
+    let calls = tg_config::calls::CallsConfig::default();
+    let parallel = tg_calls::report::report_file(
+        &path,
+        Classifier::new(Dialplan::from_config(&calls).unwrap()),
+        ReportOptions::from_config(&calls, None),
+    )
+    .unwrap();
+    assert_eq!(parallel.days, sequential.days);
+    assert_eq!(parallel.alarms, sequential.alarms);
+    assert_eq!(parallel.destinations, sequential.destinations);
+    assert_eq!(parallel.records, sequential.records);
+    assert_eq!(parallel.skipped, 1);
+    assert_eq!(parallel.skipped_lines[0].line, parallel.records + 1);
+}
