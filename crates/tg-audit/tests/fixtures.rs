@@ -346,3 +346,29 @@ fn a_rules_file_decides_which_listening_ports_are_exposed() {
         .iter()
         .any(|f| f.id == "host.firewall.absent"));
 }
+
+#[test]
+fn astetcdir_moves_the_configuration_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("etc/asterisk")).unwrap();
+    std::fs::create_dir_all(root.join("opt/pbx/etc")).unwrap();
+    std::fs::write(
+        root.join("etc/asterisk/asterisk.conf"),
+        "[directories]\nastetcdir => /opt/pbx/etc\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("opt/pbx/etc/sip.conf"),
+        "[general]\nalwaysauthreject=no\n",
+    )
+    .unwrap();
+    let report = audit(&Options::new(root)).unwrap();
+    let f = report
+        .findings
+        .iter()
+        .find(|f| f.id == "sip.alwaysauthreject.off")
+        .expect("sip.conf read from astetcdir");
+    assert_eq!(f.file.as_deref(), Some("/opt/pbx/etc/sip.conf"));
+    assert_eq!(f.line, Some(2));
+}
