@@ -516,6 +516,16 @@ mod tests {
     }
 
     #[test]
+    fn bundled_example_parses() {
+        let text = include_str!("../../../examples/config/calls.toml");
+        let c = parse(text).unwrap_or_else(|e| panic!("{e}"));
+        let calls = c.calls.unwrap();
+        assert_eq!(calls.allowed_countries.len(), 4);
+        assert_eq!(calls.ami.unwrap().user, "tollguard");
+        assert_eq!(c.alerts.unwrap().dedup_window, Secs(3600));
+    }
+
+    #[test]
     fn alerts_validate() {
         let mut problems = Vec::new();
         let text = "[alerts]\nemail_to = [\"not an address\"]\nwebhook_url = \"https://x\"\n";

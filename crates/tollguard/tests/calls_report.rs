@@ -213,3 +213,25 @@ fn unreadable_input_exits_two_naming_the_file() {
     let out = tollguard(&["calls", "report", "--cdr", "-", "--since", "yesterday"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn bundled_example_flags_its_campaign() {
+    let cdr = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/cdr/Master.csv");
+    let out = tollguard(&[
+        "calls",
+        "report",
+        "--cdr",
+        cdr.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let v = json(&out);
+    let alarms = v["alarms"].as_array().unwrap();
+    assert!(alarms
+        .iter()
+        .all(|a| a["start"].as_str().unwrap().starts_with("2025-02-0")));
+    assert!(alarms
+        .iter()
+        .any(|a| a["kind"] == "premium" && a["start"] == "2025-02-07 22:00:00"));
+}

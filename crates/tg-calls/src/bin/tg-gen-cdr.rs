@@ -3,8 +3,11 @@
 //!
 //! ```text
 //! tg-gen-cdr [--days N] [--extensions N] [--calls-per-day X] [--seed N] [--start YYYY-MM-DD]
-//!            [--fraud-article YYYY-MM-DDTHH:MM]...
+//!            [--fraud-article YYYY-MM-DDTHH:MM]... [--fraud-calls N] [--fraud-hours N]
 //! ```
+//!
+//! `--fraud-calls`/`--fraud-hours` scale every injected campaign (default: the article's
+//! 11,000 calls in 46 hours).
 
 use std::io::{BufWriter, Write};
 use std::process::ExitCode;
@@ -27,6 +30,7 @@ fn main() -> ExitCode {
 
 fn run() -> Result<u64, String> {
     let mut cfg = GenConfig::default();
+    let (mut scale_calls, mut scale_hours) = (None, None);
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or(format!("{flag} needs a value"));
@@ -59,12 +63,18 @@ fn run() -> Result<u64, String> {
                 cfg.campaigns
                     .push(Campaign::article(day * 86_400 + secs as i64));
             }
+            "--fraud-calls" => scale_calls = Some(num(value()?)? as u32),
+            "--fraud-hours" => scale_hours = Some(num(value()?)? as u32),
             "-h" | "--help" => {
-                println!("tg-gen-cdr [--days N] [--extensions N] [--calls-per-day X] [--seed N] [--start YYYY-MM-DD] [--fraud-article YYYY-MM-DDTHH:MM]");
+                println!("tg-gen-cdr [--days N] [--extensions N] [--calls-per-day X] [--seed N] [--start YYYY-MM-DD] [--fraud-article YYYY-MM-DDTHH:MM]... [--fraud-calls N] [--fraud-hours N]");
                 return Ok(0);
             }
             other => return Err(format!("unknown argument {other:?}")),
         }
+    }
+    for c in &mut cfg.campaigns {
+        c.calls = scale_calls.unwrap_or(c.calls);
+        c.hours = scale_hours.unwrap_or(c.hours).max(1);
     }
     let stdout = std::io::stdout();
     let mut out = BufWriter::with_capacity(1 << 20, stdout.lock());
