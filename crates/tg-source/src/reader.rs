@@ -409,17 +409,17 @@ impl<R: Read> LineReader<R> {
     }
 }
 
-/// Reads every chunk of `reader` on a reader thread, runs `work` on each in a pool of `workers`
-/// threads, and calls `consume` on the calling thread with the results strictly in input order.
+/// Runs `work` over every chunk of `reader` on a pool of `workers` threads, and `consume` on
+/// the calling thread with the results strictly in input order.
 ///
-/// Reading, working and consuming overlap: with two cores, the copy out of the page cache, the
-/// detection and the sequential bookkeeping all proceed at once.
+/// Each worker reads its own next chunk (taking turns on the reader) into its own buffer and
+/// works on it right away, while the data is still in that core's cache; the calling thread only
+/// puts the results back in order. Reading, working and consuming overlap.
 ///
-/// Memory stays bounded: `workers + 2` chunk buffers exist (one per worker, one being filled,
-/// one spare) and circulate reader → worker → back; a worker hands its buffer back as soon as
-/// `work` is done. Only `work`'s results wait for their turn, so they should be small (the
-/// findings, not the lines). A read error is returned after every chunk before it was consumed;
-/// an error from `consume` stops everything and is returned as is.
+/// Memory stays bounded: one chunk buffer per worker, and at most `2 × workers` results waiting
+/// (workers block when the consumer falls behind), so results should be small (the findings, not
+/// the lines). A read error is returned after every chunk before it was consumed; an error from
+/// `consume` stops everything and is returned as is.
 pub fn for_each_chunk<R, T, W, C, E>(
     reader: &mut ChunkReader<R>,
     workers: usize,
@@ -432,81 +432,81 @@ where
     W: Fn(&[u8]) -> T + Sync,
     C: FnMut(ChunkInfo, T) -> Result<(), E>,
 {
+    /// The reader and what the workers learn from it, behind one lock.
+    struct Shared<'r, R> {
+        reader: &'r mut ChunkReader<R>,
+        next_seq: u64,
+        stopped: bool,
+        error: Option<io::Error>,
+    }
     let workers = workers.max(1);
-    let buffers = workers + 2;
+    let shared = Mutex::new(Shared {
+        reader,
+        next_seq: 0,
+        stopped: false,
+        error: None,
+    });
     std::thread::scope(|scope| {
-        let (free_tx, free_rx) = mpsc::sync_channel::<Vec<u8>>(buffers);
-        let (job_tx, job_rx) = mpsc::sync_channel::<(u64, Vec<u8>)>(buffers);
-        let (done_tx, done_rx) = mpsc::channel::<(u64, T)>();
-        for _ in 0..buffers {
-            // Cannot fail: the channel has room for every buffer and its receiver is alive.
-            let _ = free_tx.send(Vec::new());
-        }
-        // Chunk infos travel with the sequence number; the consumer needs them in order.
-        let (info_tx, info_rx) = mpsc::channel::<ChunkInfo>();
-
-        let reading = scope.spawn(move || -> Option<io::Error> {
-            let mut seq = 0u64;
-            // Ends when the consumer is gone (it dropped the free list) or the input ends.
-            while let Ok(mut buf) = free_rx.recv() {
-                match reader.next_chunk(&mut buf) {
-                    Ok(Some(info)) => {
-                        if info_tx.send(info).is_err() || job_tx.send((seq, buf)).is_err() {
-                            return None;
-                        }
-                        seq += 1;
-                    }
-                    Ok(None) => return None,
-                    Err(e) => return Some(e),
-                }
-            }
-            None
-        });
-
-        let job_rx = Arc::new(Mutex::new(job_rx));
+        let (done_tx, done_rx) = mpsc::sync_channel::<(u64, ChunkInfo, T)>(2 * workers);
         for _ in 0..workers {
-            let job_rx = Arc::clone(&job_rx);
             let done_tx = done_tx.clone();
-            let free_tx = free_tx.clone();
-            let work = &work;
-            scope.spawn(move || loop {
-                // The lock is held only to take a job, never while working.
-                let job = match job_rx.lock() {
-                    Ok(rx) => rx.recv(),
-                    Err(_) => return,
-                };
-                let Ok((seq, buf)) = job else { return };
-                let out = work(&buf);
-                // The buffer goes straight back to the reader; a closed list means shutdown.
-                let _ = free_tx.send(buf);
-                if done_tx.send((seq, out)).is_err() {
-                    return;
+            let (shared, work) = (&shared, &work);
+            scope.spawn(move || {
+                let mut buf = Vec::new();
+                loop {
+                    let (seq, info) = {
+                        let Ok(mut s) = shared.lock() else { return };
+                        if s.stopped {
+                            return;
+                        }
+                        match s.reader.next_chunk(&mut buf) {
+                            Ok(Some(info)) => {
+                                s.next_seq += 1;
+                                (s.next_seq - 1, info)
+                            }
+                            Ok(None) => {
+                                s.stopped = true;
+                                return;
+                            }
+                            Err(e) => {
+                                s.stopped = true;
+                                s.error = Some(e);
+                                return;
+                            }
+                        }
+                    };
+                    let out = work(&buf);
+                    if done_tx.send((seq, info, out)).is_err() {
+                        return; // the consumer has stopped
+                    }
                 }
             });
         }
-        drop((done_tx, free_tx));
+        drop(done_tx);
 
         let mut pending = std::collections::BTreeMap::new();
         let mut next = 0u64;
-        // Ends when every worker is gone, i.e. after the reader stopped and the jobs ran out.
-        while let Ok((seq, out)) = done_rx.recv() {
-            pending.insert(seq, out);
-            while let Some(out) = pending.remove(&next) {
+        // Ends when every worker is gone: the input ended or failed.
+        while let Ok((seq, info, out)) = done_rx.recv() {
+            pending.insert(seq, (info, out));
+            while let Some((info, out)) = pending.remove(&next) {
                 next += 1;
-                let info = info_rx.recv().unwrap_or_default();
                 if let Err(e) = consume(info, out) {
-                    // Dropping the receivers stops the reader and the workers.
-                    drop((done_rx, info_rx));
+                    if let Ok(mut s) = shared.lock() {
+                        s.stopped = true;
+                    }
+                    // Dropping the receiver wakes any worker waiting to hand in a result.
+                    drop(done_rx);
                     return Err(ChunkError::Consume(e));
                 }
             }
         }
-        match reading.join() {
-            Ok(Some(e)) => Err(ChunkError::Read(e)),
-            Ok(None) => Ok(()),
-            Err(panic) => std::panic::resume_unwind(panic),
-        }
-    })
+        Ok(())
+    })?;
+    match shared.into_inner().ok().and_then(|s| s.error) {
+        Some(e) => Err(ChunkError::Read(e)),
+        None => Ok(()),
+    }
 }
 
 /// Why [`for_each_chunk`] stopped early.
