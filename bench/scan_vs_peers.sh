@@ -5,7 +5,7 @@
 #   workload    gen_asterisk_log.py --seed 42 --lines 1000000 --attack-ratio 0.2 --attackers 500
 #               (~173 MB, 200,000 attack lines, 500 attackers in FILE.truth, 50 of them IPv6)
 #   tollguard   `tollguard scan --format json FILE` (release build; detection on a pool of
-#               worker threads = min(cores, 4), reading and jails on the main thread)
+#               worker threads = min(cores, 4) that read and detect; jails on the main thread)
 #   fail2ban-rs `fail2ban-rs dry-run -c CONFIG FILE`, CONFIG = its own `gen-config asterisk`
 #               (the built-in asterisk filter, 2 patterns) — exactly the peer baseline's setup
 #   f2b-regex   `fail2ban-regex FILE /etc/fail2ban/filter.d/asterisk.conf` (Debian fail2ban);
@@ -137,7 +137,7 @@ truth = {canon(l) for l in open(truth_path) if l.strip()}
 
 def found_tollguard():
     s = json.load(open(out + "/tollguard.json"))["summary"]
-    return {canon(o["ip"]) for o in s["offenders"]}, "%d (reader + %d detect workers + jails)" % (s["threads"] + 2, s["threads"])
+    return {canon(o["ip"]) for o in s["offenders"]}, "%d (%d read+detect workers + jails)" % (s["threads"] + 1, s["threads"])
 
 def found_f2brs():
     ips = set()

@@ -31,7 +31,7 @@ use crate::exit::ExitCode;
 use crate::sanitize::sanitize;
 
 /// Chunk size for scan: larger than the reader's default so that the per-chunk hand-offs
-/// between threads (a wake-up each) vanish next to the work; workers + 2 of them exist.
+/// between threads (a wake-up each) vanish next to the work; one per worker exists.
 const SCAN_CHUNK: usize = 1024 * 1024;
 
 /// The text report lists at most this many attackers and bans (JSON lists all of them).
