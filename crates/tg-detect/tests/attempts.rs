@@ -82,3 +82,24 @@ fn ami_nonexistent_user_is_one_attempt_and_repeats_count() {
         .collect();
     assert_eq!(replay(&brute), (5, 5, 1));
 }
+
+#[test]
+fn absolute_stamps_agree_with_the_jail_clock() {
+    use tg_model::Stamp;
+    let det = Detectors::builtin();
+    for (stamp, y, mo, d, ms) in [
+        ("[2026-11-25 00:00:00]", 2026, 11, 25, 0),
+        ("[2024-02-29 23:59:59.999]", 2024, 2, 29, 86_399_999),
+        ("[1999-12-31 12:00:00]", 1999, 12, 31, 43_200_000),
+    ] {
+        let line = format!("{stamp} NOTICE[1] manager.c: 192.0.2.4 failed to authenticate as 'x'");
+        let Outcome::Found(found) = det.detect(line.as_bytes()) else {
+            panic!("no finding for {line}");
+        };
+        assert_eq!(
+            found.stamp,
+            Some(Stamp::Absolute(tg_jail::civil_to_unix_ms(y, mo, d, ms))),
+            "{line}"
+        );
+    }
+}
