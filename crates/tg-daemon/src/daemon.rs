@@ -325,12 +325,21 @@ fn build(config: &Config, trusted: TrustedSet) -> Result<Reloaded, DaemonError> 
 /// Escalation history and running bans from the store, so a restart neither forgets a repeat
 /// offender nor bans a banned address again.
 fn seed_jails(jails: &mut JailSet, store: &mut dyn Store) -> Result<(), DaemonError> {
-    for (ip, jail, bans) in store.all_prior_bans()? {
-        jails.set_prior_bans(&jail, ip, bans);
+    let t = Instant::now();
+    let prior = store.all_prior_bans()?;
+    for (ip, jail, bans) in &prior {
+        jails.set_prior_bans(jail, *ip, *bans);
     }
-    for b in store.active_bans(now_ms())? {
+    let active = store.active_bans(now_ms())?;
+    for b in &active {
         jails.set_banned_until(&b.jail, b.ip, b.until_ms);
     }
+    tracing::info!(
+        "jails seeded from the store: {} offender histories, {} running bans, in {} ms",
+        prior.len(),
+        active.len(),
+        t.elapsed().as_millis()
+    );
     Ok(())
 }
 
