@@ -292,6 +292,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn hostile_record_text_is_escaped_in_the_page() {
+        use crate::classify::{Classifier, Dialplan};
+        use crate::report::{Analyzer, ReportOptions};
+        let line = "\"\",\"1001\",\"011449098790123\",\"from-internal\",\"\",\"PJSIP/<script>alert(1)</script>-0001\",\"\",\"Dial\",\"\",\"2025-01-06 10:00:00\",,\"2025-01-06 10:00:09\",9,0,\"NO ANSWER\",\"DOCUMENTATION\"\n";
+        let calls = tg_config::calls::CallsConfig::default();
+        let mut a = Analyzer::new(
+            Classifier::new(Dialplan::from_config(&calls).unwrap()),
+            ReportOptions::from_config(&calls, None),
+        );
+        let skips = a.read(line.as_bytes(), std::path::Path::new("x")).unwrap();
+        let report = a.finish(&skips);
+        assert_eq!(report.alarms.len(), 1, "{:?}", report.alarms);
+        let page = html(&report, "<b>file</b>");
+        assert!(!page.contains("<script>"));
+        assert!(page.contains("PJSIP/&lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert!(page.contains("&lt;b&gt;file&lt;/b&gt;"));
+    }
+
+    #[test]
     fn escapes_hostile_text() {
         assert_eq!(escape("<script>\"&'"), "&lt;script&gt;&quot;&amp;&#39;");
     }

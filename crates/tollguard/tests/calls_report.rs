@@ -235,3 +235,14 @@ fn bundled_example_flags_its_campaign() {
         .iter()
         .any(|a| a["kind"] == "premium" && a["start"] == "2025-02-07 22:00:00"));
 }
+
+#[test]
+fn guard_needs_an_ami_section() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("t.toml");
+    std::fs::write(&cfg, "[calls]\nhome_country = \"US\"\n").unwrap();
+    let out = tollguard(&["calls", "guard", "--config", cfg.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("[calls.ami]"), "{err}");
+}
