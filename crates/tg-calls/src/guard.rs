@@ -36,6 +36,9 @@ pub struct GuardConfig {
     pub reconnect_max: Duration,
     /// How often running calls are re-checked (international minutes).
     pub tick: Duration,
+    /// A `Ping` is sent after this much silence; after three times as much the connection is
+    /// taken for dead (a rebooted PBX leaves a half-open socket) and reopened.
+    pub keepalive: Duration,
 }
 
 /// The guard could not start or stopped for good.
@@ -67,6 +70,7 @@ impl GuardConfig {
             reconnect_min: Duration::from_secs(1),
             reconnect_max: Duration::from_secs(60),
             tick: Duration::from_secs(5),
+            keepalive: Duration::from_secs(30),
         })
     }
 
@@ -173,13 +177,16 @@ async fn session(
         }
     }
     tracing::info!("call guard: logged in to AMI at {addr}");
-    let mut tick = tokio::time::interval(cfg.tick);
+    let mut tick = tokio::time::interval(cfg.tick.min(cfg.keepalive));
+    let mut last_heard = tokio::time::Instant::now();
+    let mut last_ping = last_heard;
     loop {
         let decisions = tokio::select! {
             msg = read_message(&mut rd) => {
                 let Some(msg) = msg.map_err(io)? else {
                     return Ok(true);
                 };
+                last_heard = tokio::time::Instant::now();
                 let now = now_secs();
                 if let Some(ev) = security_event(&msg, now * 1000) {
                     if security_events.send(ev).await.is_err() {
@@ -189,7 +196,19 @@ async fn session(
                 }
                 policy.on_message(&msg, now)
             }
-            _ = tick.tick() => policy.on_tick(now_secs()),
+            _ = tick.tick() => {
+                let silent = last_heard.elapsed();
+                if silent >= cfg.keepalive * 3 {
+                    return Err(proto(format!("no answer for {}s, reconnecting", silent.as_secs())));
+                }
+                if silent >= cfg.keepalive && last_ping.elapsed() >= cfg.keepalive {
+                    last_ping = tokio::time::Instant::now();
+                    *action_id += 1;
+                    let ping = encode_action("Ping", &[("ActionID", &format!("tollguard-{action_id}"))])?;
+                    wr.write_all(ping.as_bytes()).await.map_err(io)?;
+                }
+                policy.on_tick(now_secs())
+            }
         };
         for d in decisions {
             match d {

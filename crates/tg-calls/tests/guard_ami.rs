@@ -167,6 +167,7 @@ fn config(port: u16) -> GuardConfig {
     g.reconnect_min = Duration::from_millis(50);
     g.reconnect_max = Duration::from_millis(200);
     g.tick = Duration::from_millis(100);
+    g.keepalive = Duration::from_secs(30);
     g
 }
 
@@ -362,5 +363,27 @@ async fn refused_login_is_retried_with_backoff() {
         "the guard hangs up without logging in"
     );
     drop(sec_rx);
+    guard.abort();
+}
+
+#[tokio::test]
+async fn silent_peer_is_pinged_then_dropped_and_reconnected() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (alerts, _alert_rx) = tg_calls::alert::channel(8);
+    let (sec_tx, _sec_rx) = mpsc::channel(8);
+    let mut cfg = config(port);
+    cfg.keepalive = Duration::from_millis(200);
+    let guard = tokio::spawn(run_guard(cfg, alerts, sec_tx));
+    let mut peer = Peer::accept(&listener).await;
+    // After 200 ms of silence the guard pings; this peer never answers.
+    let ping = peer
+        .next_action(Duration::from_secs(5))
+        .await
+        .expect("a Ping");
+    assert_eq!(ping.get("Action"), Some("Ping"));
+    assert!(ping.get("ActionID").is_some());
+    // After 600 ms of silence it gives up on this connection and logs in again.
+    let _again = Peer::accept(&listener).await;
     guard.abort();
 }
