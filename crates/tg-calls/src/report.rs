@@ -1029,6 +1029,25 @@ mod tests {
     }
 
     #[test]
+    fn gmt_records_are_shifted_to_the_office_clock() {
+        let line = b"\"\",\"1001\",\"2125550123\",\"from-internal\",\"\",\"PJSIP/1001-1\",\"PJSIP/trunk-2\",\"Dial\",\"\",\"2025-01-06 23:30:00\",\"2025-01-06 23:30:05\",\"2025-01-06 23:31:05\",65,60,\"ANSWERED\",\"DOCUMENTATION\"\n";
+        let text = "[calls]\ncdr_usegmtime = true\nutc_offset = \"+01:00\"\n";
+        let cfg = tg_config::Config::parse(text, Path::new("t.toml")).unwrap();
+        let calls = cfg.calls.unwrap();
+        let plan = crate::classify::Dialplan::from_config(&calls).unwrap();
+        let mut a = Analyzer::new(
+            Classifier::new(plan),
+            ReportOptions::from_config(&calls, None),
+        );
+        let skips = a.read(&line[..], Path::new("x")).unwrap();
+        let r = a.finish(&skips);
+        assert_eq!(r.days.len(), 1);
+        assert_eq!(r.days[0].date, "2025-01-07");
+        assert_eq!(r.days[0].minutes, 1.0);
+        assert_eq!(r.hour_of_week[1][0], 1, "Tuesday 00h");
+    }
+
+    #[test]
     fn devices_and_cleaning() {
         assert_eq!(device(b"PJSIP/1001-0000002a"), Some(&b"PJSIP/1001"[..]));
         assert_eq!(device(b"SIP/trunk"), Some(&b"SIP/trunk"[..]));
