@@ -17,7 +17,7 @@ use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 use serde::Serialize;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::timeout;
@@ -344,7 +344,8 @@ async fn smtp_reply(
     let mut text = String::new();
     loop {
         let mut line = String::new();
-        let n = timeout(NET_TIMEOUT, r.read_line(&mut line))
+        // A reply line is short; a server that sends an endless one is cut off.
+        let n = timeout(NET_TIMEOUT, (&mut *r).take(4096).read_line(&mut line))
             .await
             .map_err(|_| err("timed out".into()))?
             .map_err(|e| err(e.to_string()))?;
@@ -356,9 +357,10 @@ async fn smtp_reply(
         }
         text.push_str(&line);
         if line.as_bytes()[3] == b' ' || line.trim_end().len() == 3 {
-            let code = line[..3]
-                .parse()
-                .map_err(|_| err(format!("bad reply {line:?}")))?;
+            let code: u16 = line
+                .get(..3)
+                .and_then(|c| c.parse().ok())
+                .ok_or_else(|| err(format!("bad reply {line:?}")))?;
             return Ok((code, text));
         }
     }
@@ -506,7 +508,7 @@ pub async fn post_webhook(url: &str, alert: &Alert) -> Result<(), AlertError> {
         .map_err(|e| err(e.to_string()))?;
     let mut rd = BufReader::new(stream);
     let mut status = String::new();
-    timeout(NET_TIMEOUT, rd.read_line(&mut status))
+    timeout(NET_TIMEOUT, (&mut rd).take(4096).read_line(&mut status))
         .await
         .map_err(|_| err("no answer".into()))?
         .map_err(|e| err(e.to_string()))?;
@@ -550,6 +552,36 @@ mod tests {
             "{}",
             next.body
         );
+    }
+
+    #[tokio::test]
+    async fn hostile_smtp_replies_are_errors_not_panics() {
+        for reply in [
+            &b"\xc3\xa9\xc3\xa9 hello\r\n"[..],
+            b"2\xc3\xa90 x\r\n",
+            &[b'2'; 10_000],
+            b"22\r\n",
+        ] {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let port = listener.local_addr().unwrap().port();
+            let reply = reply.to_vec();
+            let server = tokio::spawn(async move {
+                let (mut s, _) = listener.accept().await.unwrap();
+                let _ = s.write_all(&reply).await;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            });
+            let settings = AlertSettings {
+                email_to: vec!["a@example.com".into()],
+                email_from: "b@example.com".into(),
+                smtp_host: "127.0.0.1".into(),
+                smtp_port: port,
+                webhook_url: String::new(),
+                max_per_hour: 1,
+                dedup_window: 1,
+            };
+            assert!(send_email(&settings, &alert("k", 0)).await.is_err());
+            server.abort();
+        }
     }
 
     #[test]
