@@ -1,5 +1,8 @@
 //! The nftables enforcer: bans are elements of `banned_v4`/`banned_v6` (with timeouts) in the
-//! shared `inet tollguard` table; each batch is one `nft -f -` transaction.
+//! shared `inet tollguard` table; each ban, restore and unban batch is one transaction, sent
+//! as one line to a long-lived `nft -i` ([`tg_nft::NftSession`]: no process start per batch;
+//! large batches still go through `nft -f -`). Setup, `intact` and `list` are rare and run a
+//! one-shot `nft`.
 //!
 //! Refreshing an element that is already in the set costs three statements (see
 //! `tg_nft::bans`), three times the kernel work of a plain add. So the enforcer remembers which
@@ -15,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tg_nft::bans::{clamp_timeout, BanScript, Element};
-use tg_nft::{Nft, BANNED_V4, BANNED_V6};
+use tg_nft::{Nft, NftSession, BANNED_V4, BANNED_V6};
 
 use crate::conntrack::Conntrack;
 use crate::{unique_ips, unique_orders, BanOrder, EnforceError, Enforcer};
@@ -27,6 +30,7 @@ const EXPIRY_SLACK: Duration = Duration::from_secs(2);
 #[derive(Debug)]
 pub struct NftEnforcer {
     nft: Nft,
+    session: NftSession,
     script: BanScript,
     forward: bool,
     conntrack: Conntrack,
@@ -42,8 +46,10 @@ impl NftEnforcer {
 
     /// The enforcer for `inet <table>` (the `[daemon] table` setting), with the forward chain.
     pub fn with_table(table: &str) -> Result<NftEnforcer, EnforceError> {
+        let nft = Nft::locate()?;
         Ok(NftEnforcer {
-            nft: Nft::locate()?,
+            session: nft.session(),
+            nft,
             script: BanScript::new(table)?,
             forward: true,
             conntrack: Conntrack::start(),
@@ -102,7 +108,7 @@ impl NftEnforcer {
     /// e.g. a `systemctl reload nftables`), re-creates them and loads it once more; the other
     /// bans that vanished with them are [`reconcile`](crate::reconcile)'s to restore.
     fn load_batch(&mut self, script: &str) -> Result<(), EnforceError> {
-        match self.nft.load(script) {
+        match self.session.load(script) {
             Err(tg_nft::NftError::Refused { .. }) if !self.intact()? => {
                 tracing::warn!(
                     table = self.script.table(),
@@ -110,7 +116,7 @@ impl NftEnforcer {
                 );
                 self.live.clear();
                 self.init()?;
-                Ok(self.nft.load(script)?)
+                Ok(self.session.load(script)?)
             }
             other => Ok(other?),
         }

@@ -9,12 +9,18 @@
 //! - the ban enforcer ([`bans`]): sets `banned_v4` / `banned_v6` (`flags timeout`) and the base
 //!   chain `bans` (hook input, priority [`BAN_CHAIN_PRIORITY`]) that drops their members;
 //! - the firewall policy (tg-firewall): every other object, named with the `fw_` prefix.
+//!
+//! Frequent small batches (the daemon's bans) go through an [`NftSession`] instead: one
+//! long-lived `nft -i` fed a batch per line, which saves a process start per batch.
 
 pub mod bans;
+mod session;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+
+pub use session::{NftSession, SESSION_MAX_SCRIPT, SESSION_RECYCLE_BYTES};
 
 /// The table both owners share (family `inet`).
 pub const TABLE: &str = "tollguard";
@@ -63,13 +69,20 @@ impl Nft {
             .iter()
             .map(Path::new)
             .find(|p| p.is_file())
-            .map(|p| Nft { path: p.to_path_buf() })
+            .map(|p| Nft {
+                path: p.to_path_buf(),
+            })
             .ok_or(NftError::NotFound)
     }
 
     /// Uses a specific binary (tests).
     pub fn with_path(path: impl Into<PathBuf>) -> Nft {
         Nft { path: path.into() }
+    }
+
+    /// The binary.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// Loads a script atomically (`nft -f -`): all of it takes effect, or none.
@@ -84,22 +97,42 @@ impl Nft {
 
     /// Runs `nft` with fixed arguments and returns stdout (e.g. `["-j", "list", "table", "inet", "tollguard"]`).
     pub fn run(&self, args: &[&str], stdin: Option<&str>) -> Result<String, NftError> {
-        let io = |source| NftError::Io { path: self.path.clone(), source };
-        let mut child = Command::new(&self.path)
-            .args(args)
-            .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(io)?;
-        if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
-            pipe.write_all(text.as_bytes()).map_err(io)?;
-        }
-        let out = child.wait_with_output().map_err(io)?;
-        if out.status.success() {
-            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        let mut cmd = Command::new(&self.path);
+        cmd.args(args);
+        run_command(cmd, &self.path, stdin)
+    }
+
+    /// A long-lived interactive session on this binary, for frequent small batches.
+    pub fn session(&self) -> NftSession {
+        NftSession::new(self.clone())
+    }
+}
+
+/// Runs a prepared `nft` command to its end and returns stdout; `path` names it in errors.
+fn run_command(mut cmd: Command, path: &Path, stdin: Option<&str>) -> Result<String, NftError> {
+    let io = |source| NftError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut child = cmd
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
         } else {
-            Err(NftError::Refused { stderr: String::from_utf8_lossy(&out.stderr).trim().to_string() })
-        }
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(io)?;
+    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        pipe.write_all(text.as_bytes()).map_err(io)?;
+    }
+    let out = child.wait_with_output().map_err(io)?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(NftError::Refused {
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        })
     }
 }
