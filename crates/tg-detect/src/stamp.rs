@@ -8,8 +8,6 @@
 
 use tg_model::Stamp;
 
-const DAY_MS: i64 = 86_400_000;
-
 /// Parses a stamp at the start of `s`; returns it and the number of bytes it took.
 pub(crate) fn parse_prefix(s: &[u8]) -> Option<(Stamp, usize)> {
     let first = *s.first()?;
@@ -30,15 +28,9 @@ pub(crate) fn parse_exact(s: &[u8]) -> Option<Stamp> {
     }
 }
 
-/// Unix milliseconds of a civil date and time (UTC), Howard Hinnant's `days_from_civil`.
+/// Unix milliseconds of a civil date and time (UTC).
 fn civil_ms(year: i64, month: u32, day: u32, ms_of_day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let m = i64::from(month);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    (era * 146_097 + doe - 719_468) * DAY_MS + i64::from(ms_of_day)
+    tg_model::civil::civil_to_unix_ms(year, month, day, ms_of_day)
 }
 
 struct Cursor<'a> {

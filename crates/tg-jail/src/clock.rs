@@ -1,37 +1,13 @@
 //! Turns [`Stamp`]s read from log lines into Unix milliseconds, supplying missing years.
 
-use tg_model::Stamp;
+pub use tg_model::civil::civil_to_unix_ms;
+use tg_model::{civil::Civil, Stamp};
 
 const DAY_MS: i64 = 86_400_000;
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let m = month as i64;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + day as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 /// The year of a Unix-milliseconds time (UTC).
 fn year_of(unix_ms: i64) -> i64 {
-    let days = unix_ms.div_euclid(DAY_MS);
-    // civil_from_days, year only.
-    let z = days + 719_468;
-    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    yoe + era * 400 + i64::from(month <= 2)
-}
-
-/// Unix milliseconds of a civil date and time (UTC).
-pub fn civil_to_unix_ms(year: i64, month: u32, day: u32, ms_of_day: u32) -> i64 {
-    days_from_civil(year, month, day) * DAY_MS + i64::from(ms_of_day)
+    Civil::from_unix_ms(unix_ms).year
 }
 
 /// The clock of one log stream.

@@ -4,6 +4,7 @@
 //! This crate does no I/O and depends on nothing heavier than `serde` and `ipnet`, so the
 //! detectors and jails that build on it stay pure.
 
+pub mod civil;
 mod duration;
 mod finding;
 mod trusted;

@@ -143,26 +143,9 @@ fn syslog_stamp(unix_ms: i64) -> String {
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
-    let secs = unix_ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
-    // civil_from_days (Howard Hinnant).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    format!(
-        "{} {:>2} {:02}:{:02}:{:02}",
-        MONTHS[(month - 1) as usize],
-        day,
-        sod / 3600,
-        sod % 3600 / 60,
-        sod % 60
-    )
+    let c = tg_model::civil::Civil::from_unix_ms(unix_ms);
+    let month = MONTHS[(c.month as usize).clamp(1, 12) - 1];
+    format!("{month} {:>2} {}", c.day, c.time())
 }
 
 /// A running `journalctl -f`, read entry by entry.

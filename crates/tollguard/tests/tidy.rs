@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in entries.flatten() {
         let p = e.path();
         let name = e.file_name();
@@ -35,7 +37,10 @@ fn every_source_file_starts_with_a_module_doc() {
             !text.trim_start().starts_with("//!")
         })
         .collect();
-    assert!(missing.is_empty(), "files without a leading //! doc: {missing:#?}");
+    assert!(
+        missing.is_empty(),
+        "files without a leading //! doc: {missing:#?}"
+    );
 }
 
 #[test]
@@ -51,5 +56,8 @@ fn no_ignored_or_should_panic_tests() {
             text.contains("#[ignore") || text.contains("#[should_panic")
         })
         .collect();
-    assert!(offenders.is_empty(), "tests must not be ignored or should_panic: {offenders:#?}");
+    assert!(
+        offenders.is_empty(),
+        "tests must not be ignored or should_panic: {offenders:#?}"
+    );
 }

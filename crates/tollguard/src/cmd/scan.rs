@@ -1030,25 +1030,8 @@ fn now_ms() -> i64 {
 
 /// `2026-11-24T03:12:01` (on the log's own clock: no zone is claimed).
 fn iso_time(ms: i64, sep: char) -> String {
-    let secs = ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}{sep}{:02}:{:02}:{:02}",
-        sod / 3600,
-        sod / 60 % 60,
-        sod % 60
-    )
+    let c = tg_model::civil::Civil::from_unix_ms(ms);
+    format!("{}{sep}{}", c.date(), c.time())
 }
 
 /// A progress bar on stderr, only for large inputs on a terminal. Shared by the reading threads.
