@@ -31,7 +31,9 @@ fn unsafe_geteuid_is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines().find(|l| l.starts_with("Uid:")).and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
         })
         .unwrap_or(false)
 }
@@ -46,7 +48,11 @@ impl Netns {
     /// Creates a namespace with loopback up. `label` (letters/digits, short) ends its name.
     pub fn new(label: &str) -> io::Result<Netns> {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let label: String = label.chars().filter(|c| c.is_ascii_alphanumeric()).take(8).collect();
+        let label: String = label
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .take(8)
+            .collect();
         let name = format!("tgt-{}-{n}-{label}", std::process::id());
         run(&["ip", "netns", "add", &name])?;
         let ns = Netns { name };
@@ -61,7 +67,11 @@ impl Netns {
 
     /// Runs `argv` inside the namespace and returns its output (whatever the exit status).
     pub fn exec(&self, argv: &[&str]) -> io::Result<Output> {
-        Command::new("ip").args(["netns", "exec", &self.name]).args(argv).stdin(Stdio::null()).output()
+        Command::new("ip")
+            .args(["netns", "exec", &self.name])
+            .args(argv)
+            .stdin(Stdio::null())
+            .output()
     }
 
     /// Runs `argv` inside the namespace; a non-zero exit is an error carrying its stderr.
@@ -90,12 +100,17 @@ impl Netns {
 impl Drop for Netns {
     fn drop(&mut self) {
         // Kill anything still running inside, then remove the namespace.
-        let _ = Command::new("ip").args(["netns", "pids", &self.name]).output().map(|o| {
-            for pid in String::from_utf8_lossy(&o.stdout).split_whitespace() {
-                let _ = Command::new("kill").args(["-9", pid]).status();
-            }
-        });
-        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
+        let _ = Command::new("ip")
+            .args(["netns", "pids", &self.name])
+            .output()
+            .map(|o| {
+                for pid in String::from_utf8_lossy(&o.stdout).split_whitespace() {
+                    let _ = Command::new("kill").args(["-9", pid]).status();
+                }
+            });
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
     }
 }
 
@@ -115,7 +130,21 @@ impl Link {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let a_if = format!("tga{}x{n}", std::process::id() % 100_000);
         let b_if = format!("tgb{}x{n}", std::process::id() % 100_000);
-        run(&["ip", "link", "add", &a_if, "netns", a.name(), "type", "veth", "peer", "name", &b_if, "netns", b.name()])?;
+        run(&[
+            "ip",
+            "link",
+            "add",
+            &a_if,
+            "netns",
+            a.name(),
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &b_if,
+            "netns",
+            b.name(),
+        ])?;
         for (ns, ifname, addr) in [(a, &a_if, a_addr), (b, &b_if, b_addr)] {
             let mut argv = vec!["ip", "addr", "add", addr, "dev", ifname.as_str()];
             if addr.contains(':') {
@@ -138,11 +167,18 @@ impl Link {
 }
 
 fn run(argv: &[&str]) -> io::Result<()> {
-    let out = Command::new(argv[0]).args(&argv[1..]).stdin(Stdio::null()).output()?;
+    let out = Command::new(argv[0])
+        .args(&argv[1..])
+        .stdin(Stdio::null())
+        .output()?;
     if out.status.success() {
         Ok(())
     } else {
-        Err(io::Error::other(format!("{:?} failed: {}", argv, String::from_utf8_lossy(&out.stderr).trim())))
+        Err(io::Error::other(format!(
+            "{:?} failed: {}",
+            argv,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )))
     }
 }
 
@@ -152,15 +188,24 @@ mod tests {
 
     #[test]
     fn namespaces_talk_over_veth_and_vanish() {
-        assert!(available(), "tests need root and iproute2 (CI runs as root)");
+        assert!(
+            available(),
+            "tests need root and iproute2 (CI runs as root)"
+        );
         let name;
         {
             let a = Netns::new("a").unwrap();
             let b = Netns::new("b").unwrap();
             name = a.name().to_string();
             Link::connect(&a, "10.77.0.1/24", &b, "10.77.0.2/24").unwrap();
-            let ping = a.exec(&["ping", "-c", "1", "-W", "2", "10.77.0.2"]).unwrap();
-            assert!(ping.status.success(), "{}", String::from_utf8_lossy(&ping.stdout));
+            let ping = a
+                .exec(&["ping", "-c", "1", "-W", "2", "10.77.0.2"])
+                .unwrap();
+            assert!(
+                ping.status.success(),
+                "{}",
+                String::from_utf8_lossy(&ping.stdout)
+            );
         }
         let list = Command::new("ip").args(["netns", "list"]).output().unwrap();
         assert!(!String::from_utf8_lossy(&list.stdout).contains(&name));
