@@ -8,6 +8,11 @@
 //!   connection and enforcer, so new attackers are banned while 100,000 old bans are restored;
 //! - `tg-journal`: `journalctl -f`, when a jail names journal matches;
 //! - `tg-trusted`: re-resolves trusted host names and the host's addresses;
+//! - `tg-calls`: when `[calls.ami]` or `[alerts]` is configured, a single-threaded tokio runtime
+//!   ([`crate::calls`]) running the AMI live call guard, whose security events reach `tg-detect`
+//!   as external findings, and the alert notifier, which `tg-enforce` sends a ban notice per
+//!   ban batch; stopped and started again on a reload that changes those sections, stopped
+//!   (queued alerts delivered for a few seconds) on shutdown;
 //! - `tg-control`: the control socket;
 //! - the caller's thread: signals and reloads ([`run`]).
 
@@ -27,6 +32,7 @@ use tg_source::follow::{StartAt, Watcher};
 use tg_source::journal::{validate_match, JournalError, JournalFollower};
 use tg_store::{SqliteStore, Store};
 
+use crate::calls::{AlertSlot, CallsPlan, CallsThread};
 use crate::control::{self, ControlContext, MainMsg};
 use crate::enforcer::{now_ms, EnforceMsg, EnforcerTask};
 use crate::pipeline::{Pipeline, PipelineMsg, Reloaded};
@@ -48,6 +54,9 @@ pub struct Daemon {
     journal_pid: Arc<AtomicU32>,
     stopping: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
+    calls_plan: CallsPlan,
+    calls: Option<CallsThread>,
+    alerts: AlertSlot,
 }
 
 /// Runs the daemon until SIGTERM or SIGINT; SIGHUP reloads. Bans stay in the kernel.
@@ -102,18 +111,21 @@ impl Daemon {
         let trusted = Arc::new(RwLock::new(trusted_set.clone()));
 
         let mut built = build(&config, trusted_set)?;
+        let calls_plan = CallsPlan::from_config(&config)?;
         seed_jails(&mut built.jails, &mut store)?;
         let positions = store.load_positions()?;
         let jail_names = Arc::new(Mutex::new(names(&built.jails)));
 
         let (enforce_tx, enforce_rx) = mpsc::channel();
+        let alerts = AlertSlot::default();
         let cursor_file = state_dir.join("journal.cursor");
         let task = EnforcerTask::new(
             Box::new(store),
             enforcer,
             Arc::clone(&stats),
             cursor_file.clone(),
-        );
+        )
+        .with_alerts(Arc::clone(&alerts));
         threads.push(spawn("tg-enforce", move || task.run(enforce_rx))?);
 
         let (pipe_tx, pipe_rx) = mpsc::channel();
@@ -164,6 +176,7 @@ impl Daemon {
         spawn_trusted_refresher(&config, Arc::clone(&trusted), pipe_tx.clone())?;
 
         let listener = control::bind(&config.daemon.socket)?;
+        let calls = CallsThread::start(&calls_plan, pipe_tx.clone(), &alerts)?;
         let ctx = ControlContext {
             pipeline: pipe_tx.clone(),
             enforce: enforce_tx.clone(),
@@ -193,6 +206,9 @@ impl Daemon {
             journal_pid,
             stopping,
             threads,
+            calls_plan,
+            calls,
+            alerts,
         })
     }
 
@@ -226,6 +242,7 @@ impl Daemon {
                 trusted::build(&config.trusted, &|_| Vec::new(), &trusted::own_addresses())
             });
         let mut built = build(&config, trusted_set.clone()).map_err(|e| e.to_string())?;
+        let calls_plan = CallsPlan::from_config(&config).map_err(|e| e.to_string())?;
         let store_path = self.config.daemon.state_dir.join("state.db");
         let mut store = SqliteStore::open(&store_path).map_err(|e| e.to_string())?;
         seed_jails(&mut built.jails, &mut store).map_err(|e| e.to_string())?;
@@ -241,6 +258,19 @@ impl Daemon {
             *t = trusted_set;
         }
         let mut notes = Vec::new();
+        if !calls_plan.same_as(&self.calls_plan) {
+            if let Some(old) = self.calls.take() {
+                old.stop(&self.alerts);
+            }
+            match CallsThread::start(&calls_plan, self.pipeline.clone(), &self.alerts) {
+                Ok(t) => self.calls = t,
+                Err(e) => {
+                    tracing::error!("{e}");
+                    notes.push("the call guard and alerts could not be restarted");
+                }
+            }
+            self.calls_plan = calls_plan;
+        }
         let (old, new) = (&self.config.daemon, &config.daemon);
         if old.state_dir != new.state_dir
             || old.socket != new.socket
@@ -283,6 +313,9 @@ impl Daemon {
         let (tx, rx) = mpsc::channel();
         if self.enforce.send(EnforceMsg::Stop(tx)).is_ok() {
             let _ = rx.recv_timeout(Duration::from_secs(10));
+        }
+        if let Some(calls) = self.calls {
+            calls.stop(&self.alerts);
         }
         let pid = self.journal_pid.load(Ordering::SeqCst);
         if pid > 0 {

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use tg_enforce::{BanOrder, Enforcer};
 use tg_store::{BanRecord, FilePosition, Store};
 
+use crate::calls::AlertSlot;
 use crate::stats::Stats;
 
 /// The longest the thread sleeps without looking at retries and saved positions.
@@ -74,6 +75,7 @@ pub struct EnforcerTask {
     retry_at: Option<Instant>,
     last_save: Option<Instant>,
     last_expire: Instant,
+    alerts: AlertSlot,
 }
 
 impl EnforcerTask {
@@ -95,7 +97,14 @@ impl EnforcerTask {
             retry_at: None,
             last_save: None,
             last_expire: Instant::now(),
+            alerts: AlertSlot::default(),
         }
+    }
+
+    /// Ban notices go to whatever notifier `slot` holds (none while `[alerts]` is absent).
+    pub fn with_alerts(mut self, slot: AlertSlot) -> EnforcerTask {
+        self.alerts = slot;
+        self
     }
 
     /// Runs until `Stop` (or every sender is gone).
@@ -250,6 +259,7 @@ impl EnforcerTask {
                         tracing::debug!("banned {} for {}s (jail {})", b.ip, b.secs, b.jail);
                     }
                 }
+                self.notify(batch, now / 1000);
                 Ok(())
             }
             Err(e) => {
@@ -262,6 +272,37 @@ impl EnforcerTask {
                 self.retry_at = Some(Instant::now() + RETRY_AFTER);
                 Err(e.to_string())
             }
+        }
+    }
+
+    /// Ban notices for a batch that is in the kernel: one per ban (the notifier de-duplicates
+    /// and rate-limits), or one for the whole batch when it is a mass ban.
+    fn notify(&self, batch: &[BanRequest], now_secs: i64) {
+        let Ok(slot) = self.alerts.lock() else {
+            return;
+        };
+        let Some(alerts) = slot.as_ref() else {
+            return;
+        };
+        if batch.len() <= LOG_EACH_UP_TO {
+            for b in batch {
+                alerts.send(tg_calls::alert::ban_notice(
+                    b.ip, &b.jail, b.secs, &b.reason, now_secs,
+                ));
+            }
+        } else if let (Some(first), Some(last)) = (batch.first(), batch.last()) {
+            alerts.send(tg_calls::alert::Alert {
+                key: "ban:batch".into(),
+                severity: "info".into(),
+                subject: format!("tollguard: banned {} addresses at once", batch.len()),
+                body: format!(
+                    "{} addresses were banned in one batch ({} … {}); `tollguard bans` lists them.",
+                    batch.len(),
+                    first.ip,
+                    last.ip
+                ),
+                time: now_secs,
+            });
         }
     }
 
@@ -415,5 +456,48 @@ mod tests {
         assert_eq!(*seen, vec![(500, true)], "one batch, stored first");
         assert_eq!(Stats::get(&stats.bans_applied), 500);
         assert_eq!(Stats::get(&stats.ban_batches), 1);
+    }
+
+    #[test]
+    fn each_ban_of_a_small_batch_is_announced_and_a_mass_ban_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("state.db");
+        let witness = Witness {
+            db: db.clone(),
+            seen: Arc::new(Mutex::new(Vec::new())),
+        };
+        let (sender, mut notices) = tg_calls::alert::channel(64);
+        let slot: AlertSlot = Arc::new(Mutex::new(Some(sender)));
+        let mut task = EnforcerTask::new(
+            Box::new(SqliteStore::open(&db).unwrap()),
+            Box::new(witness),
+            Arc::new(Stats::default()),
+            dir.path().join("journal.cursor"),
+        )
+        .with_alerts(Arc::clone(&slot));
+
+        task.apply(&[request(0), request(1)]).unwrap();
+        let first = notices.try_recv().unwrap();
+        assert_eq!(first.key, "ban:198.18.0.1");
+        assert!(
+            first.subject.contains("banned 198.18.0.1 (sip)"),
+            "{}",
+            first.subject
+        );
+        assert!(first.body.contains("sip auth-failure"), "{}", first.body);
+        assert_eq!(notices.try_recv().unwrap().key, "ban:198.18.0.2");
+        assert!(notices.try_recv().is_err(), "one notice per ban");
+
+        let mass: Vec<BanRequest> = (10..110).map(request).collect();
+        task.apply(&mass).unwrap();
+        let batch = notices.try_recv().unwrap();
+        assert_eq!(batch.key, "ban:batch");
+        assert!(batch.subject.contains("100 addresses"), "{}", batch.subject);
+        assert!(notices.try_recv().is_err(), "one notice for a mass ban");
+
+        // Without a notifier (no [alerts]) bans still go in, silently.
+        *slot.lock().unwrap() = None;
+        task.apply(&[request(200)]).unwrap();
+        assert!(notices.try_recv().is_err());
     }
 }

@@ -6,11 +6,14 @@
 //! - [`enforcer`]: the enforcer thread (store first, kernel second, batched);
 //! - [`control`] and [`protocol`]: the control socket and its line-delimited JSON;
 //! - [`trusted`]: configured, resolved and own addresses, never banned;
+//! - [`calls`]: the AMI live call guard and the alert notifier (tg-calls) on one tokio thread;
 //! - [`stats`]: counters for `tollguard status`.
 //!
 //! The AMI live call guard (tg-calls) plugs in through [`pipeline::PipelineMsg::External`]:
-//! it sends findings, and the jails count them like findings from logs.
+//! it sends findings, and the jails count them like findings from logs. Every ban batch the
+//! enforcer puts into the kernel becomes ban notices for the notifier (`[alerts]`).
 
+pub mod calls;
 pub mod control;
 pub mod daemon;
 pub mod enforcer;
@@ -65,6 +68,9 @@ pub enum DaemonError {
     /// Signal handlers could not be installed.
     #[error("installing signal handlers")]
     Signals(#[source] std::io::Error),
+    /// The call guard or the alerts could not be set up (`[calls]`, `[alerts]`).
+    #[error("call guard: {0}")]
+    Calls(String),
     /// A thread could not be started.
     #[error("starting a thread")]
     Thread(#[source] std::io::Error),

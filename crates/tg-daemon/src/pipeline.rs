@@ -456,6 +456,12 @@ mod tests {
             Arc::clone(&stats),
         );
         let thread = std::thread::spawn(move || p.run(prx));
+        // The file is opened (at its end) by the thread's first look; lines appended before
+        // that would be skipped, so wait until it answers.
+        let (ftx, frx) = mpsc::channel();
+        ptx.send(PipelineMsg::Files(ftx)).unwrap();
+        let files = frx.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert!(files[0].open, "the log is open before lines are appended");
 
         let mut text = String::new();
         for i in 0..1000 {

@@ -1,0 +1,329 @@
+//! `tollguard run` with the AMI live call guard and alerts wired in, end to end.
+//!
+//! The daemon runs in its own network namespace (tg-testnet), with its nftables. Inside the same
+//! namespace a scripted AMI peer (python3, speaking the real wire format: banner, `Response:
+//! Success` echoing the Login's ActionID, events as `Key: Value` blocks ending in a blank line)
+//! listens on the namespace's 127.0.0.1 and sends `InvalidPassword` security events from one
+//! address; a scripted webhook receiver records the alerts the daemon POSTs. The guard's events
+//! must count in the daemon's jail, ban the address in the namespace's kernel set, and the ban
+//! must produce a ban notice at the webhook. Nothing touches the host's ruleset.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tg_testnet::Netns;
+
+const BIN: &str = env!("CARGO_BIN_EXE_tollguard");
+const OFFENDER: &str = "198.51.100.77";
+const AMI_PORT: u16 = 15038;
+const HOOK_PORT: u16 = 18080;
+
+/// The AMI peer and the webhook receiver, one python3 process inside the daemon's namespace.
+/// Writes `ready` once both listen, `login` with the Login it received, and one line per POSTed
+/// body to `hooks`.
+const PEER: &str = r#"
+import socket, sys, threading, os
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+out, events, ami_port, hook_port = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+offender = sys.argv[5]
+
+def read_block(f):
+    block = {}
+    while True:
+        line = f.readline()
+        if not line:
+            return None
+        line = line.decode('utf-8', 'replace').rstrip('\r\n')
+        if line == '':
+            return block
+        k, _, v = line.partition(':')
+        block[k.strip()] = v.strip()
+
+def ami():
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(('127.0.0.1', ami_port))
+    srv.listen(4)
+    ami_ready.set()
+    while True:
+        conn, _ = srv.accept()
+        conn.sendall(b'Asterisk Call Manager/9.0.0\r\n')
+        f = conn.makefile('rb')
+        login = read_block(f)
+        if login is None:
+            conn.close()
+            continue
+        with open(os.path.join(out, 'login'), 'w') as lf:
+            lf.write(repr(login))
+        conn.sendall(('Response: Success\r\nActionID: %s\r\nMessage: Authentication accepted\r\n\r\n'
+                      % login.get('ActionID', '')).encode())
+        conn.sendall(b'Event: FullyBooted\r\nPrivilege: system,all\r\nStatus: Fully Booted\r\n\r\n')
+        for i in range(events):
+            conn.sendall(('Event: InvalidPassword\r\nPrivilege: security,all\r\nSeverity: Error\r\n'
+                          'Service: PJSIP\r\nEventVersion: 2\r\nAccountID: 10%02d\r\nSessionID: 0x7f%02d\r\n'
+                          'LocalAddress: IPV4/TCP/127.0.0.1/5060\r\n'
+                          'RemoteAddress: IPV4/TCP/%s/5038\r\n'
+                          'Challenge: 1a2b\r\nReceivedChallenge: 1a2b\r\nReceivedHash: ffff\r\n\r\n'
+                          % (i, i, offender)).encode())
+        # Stay connected like a real PBX; answer nothing else.
+        while read_block(f) is not None:
+            pass
+        conn.close()
+
+class Hook(BaseHTTPRequestHandler):
+    def do_POST(self):
+        n = int(self.headers.get('Content-Length', '0'))
+        body = self.rfile.read(n).decode('utf-8', 'replace').replace('\n', ' ')
+        with open(os.path.join(out, 'hooks'), 'a') as hf:
+            hf.write(body + '\n')
+        self.send_response(200)
+        self.send_header('Content-Length', '0')
+        self.end_headers()
+    def log_message(self, *a):
+        pass
+
+ami_ready = threading.Event()
+threading.Thread(target=ami, daemon=True).start()
+ami_ready.wait()
+hook = HTTPServer(('127.0.0.1', hook_port), Hook)
+open(os.path.join(out, 'ready'), 'w').close()
+hook.serve_forever()
+"#;
+
+fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+struct Site {
+    dir: tempfile::TempDir,
+}
+
+impl Site {
+    fn new(max_retry: u32) -> Site {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let config = format!(
+            "[daemon]\nstate_dir = \"{state}\"\nsocket = \"{sock}\"\n\n\
+             [jail.sip]\nlogs = [\"{log}\"]\nmax_retry = {max_retry}\nfind_time = \"10m\"\nban_time = \"1h\"\n\n\
+             [jail.iax]\nenabled = false\n[jail.ami]\nenabled = false\n[jail.web]\nenabled = false\n\
+             [jail.ssh]\nenabled = false\n[jail.ftp]\nenabled = false\n\n\
+             [calls]\nhome_country = \"US\"\n\n\
+             [calls.ami]\nhost = \"127.0.0.1\"\nport = {AMI_PORT}\nuser = \"tollguard\"\nsecret = \"s3cret\"\n\n\
+             [alerts]\nwebhook_url = \"http://127.0.0.1:{HOOK_PORT}/hook\"\n",
+            state = d.join("state").display(),
+            sock = d.join("tg.sock").display(),
+            log = d.join("messages").display(),
+        );
+        std::fs::write(d.join("tollguard.toml"), config).unwrap();
+        std::fs::write(d.join("messages"), "").unwrap();
+        std::fs::write(d.join("peer.py"), PEER).unwrap();
+        Site { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn ctl(&self, args: &[&str]) -> std::process::Output {
+        let socket = self.path("tg.sock").display().to_string();
+        Command::new(BIN)
+            .args(args)
+            .args(["--socket", &socket])
+            .output()
+            .unwrap()
+    }
+
+    fn bans(&self) -> Vec<serde_json::Value> {
+        let out = self.ctl(&["bans", "--format", "json"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.path(name)).unwrap_or_default()
+    }
+}
+
+/// Kills a child we started, by its handle.
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_peer(ns: &Netns, site: &Site, events: u32) -> Reaped {
+    let out = site.dir.path().display().to_string();
+    let script = site.path("peer.py").display().to_string();
+    let child = ns
+        .command(&[
+            "python3",
+            &script,
+            &out,
+            &events.to_string(),
+            &AMI_PORT.to_string(),
+            &HOOK_PORT.to_string(),
+            OFFENDER,
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(site.path("peer.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let peer = Reaped(child);
+    assert!(
+        wait_for(Duration::from_secs(5), || site.path("ready").exists()),
+        "the scripted AMI peer did not start: {}",
+        site.read("peer.log")
+    );
+    peer
+}
+
+fn start_daemon(ns: &Netns, site: &Site) -> Reaped {
+    let config = site.path("tollguard.toml").display().to_string();
+    let child = ns
+        .command(&[BIN, "run", "--config", &config])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(site.path("daemon.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let mut daemon = Reaped(child);
+    let ready = wait_for(Duration::from_secs(10), || {
+        if let Ok(Some(status)) = daemon.0.try_wait() {
+            panic!("daemon exited: {status}: {}", site.read("daemon.log"));
+        }
+        site.ctl(&["status"]).status.success()
+    });
+    assert!(ready, "daemon did not answer: {}", site.read("daemon.log"));
+    daemon
+}
+
+fn in_kernel_set(ns: &Netns, ip: &str) -> bool {
+    let out = ns
+        .exec(&["nft", "list", "set", "inet", "tollguard", "banned_v4"])
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).contains(ip)
+}
+
+fn stop(mut daemon: Reaped, site: &Site) {
+    // `ip netns exec` execs the daemon: the child's pid is the daemon's.
+    // SAFETY: sends SIGTERM to our own child process.
+    unsafe { libc::kill(daemon.0.id() as libc::pid_t, libc::SIGTERM) };
+    let stopped = wait_for(Duration::from_secs(8), || {
+        matches!(daemon.0.try_wait(), Ok(Some(_)))
+    });
+    assert!(
+        stopped,
+        "daemon did not stop on SIGTERM: {}",
+        site.read("daemon.log")
+    );
+}
+
+#[test]
+fn ami_security_events_ban_the_offender_and_the_ban_is_announced_by_webhook() {
+    assert!(
+        tg_testnet::available(),
+        "tests need root and iproute2 (CI runs as root)"
+    );
+    let ns = Netns::new("guard").unwrap();
+    let site = Site::new(5);
+    let _peer = start_peer(&ns, &site, 5);
+    let daemon = start_daemon(&ns, &site);
+
+    // The guard logged in with the configured account, asking for security events.
+    assert!(
+        wait_for(Duration::from_secs(5), || site
+            .read("login")
+            .contains("s3cret")),
+        "no Login at the AMI peer: {}",
+        site.read("daemon.log")
+    );
+    let login = site.read("login");
+    assert!(login.contains("'Action': 'Login'"), "{login}");
+    assert!(login.contains("'Username': 'tollguard'"), "{login}");
+    assert!(login.contains("'Events': 'call,security'"), "{login}");
+
+    // Five failed logins from one address: the sip jail (max_retry = 5) bans it.
+    assert!(
+        wait_for(Duration::from_secs(5), || in_kernel_set(&ns, OFFENDER)),
+        "{OFFENDER} not in the namespace's banned_v4: {}",
+        site.read("daemon.log")
+    );
+    let bans = site.bans();
+    let ban = bans
+        .iter()
+        .find(|b| b["ip"] == OFFENDER)
+        .unwrap_or_else(|| panic!("no ban for {OFFENDER} in {bans:?}"));
+    assert_eq!(ban["jail"], "sip", "{ban}");
+    assert_eq!(bans.len(), 1, "only the offender is banned: {bans:?}");
+
+    // The ban notice reached the webhook.
+    assert!(
+        wait_for(Duration::from_secs(5), || site
+            .read("hooks")
+            .contains(OFFENDER)),
+        "no ban notice at the webhook: hooks {:?}, log {}",
+        site.read("hooks"),
+        site.read("daemon.log")
+    );
+    let hooks = site.read("hooks");
+    assert!(hooks.contains("ban:198.51.100.77"), "{hooks}");
+    assert!(hooks.contains("banned 198.51.100.77 (sip)"), "{hooks}");
+
+    // SIGTERM stops the guard's runtime with the rest of the daemon.
+    stop(daemon, &site);
+    assert!(in_kernel_set(&ns, OFFENDER), "bans stay in the kernel");
+    let log = site.read("daemon.log");
+    assert!(log.contains("logged in to AMI"), "{log}");
+}
+
+#[test]
+fn four_ami_failures_stay_under_the_jail_limit() {
+    assert!(
+        tg_testnet::available(),
+        "tests need root and iproute2 (CI runs as root)"
+    );
+    let ns = Netns::new("guard4").unwrap();
+    let site = Site::new(5);
+    let _peer = start_peer(&ns, &site, 4);
+    let daemon = start_daemon(&ns, &site);
+    assert!(
+        wait_for(Duration::from_secs(5), || site
+            .read("login")
+            .contains("s3cret")),
+        "no Login at the AMI peer: {}",
+        site.read("daemon.log")
+    );
+    // The events were counted (they reached the jails) ...
+    let counted = wait_for(Duration::from_secs(5), || {
+        let out = site.ctl(&["status", "--format", "json"]);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        v["counters"]["external_findings"].as_u64() == Some(4)
+    });
+    assert!(
+        counted,
+        "4 external findings expected: {}",
+        site.read("daemon.log")
+    );
+    // ... but four are below max_retry: no ban.
+    assert!(site.bans().is_empty());
+    assert!(!in_kernel_set(&ns, OFFENDER));
+    assert!(!site.read("hooks").contains(OFFENDER));
+    stop(daemon, &site);
+}
