@@ -13,6 +13,10 @@
 //!   as external findings, and the alert notifier, which `tg-enforce` sends a ban notice per
 //!   ban batch; stopped and started again on a reload that changes those sections, stopped
 //!   (queued alerts delivered for a few seconds) on shutdown;
+//! - `tg-fw-names`: when `[firewall]` names trusted hosts, re-resolves them on their TTLs and
+//!   rewrites the firewall's `fw_trusted_v4`/`fw_trusted_v6` sets ([`crate::fwnames`]; a plain
+//!   thread, the resolver runs its own runtime); replaced on a reload that changes the policy,
+//!   stopped on shutdown;
 //! - `tg-control`: the control socket;
 //! - the caller's thread: signals and reloads ([`run`]).
 
@@ -35,6 +39,7 @@ use tg_store::{SqliteStore, Store};
 use crate::calls::{AlertSlot, CallsPlan, CallsThread};
 use crate::control::{self, ControlContext, MainMsg};
 use crate::enforcer::{now_ms, EnforceMsg, EnforcerTask};
+use crate::fwnames::{self, NamesThread};
 use crate::pipeline::{Pipeline, PipelineMsg, Reloaded};
 use crate::stats::Stats;
 use crate::{trusted, DaemonError};
@@ -57,6 +62,7 @@ pub struct Daemon {
     calls_plan: CallsPlan,
     calls: Option<CallsThread>,
     alerts: AlertSlot,
+    fw_names: Option<NamesThread>,
 }
 
 /// Runs the daemon until SIGTERM or SIGINT; SIGHUP reloads. Bans stay in the kernel.
@@ -112,6 +118,7 @@ impl Daemon {
 
         let mut built = build(&config, trusted_set)?;
         let calls_plan = CallsPlan::from_config(&config)?;
+        let fw_policy = fwnames::plan(&config, config_path)?;
         seed_jails(&mut built.jails, &mut store)?;
         let positions = store.load_positions()?;
         let jail_names = Arc::new(Mutex::new(names(&built.jails)));
@@ -177,6 +184,10 @@ impl Daemon {
 
         let listener = control::bind(&config.daemon.socket)?;
         let calls = CallsThread::start(&calls_plan, pipe_tx.clone(), &alerts)?;
+        let fw_names = match fw_policy {
+            Some(p) => Some(NamesThread::start(p, &state_dir)?),
+            None => None,
+        };
         let ctx = ControlContext {
             pipeline: pipe_tx.clone(),
             enforce: enforce_tx.clone(),
@@ -209,6 +220,7 @@ impl Daemon {
             calls_plan,
             calls,
             alerts,
+            fw_names,
         })
     }
 
@@ -243,6 +255,7 @@ impl Daemon {
             });
         let mut built = build(&config, trusted_set.clone()).map_err(|e| e.to_string())?;
         let calls_plan = CallsPlan::from_config(&config).map_err(|e| e.to_string())?;
+        let fw_policy = fwnames::plan(&config, &self.config_path).map_err(|e| e.to_string())?;
         let store_path = self.config.daemon.state_dir.join("state.db");
         let mut store = SqliteStore::open(&store_path).map_err(|e| e.to_string())?;
         seed_jails(&mut built.jails, &mut store).map_err(|e| e.to_string())?;
@@ -270,6 +283,20 @@ impl Daemon {
                 }
             }
             self.calls_plan = calls_plan;
+        }
+        if self.fw_names.as_ref().map(|t| t.policy()) != fw_policy.as_ref() {
+            if let Some(old) = self.fw_names.take() {
+                old.stop();
+            }
+            if let Some(p) = fw_policy {
+                match NamesThread::start(p, &self.config.daemon.state_dir) {
+                    Ok(t) => self.fw_names = Some(t),
+                    Err(e) => {
+                        tracing::error!("{e}");
+                        notes.push("the firewall's trusted names could not be refreshed");
+                    }
+                }
+            }
         }
         let (old, new) = (&self.config.daemon, &config.daemon);
         if old.state_dir != new.state_dir
@@ -316,6 +343,9 @@ impl Daemon {
         }
         if let Some(calls) = self.calls {
             calls.stop(&self.alerts);
+        }
+        if let Some(names) = self.fw_names {
+            names.stop();
         }
         let pid = self.journal_pid.load(Ordering::SeqCst);
         if pid > 0 {

@@ -7,6 +7,7 @@
 //! - [`control`] and [`protocol`]: the control socket and its line-delimited JSON;
 //! - [`trusted`]: configured, resolved and own addresses, never banned;
 //! - [`calls`]: the AMI live call guard and the alert notifier (tg-calls) on one tokio thread;
+//! - [`fwnames`]: the firewall's trusted host names kept current in the kernel (tg-firewall);
 //! - [`stats`]: counters for `tollguard status`.
 //!
 //! The AMI live call guard (tg-calls) plugs in through [`pipeline::PipelineMsg::External`]:
@@ -17,6 +18,7 @@ pub mod calls;
 pub mod control;
 pub mod daemon;
 pub mod enforcer;
+pub mod fwnames;
 pub mod pipeline;
 pub mod protocol;
 pub mod stats;
@@ -71,6 +73,9 @@ pub enum DaemonError {
     /// The call guard or the alerts could not be set up (`[calls]`, `[alerts]`).
     #[error("call guard: {0}")]
     Calls(String),
+    /// The firewall's trusted names cannot be refreshed (`[firewall]`).
+    #[error("firewall trusted names: {0}")]
+    Firewall(String),
     /// A thread could not be started.
     #[error("starting a thread")]
     Thread(#[source] std::io::Error),

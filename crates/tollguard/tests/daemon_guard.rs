@@ -7,6 +7,10 @@
 //! address; a scripted webhook receiver records the alerts the daemon POSTs. The guard's events
 //! must count in the daemon's jail, ban the address in the namespace's kernel set, and the ban
 //! must produce a ban notice at the webhook. Nothing touches the host's ruleset.
+//!
+//! The daemon also keeps the firewall's trusted host names current: with a real dnsmasq (2 s
+//! TTL) in the namespace, the name's address appears in `fw_trusted_v4` and is swapped when the
+//! answer changes.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -325,5 +329,105 @@ fn four_ami_failures_stay_under_the_jail_limit() {
     assert!(site.bans().is_empty());
     assert!(!in_kernel_set(&ns, OFFENDER));
     assert!(!site.read("hooks").contains(OFFENDER));
+    stop(daemon, &site);
+}
+
+fn dnsmasq(ns: &Netns, hosts: &std::path::Path) -> Reaped {
+    let child = ns
+        .command(&[
+            "dnsmasq",
+            "--keep-in-foreground",
+            "--conf-file=/dev/null",
+            "--no-resolv",
+            "--no-hosts",
+            "--user=root",
+            "--pid-file",
+            "--port=5354",
+            "--listen-address=127.0.0.1",
+            "--bind-interfaces",
+            "--local-ttl=2",
+            &format!("--addn-hosts={}", hosts.display()),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    Reaped(child)
+}
+
+fn fw_trusted(ns: &Netns) -> String {
+    let out = ns
+        .exec(&["nft", "list", "set", "inet", "tollguard", "fw_trusted_v4"])
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn the_daemon_keeps_the_firewalls_trusted_names_current() {
+    assert!(
+        tg_testnet::available(),
+        "tests need root and iproute2 (CI runs as root)"
+    );
+    let ns = Netns::new("fwnames").unwrap();
+    let site = Site::new(5);
+    let hosts = site.path("hosts");
+    std::fs::write(&hosts, "192.0.2.10 sbc.test\n").unwrap();
+    let dns_server = dnsmasq(&ns, &hosts);
+    let d = site.dir.path();
+    let config = format!(
+        "[daemon]\nstate_dir = \"{state}\"\nsocket = \"{sock}\"\n\n\
+         [trusted]\naddresses = [\"198.51.100.0/24\", \"sbc.test\"]\nrefresh = \"1m\"\n\n\
+         [jail.sip]\nlogs = [\"{log}\"]\n\
+         [jail.iax]\nenabled = false\n[jail.ami]\nenabled = false\n[jail.web]\nenabled = false\n\
+         [jail.ssh]\nenabled = false\n[jail.ftp]\nenabled = false\n\n\
+         [firewall]\ndns_servers = [\"127.0.0.1:5354\"]\n[firewall.services.ssh]\nzones = [\"trusted\"]\n",
+        state = d.join("state").display(),
+        sock = d.join("tg.sock").display(),
+        log = d.join("messages").display(),
+    );
+    let config_path = site.path("tollguard.toml");
+    std::fs::write(&config_path, &config).unwrap();
+
+    // The firewall policy as `tollguard firewall apply` loads it, but without the name's
+    // address: only the daemon's refresher can put it there.
+    let parsed = tg_config::Config::parse(&config, &config_path).unwrap();
+    let policy = tg_firewall::policy::Policy::build(&parsed, &config, &config_path).unwrap();
+    let script = tg_firewall::render::render(&policy, &Default::default());
+    std::fs::write(site.path("fw.nft"), &script.text).unwrap();
+    let fw_script = site.path("fw.nft").display().to_string();
+    ns.exec_ok(&["nft", "-f", &fw_script]).unwrap();
+    assert!(!fw_trusted(&ns).contains("192.0.2.10"));
+
+    let daemon = start_daemon(&ns, &site);
+    assert!(
+        wait_for(Duration::from_secs(5), || fw_trusted(&ns)
+            .contains("192.0.2.10")),
+        "the name's address never reached fw_trusted_v4: {} / {}",
+        fw_trusted(&ns),
+        site.read("daemon.log")
+    );
+    assert!(
+        fw_trusted(&ns).contains("198.51.100.0/24"),
+        "static networks stay"
+    );
+
+    // The answer changes: within the TTL (2 s) and a round, the set follows.
+    std::fs::write(&hosts, "192.0.2.20 sbc.test\n").unwrap();
+    // SAFETY: signalling our own child (dnsmasq re-reads its hosts file on SIGHUP).
+    unsafe { libc::kill(dns_server.0.id() as libc::pid_t, libc::SIGHUP) };
+    assert!(
+        wait_for(Duration::from_secs(6), || {
+            let set = fw_trusted(&ns);
+            set.contains("192.0.2.20") && !set.contains("192.0.2.10")
+        }),
+        "the set did not follow DNS: {} / {}",
+        fw_trusted(&ns),
+        site.read("daemon.log")
+    );
+    // What is loaded is recorded for `tollguard firewall status`.
+    let recorded = std::fs::read_to_string(d.join("state").join("firewall").join("names.json"))
+        .unwrap_or_default();
+    assert!(recorded.contains("192.0.2.20"), "{recorded}");
     stop(daemon, &site);
 }
