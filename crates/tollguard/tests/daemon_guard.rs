@@ -24,8 +24,8 @@ const AMI_PORT: u16 = 15038;
 const HOOK_PORT: u16 = 18080;
 
 /// The AMI peer and the webhook receiver, one python3 process inside the daemon's namespace.
-/// Writes `ready` once both listen, `login` with the Login it received, and one line per POSTed
-/// body to `hooks`.
+/// Writes `ready` once both listen, one line per Login it received to `login`, and one line per
+/// POSTed body to `hooks`.
 const PEER: &str = r#"
 import socket, sys, threading, os
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -59,8 +59,8 @@ def ami():
         if login is None:
             conn.close()
             continue
-        with open(os.path.join(out, 'login'), 'w') as lf:
-            lf.write(repr(login))
+        with open(os.path.join(out, 'login'), 'a') as lf:
+            lf.write(repr(login) + '\n')
         conn.sendall(('Response: Success\r\nActionID: %s\r\nMessage: Authentication accepted\r\n\r\n'
                       % login.get('ActionID', '')).encode())
         conn.sendall(b'Event: FullyBooted\r\nPrivilege: system,all\r\nStatus: Fully Booted\r\n\r\n')
@@ -289,6 +289,47 @@ fn ami_security_events_ban_the_offender_and_the_ban_is_announced_by_webhook() {
     let hooks = site.read("hooks");
     assert!(hooks.contains("ban:198.51.100.77"), "{hooks}");
     assert!(hooks.contains("banned 198.51.100.77 (sip)"), "{hooks}");
+
+    // A reload that leaves [calls] and [alerts] alone keeps the guard's session ...
+    let reload = site.ctl(&["reload"]);
+    assert!(
+        reload.status.success(),
+        "{}",
+        String::from_utf8_lossy(&reload.stderr)
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        site.read("login").lines().count(),
+        1,
+        "{}",
+        site.read("login")
+    );
+    // ... one that changes them stops the guard and starts it again with the new settings.
+    let config = std::fs::read_to_string(site.path("tollguard.toml")).unwrap();
+    std::fs::write(
+        site.path("tollguard.toml"),
+        config.replace("s3cret", "n3w-secret"),
+    )
+    .unwrap();
+    let reload = site.ctl(&["reload"]);
+    assert!(
+        reload.status.success(),
+        "{}",
+        String::from_utf8_lossy(&reload.stderr)
+    );
+    assert!(
+        wait_for(Duration::from_secs(5), || site
+            .read("login")
+            .contains("n3w-secret")),
+        "the guard did not log in again after the reload: {}",
+        site.read("daemon.log")
+    );
+    assert_eq!(
+        site.read("login").lines().count(),
+        2,
+        "{}",
+        site.read("login")
+    );
 
     // SIGTERM stops the guard's runtime with the rest of the daemon.
     stop(daemon, &site);
