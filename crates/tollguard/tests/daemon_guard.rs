@@ -466,9 +466,13 @@ fn the_daemon_keeps_the_firewalls_trusted_names_current() {
         fw_trusted(&ns),
         site.read("daemon.log")
     );
-    // What is loaded is recorded for `tollguard firewall status`.
-    let recorded = std::fs::read_to_string(d.join("state").join("firewall").join("names.json"))
-        .unwrap_or_default();
-    assert!(recorded.contains("192.0.2.20"), "{recorded}");
+    // What is loaded is recorded for `tollguard firewall status` (written just after the set).
+    let names = d.join("state").join("firewall").join("names.json");
+    let recorded = || std::fs::read_to_string(&names).unwrap_or_default();
+    assert!(
+        wait_for(Duration::from_secs(3), || recorded().contains("192.0.2.20")),
+        "{}",
+        recorded()
+    );
     stop(daemon, &site);
 }
