@@ -2,7 +2,6 @@
 //! and the host's own addresses read from the kernel (`ip -j addr`, argv only).
 
 use std::net::{IpAddr, ToSocketAddrs};
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -69,11 +68,7 @@ pub fn build_now(cfg: &TrustedConfig, wait: Duration) -> Option<TrustedSet> {
 
 /// The addresses configured on this host's interfaces (in the current network namespace).
 pub fn own_addresses() -> Vec<IpAddr> {
-    let Some(ip) = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"]
-        .iter()
-        .map(Path::new)
-        .find(|p| p.is_file())
-    else {
+    let Some(ip) = tg_nft::system_program("ip") else {
         tracing::warn!(
             "`ip` (iproute2) not found: the host's own addresses are not trusted automatically"
         );
@@ -113,7 +108,7 @@ mod tests {
     use super::*;
 
     fn cfg(text: &str) -> TrustedConfig {
-        tg_config::Config::parse(text, Path::new("t.toml"))
+        tg_config::Config::parse(text, std::path::Path::new("t.toml"))
             .unwrap()
             .trusted
     }

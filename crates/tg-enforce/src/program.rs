@@ -1,12 +1,10 @@
 //! Finding and running the firewall programs: system directories only, argv only, no shell.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use crate::EnforceError;
-
-const DIRS: [&str; 4] = ["/usr/sbin", "/sbin", "/usr/bin", "/bin"];
 
 /// A program found in the system directories.
 #[derive(Clone, Debug)]
@@ -20,9 +18,7 @@ impl Program {
         name: &'static str,
         package: &'static str,
     ) -> Result<Program, EnforceError> {
-        DIRS.iter()
-            .map(|d| Path::new(d).join(name))
-            .find(|p| p.is_file())
+        tg_nft::system_program(name)
             .map(|path| Program { path })
             .ok_or(EnforceError::NotFound {
                 program: name,

@@ -60,9 +60,7 @@ impl LocalTime {
 /// The interface that holds local address `addr` (from `ip -o addr show`), if any.
 pub fn interface_of(addr: IpAddr) -> Option<String> {
     // Like nft, `ip` is taken from the system directories only, never from PATH.
-    let ip = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).is_file())?;
+    let ip = tg_nft::system_program("ip")?;
     let out = Command::new(ip)
         .args(["-o", "addr", "show"])
         .stdin(Stdio::null())

@@ -56,6 +56,18 @@ pub enum NftError {
     },
 }
 
+/// The directories privileged programs (`nft`, `ip`, `ipset`, …) are taken from. Never `PATH`:
+/// a root daemon must not run whatever an environment variable points at.
+pub const SYSTEM_DIRS: [&str; 4] = ["/usr/sbin", "/sbin", "/usr/bin", "/bin"];
+
+/// The first `name` found in [`SYSTEM_DIRS`].
+pub fn system_program(name: &str) -> Option<PathBuf> {
+    SYSTEM_DIRS
+        .iter()
+        .map(|d| Path::new(d).join(name))
+        .find(|p| p.is_file())
+}
+
 /// A handle on the system's `nft` binary.
 #[derive(Clone, Debug)]
 pub struct Nft {
@@ -65,13 +77,8 @@ pub struct Nft {
 impl Nft {
     /// Finds `nft` in the system directories.
     pub fn locate() -> Result<Nft, NftError> {
-        ["/usr/sbin/nft", "/sbin/nft", "/usr/bin/nft", "/bin/nft"]
-            .iter()
-            .map(Path::new)
-            .find(|p| p.is_file())
-            .map(|p| Nft {
-                path: p.to_path_buf(),
-            })
+        system_program("nft")
+            .map(|path| Nft { path })
             .ok_or(NftError::NotFound)
     }
 
