@@ -116,6 +116,25 @@ impl JailSet {
         }
     }
 
+    /// Raises an address's count of served bans in a jail to at least `bans`, never lowers it:
+    /// history read from the store in the background may arrive after a live decision already
+    /// counted a newer ban (the daemon's seeding, see tg-daemon's pipeline).
+    pub fn merge_prior_bans(&mut self, jail: &str, ip: IpAddr, bans: u32) {
+        if let Some(j) = self.jails.iter().position(|x| x.name == jail) {
+            let o = self.offenders.entry((j, canonical_ip(ip))).or_default();
+            o.bans = o.bans.max(bans);
+        }
+    }
+
+    /// Extends an address's running ban in a jail to at least `until_ms`, never shortens it
+    /// (a stored ban read late must not undo a longer live decision).
+    pub fn merge_banned_until(&mut self, jail: &str, ip: IpAddr, until_ms: i64) {
+        if let Some(j) = self.jails.iter().position(|x| x.name == jail) {
+            let o = self.offenders.entry((j, canonical_ip(ip))).or_default();
+            o.banned_until_ms = o.banned_until_ms.max(until_ms);
+        }
+    }
+
     /// Forgets that an address is banned (manual unban): it starts from a clean window.
     pub fn unbanned(&mut self, ip: IpAddr) {
         let ip = canonical_ip(ip);
@@ -343,6 +362,38 @@ mod tests {
             second = js.observe(&sip("198.51.100.7", 90_000 + i)).decisions;
         }
         assert_eq!(second[0].ban_secs, 7200);
+    }
+
+    #[test]
+    fn merged_history_never_lowers_what_a_live_decision_raised() {
+        let ip: IpAddr = "198.51.100.8".parse().unwrap();
+        let mut js = jailset(&[]);
+        js.merge_prior_bans("sip", ip, 2);
+        let mut d = Vec::new();
+        for i in 0..5 {
+            d = js.observe(&sip("198.51.100.8", i)).decisions;
+        }
+        assert_eq!((d[0].ban_number, d[0].ban_secs), (3, 14_400));
+        // The store's older view arrives late: neither the count nor the running ban goes back.
+        js.merge_prior_bans("sip", ip, 2);
+        js.merge_banned_until("sip", ip, 10_000);
+        let during: Vec<Decision> = (5..10)
+            .flat_map(|i| js.observe(&sip("198.51.100.8", i)).decisions)
+            .collect();
+        assert!(during.is_empty(), "banned until 4 s + 4 h, not 10 s");
+        let mut after = Vec::new();
+        for i in 0..5 {
+            after = js.observe(&sip("198.51.100.8", 20_000 + i)).decisions;
+        }
+        assert_eq!(after[0].ban_number, 4, "the escalation went on from 3");
+        // A higher count or a later end does raise them.
+        js.merge_prior_bans("sip", ip, 9);
+        js.merge_banned_until("sip", ip, 90_000_000);
+        let late: Vec<Decision> = (0..5)
+            .flat_map(|i| js.observe(&sip("198.51.100.8", 80_000 + i)).decisions)
+            .collect();
+        assert!(late.is_empty(), "the later stored end holds");
+        js.merge_prior_bans("nosuchjail", ip, 50);
     }
 
     #[test]

@@ -10,7 +10,9 @@
 //! - Offender history: every recorded ban raises `(ip, jail)`'s count to at least the record's
 //!   `ban_number` (so recording the same ban twice counts once); [`Store::prior_bans`] and
 //!   [`Store::all_prior_bans`] give it back for escalation (`tg_jail::JailSet::set_prior_bans`).
-//!   History outlives the ban and the process: escalation works across restarts;
+//!   [`Store::history_of`] is one address's history (a point query) and
+//!   [`Store::history_pages`] streams everyone's, in pages (the daemon's start, off its
+//!   critical path). History outlives the ban and the process: escalation works across restarts;
 //!   [`Store::forget_offenders_before`] keeps it from growing forever.
 //! - [`FilePosition`]: where the follower stopped in each log; [`Store::save_positions`]
 //!   upserts by path; [`Store::record`] commits a batch of bans *and* positions atomically.
@@ -92,6 +94,38 @@ pub struct FilePosition {
     pub head_hash: u64,
 }
 
+/// One address's history, read with an index-backed point query ([`Store::history_of`]): what the
+/// daemon's detection thread needs before it decides about an address whose history the
+/// background read has not delivered yet.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AddressHistory {
+    /// `(jail, bans served)` for every jail the address was banned by.
+    pub prior_bans: Vec<(String, u32)>,
+    /// `(jail, until_ms)` of the address's running ban, if any.
+    pub running: Vec<(String, i64)>,
+}
+
+/// A page of every offender's history and every running ban ([`Store::history_pages`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HistoryPage {
+    /// `(ip, jail, bans served)`.
+    pub prior_bans: Vec<(IpAddr, String, u32)>,
+    /// `(ip, jail, until_ms)` of bans still running.
+    pub running: Vec<(IpAddr, String, i64)>,
+}
+
+impl HistoryPage {
+    /// Rows in the page.
+    pub fn len(&self) -> usize {
+        self.prior_bans.len() + self.running.len()
+    }
+
+    /// True when the page holds no row.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -152,6 +186,47 @@ pub trait Store: Send {
     fn prior_bans(&mut self, ip: IpAddr, jail: &str) -> Result<u32, StoreError>;
     /// Every offender's history: `(ip, jail, bans)`.
     fn all_prior_bans(&mut self) -> Result<Vec<(IpAddr, String, u32)>, StoreError>;
+    /// `ip`'s history in every jail and its ban still running at `now_ms` (a point query; reads
+    /// only, so it also works on a [`SqliteStore::open_read_only`] connection).
+    fn history_of(&mut self, ip: IpAddr, now_ms: i64) -> Result<AddressHistory, StoreError>;
+    /// Every offender's history and every ban still running at `now_ms`, handed to `each` in
+    /// pages of up to `page` rows; `each` returns false to stop early. Returns the rows read.
+    /// Reads only. The default reads everything at once and cuts it into pages; the SQLite
+    /// store streams.
+    fn history_pages(
+        &mut self,
+        now_ms: i64,
+        page: usize,
+        each: &mut dyn FnMut(HistoryPage) -> bool,
+    ) -> Result<usize, StoreError> {
+        let prior = self.all_prior_bans()?;
+        let running: Vec<(IpAddr, String, i64)> = self
+            .active_bans(now_ms)?
+            .into_iter()
+            .map(|b| (b.ip, b.jail, b.until_ms))
+            .collect();
+        let rows = prior.len() + running.len();
+        let page = page.max(1);
+        for chunk in prior.chunks(page) {
+            let p = HistoryPage {
+                prior_bans: chunk.to_vec(),
+                running: Vec::new(),
+            };
+            if !each(p) {
+                return Ok(rows);
+            }
+        }
+        for chunk in running.chunks(page) {
+            let p = HistoryPage {
+                prior_bans: Vec::new(),
+                running: chunk.to_vec(),
+            };
+            if !each(p) {
+                return Ok(rows);
+            }
+        }
+        Ok(rows)
+    }
     /// Forgets the history of offenders whose last ban started before `before_ms` (they start
     /// again from a first ban); returns how many `(ip, jail)` rows went. Without it the history
     /// grows with every attacker ever seen — call it now and then (e.g. daily, keeping 30 days).

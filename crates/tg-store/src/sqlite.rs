@@ -7,9 +7,9 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 
-use crate::{BanRecord, FilePosition, Store, StoreError};
+use crate::{AddressHistory, BanRecord, FilePosition, HistoryPage, Store, StoreError};
 
 /// The schema version this build writes (`PRAGMA user_version`).
 pub const SCHEMA_VERSION: i64 = 1;
@@ -99,6 +99,37 @@ impl SqliteStore {
             path: path.to_path_buf(),
         };
         store.prepare(durability)?;
+        Ok(store)
+    }
+
+    /// A read-only connection to an existing database (written by [`SqliteStore::open`]), for
+    /// readers beside the writer: WAL lets them read while it commits. Every write through it
+    /// fails.
+    pub fn open_read_only(path: &Path) -> Result<SqliteStore, StoreError> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|source| sql(path, "open read-only", source))?;
+        let store = SqliteStore {
+            conn,
+            path: path.to_path_buf(),
+        };
+        store
+            .conn
+            .busy_timeout(Duration::from_secs(5))
+            .map_err(store.err("busy_timeout"))?;
+        let version: i64 = store
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(store.err("user_version"))?;
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::SchemaTooNew {
+                path: store.path.clone(),
+                found: version,
+                supported: SCHEMA_VERSION,
+            });
+        }
         Ok(store)
     }
 
@@ -359,6 +390,97 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
+    fn history_of(&mut self, ip: IpAddr, now_ms: i64) -> Result<AddressHistory, StoreError> {
+        let ip = ip.to_string();
+        let path = &self.path;
+        let err = |what: &'static str| move |source| sql(path, what, source);
+        // Both are lookups in a primary key's index: (ip, jail) and ip.
+        let mut prior = self
+            .conn
+            .prepare_cached("SELECT jail, bans FROM offenders WHERE ip = ?1")
+            .map_err(err("prepare history of"))?;
+        let prior_bans = prior
+            .query_map([&ip], |r| {
+                Ok((r.get::<_, String>(0)?, to_u32(r.get::<_, i64>(1)?)))
+            })
+            .map_err(err("read history of"))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(err("read history of"))?;
+        let mut bans = self
+            .conn
+            .prepare_cached("SELECT jail, until_ms FROM bans WHERE ip = ?1 AND until_ms > ?2")
+            .map_err(err("prepare ban of"))?;
+        let running = bans
+            .query_map(params![ip, now_ms], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })
+            .map_err(err("read ban of"))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(err("read ban of"))?;
+        Ok(AddressHistory {
+            prior_bans,
+            running,
+        })
+    }
+
+    fn history_pages(
+        &mut self,
+        now_ms: i64,
+        page: usize,
+        each: &mut dyn FnMut(HistoryPage) -> bool,
+    ) -> Result<usize, StoreError> {
+        let page = page.max(1);
+        let path = &self.path;
+        let err = |what: &'static str| move |source| sql(path, what, source);
+        // One read transaction: both tables are read from the same snapshot, and the writer
+        // goes on committing meanwhile (WAL).
+        let tx = self.conn.transaction().map_err(err("begin read"))?;
+        let mut rows = 0;
+        let mut skipped = 0;
+        let mut current = HistoryPage::default();
+        {
+            let mut stmt = tx
+                .prepare("SELECT ip, jail, bans FROM offenders")
+                .map_err(err("prepare history"))?;
+            let mut cursor = stmt.query([]).map_err(err("read history"))?;
+            while let Some(r) = cursor.next().map_err(err("read history"))? {
+                let ip: String = r.get(0).map_err(err("read history"))?;
+                let Some(ip) = parse_ip(&ip, "offenders", &mut skipped) else {
+                    continue;
+                };
+                let jail: String = r.get(1).map_err(err("read history"))?;
+                let bans: i64 = r.get(2).map_err(err("read history"))?;
+                current.prior_bans.push((ip, jail, to_u32(bans)));
+                rows += 1;
+                if current.len() >= page && !each(std::mem::take(&mut current)) {
+                    return Ok(rows);
+                }
+            }
+            let mut stmt = tx
+                .prepare("SELECT ip, jail, until_ms FROM bans WHERE until_ms > ?1")
+                .map_err(err("prepare running bans"))?;
+            let mut cursor = stmt.query([now_ms]).map_err(err("read running bans"))?;
+            while let Some(r) = cursor.next().map_err(err("read running bans"))? {
+                let ip: String = r.get(0).map_err(err("read running bans"))?;
+                let Some(ip) = parse_ip(&ip, "bans", &mut skipped) else {
+                    continue;
+                };
+                let jail: String = r.get(1).map_err(err("read running bans"))?;
+                let until: i64 = r.get(2).map_err(err("read running bans"))?;
+                current.running.push((ip, jail, until));
+                rows += 1;
+                if current.len() >= page && !each(std::mem::take(&mut current)) {
+                    return Ok(rows);
+                }
+            }
+        }
+        if !current.is_empty() {
+            each(current);
+        }
+        tx.finish().map_err(err("end read"))?;
+        Ok(rows)
+    }
+
     fn forget_offenders_before(&mut self, before_ms: i64) -> Result<usize, StoreError> {
         self.conn
             .execute("DELETE FROM offenders WHERE last_ms < ?1", [before_ms])
@@ -573,6 +695,116 @@ mod tests {
         };
         s.save_positions(std::slice::from_ref(&moved)).unwrap();
         assert_eq!(s.load_positions().unwrap(), vec![moved]);
+    }
+
+    #[test]
+    fn history_of_one_address_is_an_index_lookup_and_reads_beside_the_writer() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("state.db");
+        let mut w = SqliteStore::open(&path).unwrap();
+        let mut bans: Vec<BanRecord> = (0..500)
+            .map(|i| ban(&format!("10.1.{}.{}", i / 256, i % 256), "sip", 50_000, 1))
+            .collect();
+        bans.push(ban("198.51.100.7", "sip", 60_000, 3));
+        bans.push(ban("198.51.100.7", "ssh", 9_000, 1));
+        w.record_bans(&bans).unwrap();
+        let mut r = SqliteStore::open_read_only(&path).unwrap();
+        let ip: IpAddr = "198.51.100.7".parse().unwrap();
+        let mut h = r.history_of(ip, 10_000).unwrap();
+        h.prior_bans.sort();
+        // One ban per address: the ssh one replaced the sip one, and it has ended at 10 s.
+        assert_eq!(
+            h,
+            AddressHistory {
+                prior_bans: vec![("sip".into(), 3), ("ssh".into(), 1)],
+                running: vec![],
+            }
+        );
+        assert_eq!(
+            r.history_of(ip, 5_000).unwrap().running,
+            vec![("ssh".to_string(), 9_000)]
+        );
+        assert_eq!(
+            r.history_of("203.0.113.1".parse().unwrap(), 0).unwrap(),
+            AddressHistory::default()
+        );
+        // The writer commits while the reader reads, and the reader sees the commit.
+        w.record_bans(&[ban("203.0.113.1", "sip", 70_000, 2)])
+            .unwrap();
+        assert_eq!(
+            r.history_of("203.0.113.1".parse().unwrap(), 0).unwrap(),
+            AddressHistory {
+                prior_bans: vec![("sip".into(), 2)],
+                running: vec![("sip".into(), 70_000)],
+            }
+        );
+        assert!(r.record_bans(&bans[..1]).is_err(), "read-only");
+        for q in [
+            "SELECT jail, bans FROM offenders WHERE ip = 'x'",
+            "SELECT jail, until_ms FROM bans WHERE ip = 'x' AND until_ms > 0",
+        ] {
+            let plan: Vec<String> = r
+                .conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {q}"))
+                .unwrap()
+                .query_map([], |row| row.get::<_, String>(3))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            assert!(
+                plan.iter()
+                    .all(|p| p.starts_with("SEARCH") && p.contains("INDEX")),
+                "{q}: {plan:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn history_pages_stream_everything_running_in_pages() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("state.db");
+        let mut w = SqliteStore::open(&path).unwrap();
+        let bans: Vec<BanRecord> = (0..1_000)
+            .map(|i| {
+                let until = if i % 4 == 0 { 5_000 } else { 50_000 };
+                ban(
+                    &format!("10.2.{}.{}", i / 256, i % 256),
+                    "sip",
+                    until,
+                    1 + i % 3,
+                )
+            })
+            .collect();
+        w.record_bans(&bans).unwrap();
+        let mut r = SqliteStore::open_read_only(&path).unwrap();
+        let mut pages = Vec::new();
+        let rows = r
+            .history_pages(10_000, 300, &mut |p| {
+                pages.push(p);
+                true
+            })
+            .unwrap();
+        assert_eq!(rows, 1_000 + 750, "every history, the bans still running");
+        assert!(pages.iter().all(|p| p.len() <= 300 && !p.is_empty()));
+        assert_eq!(pages.len(), 6);
+        let prior: usize = pages.iter().map(|p| p.prior_bans.len()).sum();
+        let running: Vec<&(IpAddr, String, i64)> = pages.iter().flat_map(|p| &p.running).collect();
+        assert_eq!((prior, running.len()), (1_000, 750));
+        assert!(running.iter().all(|(_, _, until)| *until == 50_000));
+        let three = pages
+            .iter()
+            .flat_map(|p| &p.prior_bans)
+            .find(|(ip, _, _)| ip.to_string() == "10.2.0.2")
+            .unwrap();
+        assert_eq!(three.2, 3);
+        // Stopping early.
+        let mut seen = 0;
+        r.history_pages(10_000, 300, &mut |_| {
+            seen += 1;
+            false
+        })
+        .unwrap();
+        assert_eq!(seen, 1);
     }
 
     #[test]
