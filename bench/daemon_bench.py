@@ -3,7 +3,8 @@
 
 This is the harness that measured fail2ban and fail2ban-rs (research/peer-daemon-baseline.md,
 bench/peer_daemon_bench.py in the shared folder), imported unchanged, with tollguard added as a
-third daemon.  `reaction` and `flood` are the harness's own functions; `restore` follows its
+third daemon and one measurement widened for every daemon: CPU "incl. children" also counts
+living child processes (`proc_times_tree`), not only exited ones.  `reaction` and `flood` are the harness's own functions; `restore` follows its
 method for tollguard, whose bans outlive the process (the peers flush their sets when they
 stop, tollguard does not), so the kernel table is deleted between stop and restart, as a reboot
 would.  The restore also times the initial load: N attackers' lines written at once until all N
@@ -128,6 +129,47 @@ def make_daemon(args, work, bantime=3600, **kw):
 
 
 H.make_daemon = make_daemon
+
+_peer_proc_times = H.proc_times
+
+
+def live_descendants(pid):
+    """Every living process below `pid` (found by parent id in /proc/*/stat)."""
+    parent = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                s = f.read()
+        except OSError:
+            continue
+        parent[int(entry)] = int(s[s.rindex(")") + 2:].split()[1])
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        kids = [c for c, pp in parent.items() if pp == p]
+        out.extend(kids)
+        todo.extend(kids)
+    return out
+
+
+def proc_times_tree(pid):
+    """(self_cpu_s, children_cpu_s) where children counts the exited children (cutime+cstime,
+    as the harness does) AND every living descendant's own and reaped time: a long-lived helper
+    process (such as an `nft -i` session) is part of the daemon's cost while it still runs,
+    which /proc/PID/stat alone cannot show. Used for every daemon in the run, peers included."""
+    own, children = _peer_proc_times(pid)
+    for child in live_descendants(pid):
+        try:
+            c_own, c_children = _peer_proc_times(child)
+        except OSError:  # ended between the scan and the read: its time is now in cutime
+            continue
+        children += c_own + c_children
+    return own, round(children, 2)
+
+
+H.proc_times = proc_times_tree
 
 
 def in_block_set(mon, ips, bs):
