@@ -5,7 +5,11 @@
 //! - `tg-detect`: followers, detectors, jails ([`crate::pipeline`]);
 //! - `tg-enforce`: store and kernel, batched bans ([`crate::enforcer`]);
 //! - `tg-restore`: at start only, puts the store's bans back into the kernel with its own store
-//!   connection and enforcer, so new attackers are banned while 100,000 old bans are restored;
+//!   connection and enforcer, in transactions of [`RESTORE_CHUNK`] bans, so new attackers are
+//!   banned (by `tg-enforce`, between two chunks) while 100,000 old bans are restored;
+//! - `tg-seed`: at start only, reads the jails' history from the store on its own read-only
+//!   connection and sends it to `tg-detect` in pages; `tg-detect` does not wait for it (it looks
+//!   new addresses up in the store meanwhile, see [`crate::pipeline`]);
 //! - `tg-journal`: `journalctl -f`, when a jail names journal matches;
 //! - `tg-trusted`: re-resolves trusted host names and the host's addresses;
 //! - `tg-calls`: when `[calls.ami]` or `[alerts]` is configured, a single-threaded tokio runtime
@@ -40,10 +44,16 @@ use crate::calls::{AlertSlot, CallsPlan, CallsThread};
 use crate::control::{self, ControlContext, MainMsg};
 use crate::enforcer::{now_ms, EnforceMsg, EnforcerTask};
 use crate::fwnames::{self, NamesThread};
-use crate::pipeline::{Pipeline, PipelineMsg, Reloaded};
+use crate::pipeline::{Pipeline, PipelineMsg, Reloaded, SeedReport};
 use crate::stats::Stats;
 use crate::{trusted, DaemonError};
 
+/// Bans per kernel transaction while restoring: one chunk is what a new attacker's ban may
+/// have to wait for.
+pub const RESTORE_CHUNK: usize = 2_000;
+/// Rows per page of history sent to the detection thread while seeding: merging one page is
+/// about a millisecond of that thread's time, between two looks at the files.
+const SEED_PAGE: usize = 5_000;
 /// How long a journalctl that ended waits before it is started again.
 const JOURNAL_RESTART: Duration = Duration::from_secs(30);
 
@@ -97,29 +107,38 @@ pub fn run(config_path: &Path) -> Result<(), DaemonError> {
 
 impl Daemon {
     /// Loads the configuration, restores state and starts every thread.
+    ///
+    /// In this order: the control socket is bound (refusing a second daemon before anything
+    /// else), the store opened, the kernel's sets made sure of, and the enforcer and detection
+    /// threads started; the store's history (`tg-seed`) and the kernel's restore
+    /// (`tg-restore`) then run beside them, so lines are read and attackers banned from the
+    /// first milliseconds, however big the store.
     pub fn start(config_path: &Path, main: Sender<MainMsg>) -> Result<Daemon, DaemonError> {
         let started = Instant::now();
         let config = Config::load(config_path)?;
         let state_dir = config.daemon.state_dir.clone();
         create_state_dir(&state_dir)?;
+        let listener = control::bind(&config.daemon.socket)?;
+        // A start that fails after the bind must not leave the socket file behind.
+        let socket = SocketFile(Some(config.daemon.socket.clone()));
         let store_path = state_dir.join("state.db");
         let mut store = SqliteStore::open(&store_path)?;
         let stats = Arc::new(Stats::default());
+        stats.restore_ms.store(-1, Ordering::Relaxed);
 
-        // The kernel first: the sets exist and the store's bans go back in (on their own thread
-        // and connection) while everything else starts.
+        // The kernel's sets exist before the first ban.
         let mut enforcer = tg_enforce::build_from(&config.daemon)?;
         enforcer.init()?;
-        let mut threads = vec![spawn_restore(&config, &store_path, Arc::clone(&stats))?];
+        let restore_enforcer = tg_enforce::build_from(&config.daemon)?;
+        let reader = SqliteStore::open_read_only(&store_path)?;
 
         // Trusted before any line is read: nothing is counted before we know whom never to ban.
         let trusted_set = initial_trusted(&config);
         let trusted = Arc::new(RwLock::new(trusted_set.clone()));
 
-        let mut built = build(&config, trusted_set)?;
+        let built = build(&config, trusted_set)?;
         let calls_plan = CallsPlan::from_config(&config)?;
         let fw_policy = fwnames::plan(&config, config_path)?;
-        seed_jails(&mut built.jails, &mut store)?;
         let positions = store.load_positions()?;
         let jail_names = Arc::new(Mutex::new(names(&built.jails)));
 
@@ -133,7 +152,7 @@ impl Daemon {
             cursor_file.clone(),
         )
         .with_alerts(Arc::clone(&alerts));
-        threads.push(spawn("tg-enforce", move || task.run(enforce_rx))?);
+        let mut threads = vec![spawn("tg-enforce", move || task.run(enforce_rx))?];
 
         let (pipe_tx, pipe_rx) = mpsc::channel();
         let mut watcher = Watcher::new().map_err(DaemonError::Inotify)?;
@@ -159,8 +178,15 @@ impl Daemon {
             enforce_tx.clone(),
             handle,
             Arc::clone(&stats),
-        );
+        )
+        .seeding_from(Box::new(reader));
         threads.push(spawn("tg-detect", move || pipeline.run(pipe_rx))?);
+        threads.push(spawn_seeder(&store_path, pipe_tx.clone())?);
+        threads.push(spawn_restore(
+            &store_path,
+            restore_enforcer,
+            Arc::clone(&stats),
+        )?);
 
         let journal_pid = Arc::new(AtomicU32::new(0));
         let stopping = Arc::new(AtomicBool::new(false));
@@ -182,7 +208,6 @@ impl Daemon {
 
         spawn_trusted_refresher(&config, Arc::clone(&trusted), pipe_tx.clone())?;
 
-        let listener = control::bind(&config.daemon.socket)?;
         let calls = CallsThread::start(&calls_plan, pipe_tx.clone(), &alerts)?;
         let fw_names = match fw_policy {
             Some(p) => Some(NamesThread::start(p, &state_dir)?),
@@ -200,6 +225,7 @@ impl Daemon {
             started,
         };
         spawn("tg-control", move || control::serve(listener, ctx))?;
+        socket.keep();
         tracing::info!(
             "tollguard running: {} jail(s), socket {}, started in {} ms",
             jail_names.lock().map(|j| j.len()).unwrap_or(0),
@@ -459,18 +485,55 @@ fn spawn_trusted_refresher(
     Ok(())
 }
 
-/// Puts the store's bans back into the kernel with its own connection and enforcer.
-fn spawn_restore(
-    config: &Config,
+/// Reads the jails' history from the store on its own read-only connection and sends it to the
+/// detection thread in pages, then the report (see [`crate::pipeline`]).
+fn spawn_seeder(
     store_path: &Path,
+    pipeline: Sender<PipelineMsg>,
+) -> Result<JoinHandle<()>, DaemonError> {
+    let path = store_path.to_path_buf();
+    spawn("tg-seed", move || {
+        let t = Instant::now();
+        let read = SqliteStore::open_read_only(&path).and_then(|mut store| {
+            store.history_pages(now_ms(), SEED_PAGE, &mut |page| {
+                pipeline.send(PipelineMsg::Seed(Box::new(page))).is_ok()
+            })
+        });
+        let (rows, complete) = match read {
+            Ok(rows) => (rows, true),
+            Err(e) => {
+                tracing::error!("reading the jails' history from the store: {e}");
+                (0, false)
+            }
+        };
+        let report = SeedReport {
+            rows,
+            ms: t.elapsed().as_millis(),
+            complete,
+        };
+        let _ = pipeline.send(PipelineMsg::Seeded(report));
+    })
+}
+
+/// Puts the store's bans back into the kernel with its own connection and enforcer, in
+/// transactions of [`RESTORE_CHUNK`] bans: the kernel serialises transactions, and a live ban
+/// must never wait behind 100,000 restored ones.
+fn spawn_restore(
+    store_path: &Path,
+    mut enforcer: Box<dyn tg_enforce::Enforcer>,
     stats: Arc<Stats>,
 ) -> Result<JoinHandle<()>, DaemonError> {
     let mut store = SqliteStore::open(store_path)?;
-    let mut enforcer = tg_enforce::build_from(&config.daemon)?;
-    stats.restore_ms.store(-1, Ordering::Relaxed);
     spawn("tg-restore", move || {
         let t = Instant::now();
-        match tg_enforce::reconcile(&mut store, enforcer.as_mut(), now_ms()) {
+        let chunked = tg_enforce::reconcile_in_chunks(
+            &mut store,
+            enforcer.as_mut(),
+            now_ms(),
+            RESTORE_CHUNK,
+            &mut |_| Ok(()),
+        );
+        match chunked {
             Ok(r) => {
                 Stats::add(&stats.restored, r.restored as u64);
                 tracing::info!(
@@ -486,6 +549,24 @@ fn spawn_restore(
             .restore_ms
             .store(t.elapsed().as_millis() as i64, Ordering::Relaxed);
     })
+}
+
+/// Removes the control socket's file when a start fails after binding it.
+struct SocketFile(Option<PathBuf>);
+
+impl SocketFile {
+    /// The start succeeded: the file stays (shutdown removes it).
+    fn keep(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for SocketFile {
+    fn drop(&mut self) {
+        if let Some(path) = self.0.take() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
 }
 
 fn follow_journal(
