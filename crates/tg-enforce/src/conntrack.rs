@@ -3,7 +3,8 @@
 //! before any `ct state established accept` and stop the packets anyway; deleting the entries
 //! also ends flows that a host's own earlier-priority rules would accept, and frees the table.
 //!
-//! How: ctnetlink, directly (no `conntrack` process). Finding a source's entries needs a dump of
+//! How: ctnetlink, directly (no `conntrack` process), on the netlink layer shared with the
+//! ban-set writer ([`tg_nft::netlink`]). Finding a source's entries needs a dump of
 //! the conntrack table — the kernel walks its whole hash (262,144 buckets here, 10–20 ms), and
 //! the `conntrack -D -s ADDR` tool does one such walk *per address*. Here one pass does one
 //! dump per address family for any number of banned sources, then deletes each matching entry
@@ -142,135 +143,67 @@ pub(crate) struct Entry {
 }
 
 mod netlink {
-    //! The few ctnetlink messages needed: dump the table, delete one entry.
+    //! The few ctnetlink messages needed — dump the table, delete one entry — on the shared
+    //! netlink layer ([`tg_nft::netlink`]).
 
     use super::*;
+    use tg_nft::netlink::{self as nl, Message, NLMSG_DONE, NLMSG_ERROR};
 
-    const NETLINK_NETFILTER: libc::c_int = 12;
+    pub(crate) use tg_nft::netlink::{attributes, messages};
+
     const NFNL_SUBSYS_CTNETLINK: u16 = 1;
     const IPCTNL_MSG_CT_GET: u16 = 1;
     const IPCTNL_MSG_CT_DELETE: u16 = 2;
-    const NLM_F_REQUEST: u16 = 1;
-    const NLM_F_ACK: u16 = 4;
-    const NLM_F_DUMP: u16 = 0x300;
-    const NLMSG_ERROR: u16 = 2;
-    const NLMSG_DONE: u16 = 3;
     const CTA_TUPLE_ORIG: u16 = 1;
     const CTA_ZONE: u16 = 18;
     const CTA_TUPLE_IP: u16 = 1;
     const CTA_IP_V4_SRC: u16 = 1;
     const CTA_IP_V6_SRC: u16 = 3;
-    const NLA_TYPE_MASK: u16 = 0x3fff;
-    const HEADER: usize = 16 + 4; // nlmsghdr + nfgenmsg
+    /// A reply that never comes must not hang the worker forever.
+    const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 
-    pub(crate) struct Socket {
-        fd: libc::c_int,
-        seq: u32,
-    }
-
-    impl Drop for Socket {
-        fn drop(&mut self) {
-            // SAFETY: fd is a socket this struct opened and owns.
-            unsafe { libc::close(self.fd) };
-        }
-    }
+    pub(crate) struct Socket(nl::Socket);
 
     impl Socket {
         pub(crate) fn open() -> io::Result<Socket> {
-            // SAFETY: plain socket(2) call; the result is checked.
-            let fd = unsafe {
-                libc::socket(
-                    libc::AF_NETLINK,
-                    libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                    NETLINK_NETFILTER,
-                )
-            };
-            if fd < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            let socket = Socket { fd, seq: 1 };
-            // A reply that never comes must not hang the worker forever.
-            let timeout = libc::timeval {
-                tv_sec: 5,
-                tv_usec: 0,
-            };
-            // SAFETY: valid fd, pointer and length of a timeval.
-            let rc = unsafe {
-                libc::setsockopt(
-                    fd,
-                    libc::SOL_SOCKET,
-                    libc::SO_RCVTIMEO,
-                    (&timeout as *const libc::timeval).cast(),
-                    std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-                )
-            };
-            if rc < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(socket)
+            nl::Socket::open(nl::NETLINK_NETFILTER, REPLY_TIMEOUT).map(Socket)
         }
 
         fn send(&mut self, msg_type: u16, flags: u16, family: u8, attrs: &[u8]) -> io::Result<u32> {
-            self.seq = self.seq.wrapping_add(1);
-            let len = HEADER + attrs.len();
-            let mut msg = Vec::with_capacity(len);
-            msg.extend_from_slice(&(len as u32).to_ne_bytes());
-            msg.extend_from_slice(&((NFNL_SUBSYS_CTNETLINK << 8) | msg_type).to_ne_bytes());
-            msg.extend_from_slice(&flags.to_ne_bytes());
-            msg.extend_from_slice(&self.seq.to_ne_bytes());
-            msg.extend_from_slice(&0u32.to_ne_bytes());
-            msg.extend_from_slice(&[family, 0, 0, 0]); // nfgenmsg: family, version 0, res_id 0
+            let seq = self.0.next_seq();
+            let mut msg = Vec::with_capacity(nl::NFNL_HDRLEN + attrs.len());
+            let start = nl::begin_message(
+                &mut msg,
+                (NFNL_SUBSYS_CTNETLINK << 8) | msg_type,
+                flags,
+                seq,
+                family,
+                0,
+            );
             msg.extend_from_slice(attrs);
-            // SAFETY: sending an owned, initialised buffer on our socket; a zeroed sockaddr_nl
-            // with nl_family set addresses the kernel.
-            let rc = unsafe {
-                let mut to: libc::sockaddr_nl = std::mem::zeroed();
-                to.nl_family = libc::AF_NETLINK as libc::sa_family_t;
-                libc::sendto(
-                    self.fd,
-                    msg.as_ptr().cast(),
-                    msg.len(),
-                    0,
-                    (&to as *const libc::sockaddr_nl).cast(),
-                    std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
-                )
-            };
-            if rc < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(self.seq)
-        }
-
-        fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-            // SAFETY: receiving into a buffer we own, within its length.
-            let n = unsafe { libc::recv(self.fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
-            if n < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(n as usize)
+            nl::end_message(&mut msg, start);
+            self.0.send(&msg)?;
+            Ok(seq)
         }
 
         /// Every tracked flow of `family` (AF_INET or AF_INET6) in this network namespace.
         pub(crate) fn dump_conntrack(&mut self, family: u8) -> io::Result<Vec<Entry>> {
-            let seq = self.send(IPCTNL_MSG_CT_GET, NLM_F_REQUEST | NLM_F_DUMP, family, &[])?;
+            let seq = self.send(
+                IPCTNL_MSG_CT_GET,
+                nl::NLM_F_REQUEST | nl::NLM_F_DUMP,
+                family,
+                &[],
+            )?;
             let mut buf = vec![0u8; 64 * 1024];
             let mut entries = Vec::new();
             loop {
-                let n = self.recv(&mut buf)?;
+                let n = self.0.recv(&mut buf)?;
                 let mut done = false;
-                for (msg_type, msg_seq, payload) in messages(&buf[..n]) {
-                    if msg_seq != seq {
-                        continue;
-                    }
-                    match msg_type {
+                for msg in messages(&buf[..n]).into_iter().filter(|m| m.seq == seq) {
+                    match msg.msg_type {
                         NLMSG_DONE => done = true,
-                        NLMSG_ERROR => {
-                            let code = error_code(payload);
-                            if code != 0 {
-                                return Err(io::Error::from_raw_os_error(-code));
-                            }
-                        }
-                        _ => entries.extend(parse_entry(payload)),
+                        NLMSG_ERROR => check(&msg)?,
+                        _ => entries.extend(parse_entry(msg.payload)),
                     }
                 }
                 if done || n == 0 {
@@ -281,19 +214,20 @@ mod netlink {
 
         /// Deletes the one entry named by `key` and waits for the kernel's answer.
         pub(crate) fn delete_conntrack(&mut self, family: u8, key: &[u8]) -> io::Result<()> {
-            let seq = self.send(IPCTNL_MSG_CT_DELETE, NLM_F_REQUEST | NLM_F_ACK, family, key)?;
+            let seq = self.send(
+                IPCTNL_MSG_CT_DELETE,
+                nl::NLM_F_REQUEST | nl::NLM_F_ACK,
+                family,
+                key,
+            )?;
             let mut buf = vec![0u8; 8 * 1024];
             loop {
-                let n = self.recv(&mut buf)?;
-                for (msg_type, msg_seq, payload) in messages(&buf[..n]) {
-                    if msg_seq == seq && msg_type == NLMSG_ERROR {
-                        let code = error_code(payload);
-                        return if code == 0 {
-                            Ok(())
-                        } else {
-                            Err(io::Error::from_raw_os_error(-code))
-                        };
-                    }
+                let n = self.0.recv(&mut buf)?;
+                if let Some(msg) = messages(&buf[..n])
+                    .into_iter()
+                    .find(|m| m.seq == seq && m.msg_type == NLMSG_ERROR)
+                {
+                    return check(&msg);
                 }
                 if n == 0 {
                     return Err(io::Error::new(
@@ -305,85 +239,39 @@ mod netlink {
         }
     }
 
-    fn align(n: usize) -> usize {
-        (n + 3) & !3
-    }
-
-    fn u16_at(b: &[u8], at: usize) -> Option<u16> {
-        b.get(at..at + 2).map(|s| u16::from_ne_bytes([s[0], s[1]]))
-    }
-
-    fn u32_at(b: &[u8], at: usize) -> Option<u32> {
-        b.get(at..at + 4)
-            .map(|s| u32::from_ne_bytes([s[0], s[1], s[2], s[3]]))
-    }
-
-    /// The netlink messages in a buffer: (type, sequence, payload after nlmsghdr). Stops at
-    /// anything malformed rather than trusting a length.
-    pub(crate) fn messages(buf: &[u8]) -> Vec<(u16, u32, &[u8])> {
-        let mut out = Vec::new();
-        let mut at = 0;
-        while let (Some(len), Some(ty), Some(seq)) =
-            (u32_at(buf, at), u16_at(buf, at + 4), u32_at(buf, at + 8))
-        {
-            let len = len as usize;
-            if len < 16 || at + len > buf.len() {
-                break;
-            }
-            out.push((ty, seq, &buf[at + 16..at + len]));
-            at += align(len);
+    /// An `NLMSG_ERROR` message as a result (code 0 is an acknowledgement).
+    fn check(msg: &Message<'_>) -> io::Result<()> {
+        match nl::parse_ack(msg).errno {
+            0 => Ok(()),
+            errno => Err(io::Error::from_raw_os_error(errno)),
         }
-        out
-    }
-
-    /// The error code of an NLMSG_ERROR payload (0 is an ACK).
-    fn error_code(payload: &[u8]) -> i32 {
-        payload.get(..4).map_or(-libc::EPROTO, |b| {
-            i32::from_ne_bytes([b[0], b[1], b[2], b[3]])
-        })
-    }
-
-    /// Attributes as (type without flags, the whole attribute, its value).
-    pub(crate) fn attributes(buf: &[u8]) -> Vec<(u16, &[u8], &[u8])> {
-        let mut out = Vec::new();
-        let mut at = 0;
-        while let (Some(len), Some(ty)) = (u16_at(buf, at), u16_at(buf, at + 2)) {
-            let len = len as usize;
-            if len < 4 || at + len > buf.len() {
-                break;
-            }
-            out.push((
-                ty & NLA_TYPE_MASK,
-                &buf[at..at + len],
-                &buf[at + 4..at + len],
-            ));
-            at += align(len);
-        }
-        out
     }
 
     /// A conntrack message (payload after nlmsghdr) → its original source and delete key.
     pub(crate) fn parse_entry(payload: &[u8]) -> Option<Entry> {
         let attrs = attributes(payload.get(4..)?);
-        let (_, orig_whole, orig) = attrs.iter().find(|(t, _, _)| *t == CTA_TUPLE_ORIG)?;
-        let (_, _, ip) = attributes(orig)
+        let orig = attrs.iter().find(|a| a.attr_type == CTA_TUPLE_ORIG)?;
+        let ip = attributes(orig.value)
             .into_iter()
-            .find(|(t, _, _)| *t == CTA_TUPLE_IP)?;
-        let source = attributes(ip)
-            .into_iter()
-            .find_map(|(t, _, v)| match (t, v.len()) {
-                (CTA_IP_V4_SRC, 4) => Some(IpAddr::V4(Ipv4Addr::new(v[0], v[1], v[2], v[3]))),
-                (CTA_IP_V6_SRC, 16) => <[u8; 16]>::try_from(v)
-                    .ok()
-                    .map(|a| IpAddr::V6(Ipv6Addr::from(a))),
-                _ => None,
-            })?;
-        let mut key = Vec::with_capacity(align(orig_whole.len()) + 8);
-        key.extend_from_slice(orig_whole);
-        key.resize(align(key.len()), 0);
-        if let Some((_, zone, _)) = attrs.iter().find(|(t, _, _)| *t == CTA_ZONE) {
-            key.extend_from_slice(zone);
-            key.resize(align(key.len()), 0);
+            .find(|a| a.attr_type == CTA_TUPLE_IP)?;
+        let source =
+            attributes(ip.value)
+                .into_iter()
+                .find_map(|a| match (a.attr_type, a.value.len()) {
+                    (CTA_IP_V4_SRC, 4) => <[u8; 4]>::try_from(a.value)
+                        .ok()
+                        .map(|v| IpAddr::V4(Ipv4Addr::from(v))),
+                    (CTA_IP_V6_SRC, 16) => <[u8; 16]>::try_from(a.value)
+                        .ok()
+                        .map(|v| IpAddr::V6(Ipv6Addr::from(v))),
+                    _ => None,
+                })?;
+        let mut key = Vec::with_capacity(nl::align(orig.whole.len()) + 8);
+        key.extend_from_slice(orig.whole);
+        key.resize(nl::align(key.len()), 0);
+        if let Some(zone) = attrs.iter().find(|a| a.attr_type == CTA_ZONE) {
+            key.extend_from_slice(zone.whole);
+            key.resize(nl::align(key.len()), 0);
         }
         Some(Entry { source, key })
     }

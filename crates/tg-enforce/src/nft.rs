@@ -1,8 +1,16 @@
 //! The nftables enforcer: bans are elements of `banned_v4`/`banned_v6` (with timeouts) in the
-//! shared `inet tollguard` table; each ban, restore and unban batch is one transaction, sent
-//! as one line to a long-lived `nft -i` ([`tg_nft::NftSession`]: no process start per batch;
-//! large batches still go through `nft -f -`). Setup, `intact` and `list` are rare and run a
-//! one-shot `nft`.
+//! shared `inet tollguard` table, written from inside the process as nf_tables netlink batches
+//! ([`tg_nft::elements::SetWriter`]: no process start, no script text). Setup, `intact` and
+//! `list` are rare and run a one-shot `nft`.
+//!
+//! Transactions are bounded. A `ban` or `unban` of up to
+//! [`MAX_TRANSACTION`](tg_nft::elements::MAX_TRANSACTION) addresses is one all-or-nothing
+//! transaction; a bigger one is split into transactions of that size. A `restore` (the
+//! 100,000 bans put back after a restart) goes in transactions of [`RESTORE_CHUNK`]
+//! addresses: the kernel holds the nfnetlink mutex for one transaction at a time, so a ban
+//! from another thread (a new attacker during the restore) waits for one chunk — a few
+//! milliseconds — and not for the whole restore. A failure leaves the earlier chunks applied;
+//! the caller's retry (or the next [`reconcile`](crate::reconcile)) redoes the rest.
 //!
 //! Refreshing an element that is already in the set costs three statements (see
 //! `tg_nft::bans`), three times the kernel work of a plain add. So the enforcer remembers which
@@ -18,7 +26,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tg_nft::bans::{clamp_timeout, BanScript, Element};
-use tg_nft::{Nft, NftSession, BANNED_V4, BANNED_V6};
+use tg_nft::elements::{SetWriter, MAX_TRANSACTION};
+use tg_nft::{Nft, NftError, BANNED_V4, BANNED_V6};
 
 use crate::conntrack::Conntrack;
 use crate::{unique_ips, unique_orders, BanOrder, EnforceError, Enforcer};
@@ -26,11 +35,15 @@ use crate::{unique_ips, unique_orders, BanOrder, EnforceError, Enforcer};
 /// Slack before `live` forgets an element: the kernel's clock started a little after ours.
 const EXPIRY_SLACK: Duration = Duration::from_secs(2);
 
+/// The most addresses one `restore` transaction carries, so that other bans can slip in
+/// between two transactions of a large restore (about 3 ms of kernel work each).
+pub const RESTORE_CHUNK: usize = 2000;
+
 /// Bans as nftables set elements with timeouts.
 #[derive(Debug)]
 pub struct NftEnforcer {
     nft: Nft,
-    session: NftSession,
+    writer: SetWriter,
     script: BanScript,
     forward: bool,
     conntrack: Conntrack,
@@ -48,7 +61,7 @@ impl NftEnforcer {
     pub fn with_table(table: &str) -> Result<NftEnforcer, EnforceError> {
         let nft = Nft::locate()?;
         Ok(NftEnforcer {
-            session: nft.session(),
+            writer: SetWriter::new(table)?,
             nft,
             script: BanScript::new(table)?,
             forward: true,
@@ -104,19 +117,23 @@ impl NftEnforcer {
 }
 
 impl NftEnforcer {
-    /// Loads a batch. If nft refuses it because the ban objects are gone (`nft flush ruleset`,
-    /// e.g. a `systemctl reload nftables`), re-creates them and loads it once more; the other
-    /// bans that vanished with them are [`reconcile`](crate::reconcile)'s to restore.
-    fn load_batch(&mut self, script: &str) -> Result<(), EnforceError> {
-        match self.session.load(script) {
-            Err(tg_nft::NftError::Refused { .. }) if !self.intact()? => {
+    /// Writes elements. If the kernel refuses because the ban objects are gone (`nft flush
+    /// ruleset`, e.g. a `systemctl reload nftables`), re-creates them and writes once more; the
+    /// other bans that vanished with them are [`reconcile`](crate::reconcile)'s to restore.
+    fn write(
+        &mut self,
+        op: impl Fn(&mut SetWriter) -> Result<(), NftError>,
+    ) -> Result<(), EnforceError> {
+        match op(&mut self.writer) {
+            Err(e) if e.is_refusal() && (e.objects_missing() || !self.intact()?) => {
                 tracing::warn!(
                     table = self.script.table(),
+                    error = %e,
                     "the ban sets were gone; re-creating them"
                 );
                 self.live.clear();
                 self.init()?;
-                Ok(self.session.load(script)?)
+                Ok(op(&mut self.writer)?)
             }
             other => Ok(other?),
         }
@@ -147,10 +164,8 @@ impl Enforcer for NftEnforcer {
         let (known, new): (Vec<BanOrder>, Vec<BanOrder>) = orders
             .iter()
             .partition(|o| self.live.get(&o.ip).is_some_and(|until| *until > now));
-        let script = self
-            .script
-            .ban(&Self::elements(&known), &Self::elements(&new));
-        self.load_batch(&script)?;
+        let (known, new) = (Self::elements(&known), Self::elements(&new));
+        self.write(|w| w.ban(&known, &new, MAX_TRANSACTION))?;
         self.remember(&orders);
         let ips: Vec<IpAddr> = orders.iter().map(|o| o.ip).collect();
         self.conntrack.forget(&ips);
@@ -162,8 +177,8 @@ impl Enforcer for NftEnforcer {
         if orders.is_empty() {
             return Ok(());
         }
-        let script = self.script.add(&Self::elements(&orders));
-        self.load_batch(&script)?;
+        let elements = Self::elements(&orders);
+        self.write(|w| w.add(&elements, RESTORE_CHUNK))?;
         self.remember(&orders);
         Ok(())
     }
@@ -173,8 +188,7 @@ impl Enforcer for NftEnforcer {
         if ips.is_empty() {
             return Ok(());
         }
-        let script = self.script.unban(&ips);
-        self.load_batch(&script)?;
+        self.write(|w| w.remove(&ips, MAX_TRANSACTION))?;
         for ip in &ips {
             self.live.remove(ip);
         }

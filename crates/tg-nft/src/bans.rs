@@ -1,5 +1,6 @@
 //! The ban sets and their drop chains (owned by the ban enforcer, tg-enforce): the nftables
-//! text that creates them idempotently and the text of ban and unban batches.
+//! text that creates them idempotently. Their elements — the bans — are written over netlink by
+//! [`crate::elements`].
 //!
 //! Objects owned here, inside the shared `inet` table (see the crate docs):
 //! - sets [`BANNED_V4`] / [`BANNED_V6`] (`type ipv4_addr` / `ipv6_addr`, `flags timeout`): one
@@ -16,15 +17,14 @@
 //! uses `add` (a no-op for what already exists), so existing set elements — live bans — are
 //! kept, and only flushes and refills the ban chains' own two rules.
 //!
-//! Refreshing a ban: on older kernels (such as Debian 12's 6.1), `add element` leaves an
-//! existing element's timeout alone, so [`BanScript::refresh`] writes `add` (no error if
-//! present), `delete`, `add … timeout` for the same addresses; the three statements are one
-//! transaction, so the address is never unbanned in between. Plain [`BanScript::add`] costs a
-//! third of that and is right for addresses known not to be in the set, and for restores (where
-//! an existing element keeps its timeout on older kernels, and recent ones — the 6.18 test
-//! machine — set the new one: a ban either way).
+//! Refreshing a ban: on older kernels (such as Debian 12's 6.1), adding an element leaves an
+//! existing element's timeout alone, so a refresh is `add` (no error if present), `delete`,
+//! `add … timeout` for the same addresses; the three statements are one transaction, so the
+//! address is never unbanned in between. A plain add costs a third of that and is right for
+//! addresses known not to be in the set, and for restores (where an existing element keeps its
+//! timeout on older kernels, and recent ones — the 6.18 test machine — set the new one: a ban
+//! either way). [`crate::elements`] writes these statements as netlink messages.
 
-use std::collections::HashSet;
 use std::fmt::Write;
 use std::net::IpAddr;
 
@@ -54,7 +54,7 @@ pub struct InvalidTableName(pub String);
 pub struct Element {
     /// The address (an IPv4-mapped IPv6 address goes into the IPv4 set).
     pub ip: IpAddr,
-    /// Seconds; clamped with [`clamp_timeout`] when rendered.
+    /// Seconds; clamped with [`clamp_timeout`] when written.
     pub secs: u64,
 }
 
@@ -117,101 +117,10 @@ impl BanScript {
         }
         s
     }
-
-    /// Adds the elements with their timeouts. An element already present keeps its own timeout
-    /// on older kernels (recent ones update it). Empty input renders an empty script.
-    pub fn add(&self, elements: &[Element]) -> String {
-        let mut s = String::new();
-        self.write_add(&mut s, elements);
-        s
-    }
-
-    /// Bans every element for exactly its timeout, whether or not it is already in the set
-    /// (`add`, `delete`, `add … timeout`: one transaction).
-    pub fn refresh(&self, elements: &[Element]) -> String {
-        let mut s = String::new();
-        self.write_refresh(&mut s, elements);
-        s
-    }
-
-    /// One transaction: `refresh` for the first group, plain `add` for the second.
-    pub fn ban(&self, refresh: &[Element], add: &[Element]) -> String {
-        let mut s = String::new();
-        self.write_refresh(&mut s, refresh);
-        self.write_add(&mut s, add);
-        s
-    }
-
-    /// Removes the addresses, tolerating those not in the set (`add` then `delete`).
-    pub fn unban(&self, ips: &[IpAddr]) -> String {
-        let mut s = String::new();
-        let (v4, v6) = split(ips.iter().map(|&ip| (ip, None)));
-        for (set, group) in [(BANNED_V4, &v4), (BANNED_V6, &v6)] {
-            self.statement(&mut s, "add", set, group);
-            self.statement(&mut s, "delete", set, group);
-        }
-        s
-    }
-
-    fn write_add(&self, s: &mut String, elements: &[Element]) {
-        let (v4, v6) = split(elements.iter().map(|e| (e.ip, Some(e.secs))));
-        self.statement(s, "add", BANNED_V4, &v4);
-        self.statement(s, "add", BANNED_V6, &v6);
-    }
-
-    fn write_refresh(&self, s: &mut String, elements: &[Element]) {
-        let (v4, v6) = split(elements.iter().map(|e| (e.ip, Some(e.secs))));
-        for (set, group) in [(BANNED_V4, &v4), (BANNED_V6, &v6)] {
-            let bare: Vec<(IpAddr, Option<u64>)> =
-                group.iter().map(|&(ip, _)| (ip, None)).collect();
-            self.statement(s, "add", set, &bare);
-            self.statement(s, "delete", set, &bare);
-            self.statement(s, "add", set, group);
-        }
-    }
-
-    fn statement(&self, s: &mut String, verb: &str, set: &str, group: &[(IpAddr, Option<u64>)]) {
-        if group.is_empty() {
-            return;
-        }
-        let _ = write!(s, "{verb} element inet {} {set} {{ ", self.table);
-        for (i, (ip, secs)) in group.iter().enumerate() {
-            if i > 0 {
-                s.push_str(", ");
-            }
-            let _ = write!(s, "{ip}");
-            if let Some(secs) = secs {
-                let _ = write!(s, " timeout {}s", clamp_timeout(*secs));
-            }
-        }
-        s.push_str(" }\n");
-    }
 }
 
-type Group = Vec<(IpAddr, Option<u64>)>;
-
-/// Splits by family (IPv4-mapped IPv6 counts as IPv4), keeping the last entry for an address
-/// that appears twice (nft refuses a duplicate inside one statement).
-fn split(items: impl Iterator<Item = (IpAddr, Option<u64>)>) -> (Group, Group) {
-    let items: Vec<(IpAddr, Option<u64>)> = items.map(|(ip, secs)| (canonical(ip), secs)).collect();
-    let mut seen = HashSet::with_capacity(items.len());
-    let mut v4 = Vec::new();
-    let mut v6 = Vec::new();
-    for &(ip, secs) in items.iter().rev() {
-        if seen.insert(ip) {
-            if ip.is_ipv4() {
-                v4.push((ip, secs));
-            } else {
-                v6.push((ip, secs));
-            }
-        }
-    }
-    v4.reverse();
-    v6.reverse();
-    (v4, v6)
-}
-
-fn canonical(ip: IpAddr) -> IpAddr {
+/// The address's set form: an IPv4-mapped IPv6 address is banned as IPv4.
+pub(crate) fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
         v4 => v4,
@@ -221,13 +130,6 @@ fn canonical(ip: IpAddr) -> IpAddr {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn el(ip: &str, secs: u64) -> Element {
-        Element {
-            ip: ip.parse().unwrap(),
-            secs,
-        }
-    }
 
     #[test]
     fn setup_creates_sets_and_chain_without_touching_the_table() {
@@ -248,38 +150,6 @@ mod tests {
         let f = BanScript::new("tollguard").unwrap().setup(true);
         assert!(f.contains("add rule inet tollguard bans_forward ip saddr @banned_v4 drop"));
         assert!(!f.contains("delete chain"));
-    }
-
-    #[test]
-    fn refresh_adds_deletes_and_re_adds_per_family() {
-        let s = BanScript::new("tollguard").unwrap().refresh(&[
-            el("198.51.100.7", 60),
-            el("2001:db8::7", 0),
-            el("::ffff:192.0.2.1", u64::MAX),
-        ]);
-        let want = "add element inet tollguard banned_v4 { 198.51.100.7, 192.0.2.1 }\n\
-                    delete element inet tollguard banned_v4 { 198.51.100.7, 192.0.2.1 }\n\
-                    add element inet tollguard banned_v4 { 198.51.100.7 timeout 60s, 192.0.2.1 timeout 315360000s }\n\
-                    add element inet tollguard banned_v6 { 2001:db8::7 }\n\
-                    delete element inet tollguard banned_v6 { 2001:db8::7 }\n\
-                    add element inet tollguard banned_v6 { 2001:db8::7 timeout 1s }\n";
-        assert_eq!(s, want);
-    }
-
-    #[test]
-    fn duplicates_keep_the_last_order_and_empty_batches_render_nothing() {
-        let b = BanScript::new("t1").unwrap();
-        assert_eq!(
-            b.add(&[el("192.0.2.1", 5), el("192.0.2.2", 6), el("192.0.2.1", 7)]),
-            "add element inet t1 banned_v4 { 192.0.2.2 timeout 6s, 192.0.2.1 timeout 7s }\n"
-        );
-        assert_eq!(b.ban(&[], &[]), "");
-        assert_eq!(b.unban(&[]), "");
-        let ip: IpAddr = "2001:db8::1".parse().unwrap();
-        assert_eq!(
-            b.unban(&[ip]),
-            "add element inet t1 banned_v6 { 2001:db8::1 }\ndelete element inet t1 banned_v6 { 2001:db8::1 }\n"
-        );
     }
 
     #[test]

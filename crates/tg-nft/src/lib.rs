@@ -10,17 +10,18 @@
 //!   chain `bans` (hook input, priority [`BAN_CHAIN_PRIORITY`]) that drops their members;
 //! - the firewall policy (tg-firewall): every other object, named with the `fw_` prefix.
 //!
-//! Frequent small batches (the daemon's bans) go through an [`NftSession`] instead: one
-//! long-lived `nft -i` fed a batch per line, which saves a process start per batch.
+//! The frequent writes — ban set elements, up to 100,000 at a time — skip the `nft` program:
+//! [`elements::SetWriter`] sends them as nf_tables netlink batches from inside the process (no
+//! process start, no text to render and parse), over the small hand-written netlink layer in
+//! [`netlink`] that tg-enforce's conntrack code shares.
 
 pub mod bans;
-mod session;
+pub mod elements;
+pub mod netlink;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-
-pub use session::{NftSession, SESSION_MAX_SCRIPT, SESSION_RECYCLE_BYTES};
 
 /// The table both owners share (family `inet`).
 pub const TABLE: &str = "tollguard";
@@ -54,6 +55,72 @@ pub enum NftError {
         /// What nft printed.
         stderr: String,
     },
+    /// The kernel refused a netlink transaction (none of that transaction took effect).
+    #[error("the kernel refused {what}: {}{}", errno_text(*errno), message.as_ref().map(|m| format!(" ({m})")).unwrap_or_default())]
+    Kernel {
+        /// Which message of the transaction, e.g. "adding 1000 element(s) to inet tollguard banned_v4".
+        what: String,
+        /// The errno the kernel answered.
+        errno: i32,
+        /// The kernel's extended-ack text, if any.
+        message: Option<String>,
+    },
+    /// The netlink socket failed (opening, sending, or no answer).
+    #[error("{what}: {source}")]
+    Netlink {
+        /// What was being done.
+        what: String,
+        /// What failed.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl NftError {
+    /// True when the kernel said the table or set does not exist (`ENOENT`): someone removed
+    /// the ban objects (`nft flush ruleset`); re-create them and retry.
+    pub fn objects_missing(&self) -> bool {
+        matches!(self, NftError::Kernel { errno, .. } if *errno == libc::ENOENT)
+    }
+
+    /// True when `nft` or the kernel refused the change (as opposed to failing to run or talk).
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, NftError::Refused { .. } | NftError::Kernel { .. })
+    }
+
+    /// The same error, saying it happened in transaction `n` of `of` (earlier ones took effect).
+    pub(crate) fn in_transaction(self, n: usize, of: usize) -> NftError {
+        let prefix = |what: String| format!("transaction {n} of {of} ({what})");
+        match self {
+            NftError::Kernel {
+                what,
+                errno,
+                message,
+            } => NftError::Kernel {
+                what: prefix(what),
+                errno,
+                message,
+            },
+            NftError::Netlink { what, source } => NftError::Netlink {
+                what: prefix(what),
+                source,
+            },
+            other => other,
+        }
+    }
+}
+
+/// The errno's text plus what it means for a set-element change.
+fn errno_text(errno: i32) -> String {
+    let hint = match errno {
+        libc::ENOENT => " — the table or set is missing",
+        libc::EPERM => " — needs CAP_NET_ADMIN in this network namespace",
+        libc::ENOSPC => " — the set is full",
+        libc::EMSGSIZE => " — the batch is too big for the socket",
+        libc::EBUSY => " — an element clashes with an existing one",
+        _ => "",
+    };
+    format!("{}{hint}", std::io::Error::from_raw_os_error(errno))
 }
 
 /// The directories privileged programs (`nft`, `ip`, `ipset`, …) are taken from. Never `PATH`:
@@ -107,11 +174,6 @@ impl Nft {
         let mut cmd = Command::new(&self.path);
         cmd.args(args);
         run_command(cmd, &self.path, stdin)
-    }
-
-    /// A long-lived interactive session on this binary, for frequent small batches.
-    pub fn session(&self) -> NftSession {
-        NftSession::new(self.clone())
     }
 }
 
