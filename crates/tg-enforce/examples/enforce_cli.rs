@@ -9,7 +9,13 @@
 //!   ban IP SECS [IP SECS ...]    one batch
 //!   unban IP [IP ...]
 //!   list                         "IP SECONDS_LEFT" per line
-//!   ban-many N SECS              ban N generated addresses (10.200.0.1 upward) in one batch
+//!   ban-many N SECS              ban N generated addresses (10.200.0.1 upward) in one call
+//!   restore-many N SECS          restore N generated addresses (Enforcer::restore) in one call
+//!   restore-with-bans N M        two enforcers, two threads: one restores N generated addresses
+//!                                while the other bans M others (10.250.0.1 upward) one at a
+//!                                time, 1 ms apart; prints each side's timing, and the one-address
+//!                                bans' p50/p99/max ms counting only those started during the
+//!                                restore ("bans-during-restore K p50 .. p99 .. max ..")
 //!   ban-latency N                N one-address batches, one after another: p50/p99/max ms
 //!   seed-store DB N SECS         record N generated bans in the SQLite store at DB
 //!   record DB IP SECS            record one ban in the store (SECS < 0: already ended)
@@ -22,6 +28,8 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Barrier;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tg_enforce::{BanOrder, Enforcer, IpsetEnforcer, NftEnforcer};
@@ -61,11 +69,14 @@ fn run(mut args: &[String]) -> Res {
             _ => break,
         }
     }
-    let mut enforcer: Box<dyn Enforcer> = match backend {
-        "nftables" => Box::new(NftEnforcer::new()?.forward(forward)),
-        "iptables" => Box::new(IpsetEnforcer::new()?),
-        other => return Err(format!("unknown backend {other:?}").into()),
+    let make = || -> Result<Box<dyn Enforcer>, Box<dyn std::error::Error>> {
+        Ok(match backend {
+            "nftables" => Box::new(NftEnforcer::new()?.forward(forward)),
+            "iptables" => Box::new(IpsetEnforcer::new()?),
+            other => return Err(format!("unknown backend {other:?}").into()),
+        })
     };
+    let mut enforcer = make()?;
     if args.is_empty() {
         return Err("no command".into());
     }
@@ -75,12 +86,14 @@ fn run(mut args: &[String]) -> Res {
         timing("init", 1, t);
     }
     for command in args.split(|a| a == "+") {
-        one(enforcer.as_mut(), command)?;
+        one(enforcer.as_mut(), command, &make)?;
     }
     Ok(())
 }
 
-fn one(enforcer: &mut dyn Enforcer, args: &[String]) -> Res {
+type Make<'a> = &'a dyn Fn() -> Result<Box<dyn Enforcer>, Box<dyn std::error::Error>>;
+
+fn one(enforcer: &mut dyn Enforcer, args: &[String], make: Make<'_>) -> Res {
     let Some((command, rest)) = args.split_first() else {
         return Err("empty command".into());
     };
@@ -125,6 +138,62 @@ fn one(enforcer: &mut dyn Enforcer, args: &[String]) -> Res {
             timing("ban", orders.len(), t);
             Ok(())
         }
+        ("restore-many", [n, secs]) => {
+            let secs: u64 = secs.parse()?;
+            let orders: Vec<BanOrder> = generated(n.parse()?)
+                .map(|ip| BanOrder { ip, secs })
+                .collect();
+            let t = Instant::now();
+            enforcer.restore(&orders)?;
+            timing("restore", orders.len(), t);
+            Ok(())
+        }
+        ("restore-with-bans", [n, m]) => {
+            let orders: Vec<BanOrder> = generated(n.parse()?)
+                .map(|ip| BanOrder { ip, secs: 3600 })
+                .collect();
+            let newcomers: Vec<IpAddr> =
+                generated_from(Ipv4Addr::new(10, 250, 0, 0), m.parse()?).collect();
+            let mut second = make()?;
+            let restoring = AtomicBool::new(true);
+            let start = Barrier::new(2);
+            let (restored, bans) = std::thread::scope(|s| {
+                let banner = s.spawn(|| {
+                    start.wait();
+                    let mut during = Vec::new();
+                    for &ip in &newcomers {
+                        let was_restoring = restoring.load(Ordering::SeqCst);
+                        let t = Instant::now();
+                        second.ban(&[BanOrder { ip, secs: 3600 }])?;
+                        if was_restoring {
+                            during.push(t.elapsed().as_secs_f64() * 1000.0);
+                        }
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    Ok::<_, tg_enforce::EnforceError>(during)
+                });
+                start.wait();
+                let t = Instant::now();
+                let restored = enforcer.restore(&orders).map(|()| t.elapsed());
+                restoring.store(false, Ordering::SeqCst);
+                let bans = banner.join().unwrap_or_else(|_| {
+                    Err(tg_enforce::EnforceError::Unreadable {
+                        what: "the banning thread".into(),
+                        detail: "panicked".into(),
+                    })
+                });
+                (restored, bans)
+            });
+            println!(
+                "restore {} {:.1} ms",
+                orders.len(),
+                restored?.as_secs_f64() * 1000.0
+            );
+            let mut during = bans?;
+            println!("bans {}", newcomers.len());
+            print_latencies("bans-during-restore", &mut during);
+            Ok(())
+        }
         ("ban-latency", [n]) => {
             let mut ms: Vec<f64> = Vec::new();
             for ip in generated(n.parse()?) {
@@ -132,15 +201,7 @@ fn one(enforcer: &mut dyn Enforcer, args: &[String]) -> Res {
                 enforcer.ban(&[BanOrder { ip, secs: 3600 }])?;
                 ms.push(t.elapsed().as_secs_f64() * 1000.0);
             }
-            ms.sort_by(f64::total_cmp);
-            let pick = |q: f64| ms[((ms.len() as f64 * q).ceil() as usize).clamp(1, ms.len()) - 1];
-            println!(
-                "ban-latency {} p50 {:.2} p99 {:.2} max {:.2}",
-                ms.len(),
-                pick(0.5),
-                pick(0.99),
-                pick(1.0)
-            );
+            print_latencies("ban-latency", &mut ms);
             Ok(())
         }
         ("seed-store", [db, n, secs]) => {
@@ -230,8 +291,31 @@ fn one(enforcer: &mut dyn Enforcer, args: &[String]) -> Res {
 
 /// `n` distinct addresses from 10.200.0.1 upward.
 fn generated(n: u32) -> impl Iterator<Item = IpAddr> {
-    let base = u32::from(Ipv4Addr::new(10, 200, 0, 0));
-    (1..=n).map(move |i| IpAddr::V4(Ipv4Addr::from(base + i)))
+    generated_from(Ipv4Addr::new(10, 200, 0, 0), n)
+}
+
+/// `n` distinct addresses from `base` + 1 upward.
+fn generated_from(base: Ipv4Addr, n: u32) -> impl Iterator<Item = IpAddr> {
+    let base = u32::from(base);
+    (1..=n).map(move |i| IpAddr::V4(Ipv4Addr::from(base.wrapping_add(i))))
+}
+
+/// `<step> <count> p50 <ms> p99 <ms> max <ms>` (zeros when there is nothing to report).
+fn print_latencies(step: &str, ms: &mut [f64]) {
+    ms.sort_by(f64::total_cmp);
+    let pick = |q: f64| {
+        if ms.is_empty() {
+            return 0.0;
+        }
+        ms[((ms.len() as f64 * q).ceil() as usize).clamp(1, ms.len()) - 1]
+    };
+    println!(
+        "{step} {} p50 {:.2} p99 {:.2} max {:.2}",
+        ms.len(),
+        pick(0.5),
+        pick(0.99),
+        pick(1.0)
+    );
 }
 
 fn now_ms() -> i64 {

@@ -2,6 +2,7 @@
 
 mod common;
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -372,4 +373,143 @@ fn the_forward_chain_protects_a_pbx_behind_the_host() {
     );
     enforce(&host, &["init"]);
     assert!(blocked(&attacker, "udp", "10.90.0.2") && blocked(&attacker, "tcp", "10.90.0.2"));
+}
+
+/// A set's elements as nft itself lists them: address → seconds left.
+fn kernel_set(ns: &Netns, set: &str) -> HashMap<String, u64> {
+    let json = sh_out(ns, &["nft", "-j", "list", "set", "inet", "tollguard", set]);
+    let doc: serde_json::Value = serde_json::from_str(&json).expect("nft -j output");
+    let items = doc["nftables"].as_array().expect("nftables array");
+    let set = items
+        .iter()
+        .find_map(|i| i.get("set"))
+        .expect("a set in the listing");
+    set.get("elem")
+        .and_then(|e| e.as_array())
+        .map(|elems| {
+            elems
+                .iter()
+                .map(|e| {
+                    let inner = &e["elem"];
+                    let ip = inner["val"].as_str().expect("address").to_string();
+                    (ip, inner["expires"].as_u64().expect("expires"))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// 10,000 addresses in one call: ten netlink messages per statement, one transaction
+/// (under the per-transaction bound); then a refresh of 3,000 of them shortens exactly those.
+#[test]
+fn ten_thousand_bans_in_one_call_all_land_with_their_timeouts_and_a_refresh_shortens_them() {
+    let ns = Netns::new("bulk").unwrap();
+    enforce(&ns, &["ban-many", "10000", "600"]);
+    let set = kernel_set(&ns, "banned_v4");
+    assert_eq!(set.len(), 10_000);
+    // 10.200.0.0 + 1, + 5000, + 10000.
+    for ip in ["10.200.0.1", "10.200.19.136", "10.200.39.16"] {
+        let left = set.get(ip).copied();
+        assert!(
+            left.is_some_and(|l| (598..=600).contains(&l)),
+            "{ip}: {left:?}"
+        );
+    }
+    // One process, so the second call takes the refresh path (add, delete, add).
+    enforce(
+        &ns,
+        &["ban-many", "3000", "600", "+", "ban-many", "3000", "30"],
+    );
+    let set = kernel_set(&ns, "banned_v4");
+    assert_eq!(set.len(), 10_000);
+    let shortened = set.values().filter(|&&l| (28..=30).contains(&l)).count();
+    let kept = set.values().filter(|&&l| (590..=600).contains(&l)).count();
+    assert_eq!((shortened, kept), (3000, 7000));
+    assert!(
+        set.get("10.200.11.184").is_some_and(|&l| l <= 30),
+        "address 3000 was refreshed"
+    );
+}
+
+#[test]
+fn unbanning_addresses_that_are_not_banned_is_fine() {
+    let ns = Netns::new("unban").unwrap();
+    enforce(
+        &ns,
+        &[
+            "unban",
+            "203.0.113.9",
+            "2001:db8::99",
+            "::ffff:203.0.113.10",
+        ],
+    );
+    enforce(
+        &ns,
+        &[
+            "ban",
+            "203.0.113.1",
+            "60",
+            "+",
+            "unban",
+            "203.0.113.1",
+            "203.0.113.1",
+            "203.0.113.2",
+            "2001:db8::1",
+        ],
+    );
+    assert!(listed(&ns, NFT).is_empty());
+}
+
+/// The whole table deleted behind the enforcer's back: the kernel answers ENOENT, and the
+/// next ban, unban or restore re-creates the objects and succeeds.
+#[test]
+fn a_deleted_table_is_recreated_by_the_next_ban_unban_or_restore() {
+    let net = Net::new();
+    enforce(&net.pbx, &["ban", "203.0.113.1", "60"]);
+    let delete = || {
+        sh_out(&net.pbx, &["nft", "delete", "table", "inet", "tollguard"]);
+        assert_eq!(enforce(&net.pbx, &["intact"]).trim(), "intact false");
+    };
+    delete();
+    enforce(
+        &net.pbx,
+        &["--no-init", "ban", ATTACKER_V4, "60", ATTACKER_V6, "60"],
+    );
+    assert_eq!(enforce(&net.pbx, &["intact"]).trim(), "intact true");
+    assert!(blocked(&net.attacker, "udp", PBX_V4) && blocked(&net.attacker, "tcp", PBX_V6));
+    assert_eq!(listed(&net.pbx, NFT).len(), 2);
+
+    delete();
+    enforce(&net.pbx, &["--no-init", "unban", ATTACKER_V4]);
+    assert_eq!(enforce(&net.pbx, &["intact"]).trim(), "intact true");
+
+    delete();
+    enforce(&net.pbx, &["--no-init", "restore-many", "3", "60"]);
+    assert_eq!(kernel_set(&net.pbx, "banned_v4").len(), 3);
+}
+
+/// Two enforcers in two threads of one process: one restores 50,000 bans (in bounded
+/// transactions), the other bans newcomers one at a time meanwhile. Both succeed (no EBUSY,
+/// no lost element) and everything ends up in the set.
+#[test]
+fn a_large_restore_and_single_bans_from_another_thread_interleave() {
+    let ns = Netns::new("inter").unwrap();
+    let out = enforce(&ns, &["restore-with-bans", "50000", "50"]);
+    assert!(
+        out.contains("restore 50000 ") && out.contains("bans 50"),
+        "{out}"
+    );
+    let during: usize = out
+        .lines()
+        .find_map(|l| l.strip_prefix("bans-during-restore "))
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|k| k.parse().ok())
+        .unwrap_or(0);
+    assert!(during >= 1, "no ban ran during the restore: {out}");
+    let set = kernel_set(&ns, "banned_v4");
+    assert_eq!(set.len(), 50_050);
+    for i in 1..=50 {
+        let ip = format!("10.250.0.{i}");
+        assert!(set.contains_key(&ip), "{ip} missing");
+    }
 }
