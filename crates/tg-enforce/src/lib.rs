@@ -13,8 +13,10 @@
 //! enforcer.list()?;                                            // (ip, seconds left)
 //! if !enforcer.intact()? { enforcer.init()?; reconcile(..)?; } // now and then: self-healing
 //! ```
-//! - [`Enforcer::ban`]: one kernel transaction for the whole batch; an address already banned
-//!   gets exactly the new duration (refresh). It returns as soon as the kernel has the batch;
+//! - [`Enforcer::ban`]: one kernel transaction for the whole batch (nftables: for up to
+//!   [`tg_nft::elements::MAX_TRANSACTION`] addresses; a bigger batch is split into transactions
+//!   of that size, each all-or-nothing); an address already banned gets exactly the new
+//!   duration (refresh). It returns as soon as the kernel has the batch;
 //!   the banned sources' conntrack entries are deleted right after by the enforcer's worker
 //!   thread, over ctnetlink (one table dump per pass however many sources, passes coalesced to
 //!   at most one a second under a flood). A conntrack failure does not fail the ban (the drop
@@ -22,7 +24,9 @@
 //!   the pending pass.
 //! - [`Enforcer::restore`]: adds what is missing (present elements stay banned: older kernels
 //!   keep their timeout, recent ones take the restored one); no conntrack work. This is what
-//!   [`reconcile`] uses.
+//!   [`reconcile`] uses. nftables applies it in transactions of at most [`RESTORE_CHUNK`]
+//!   addresses, so another thread's ban (a new attacker during a 100,000-ban restore) waits for
+//!   one chunk, not for the whole restore.
 //! - Someone else's `nft flush ruleset` (Debian's `systemctl reload nftables` does one) removes
 //!   the ban objects with every ban in them. The next `ban`/`restore`/`unban` notices, re-creates
 //!   the objects and succeeds; [`Enforcer::intact`] lets the daemon notice sooner (poll it every
@@ -43,12 +47,14 @@
 //! outlives the process anyway. See the tg-store docs for the whole walk-through.
 //!
 //! # Safety of the calls
-//! Programs (`nft`, `ipset`, `iptables`, `ip6tables`) are found only in `/usr/sbin`, `/sbin`,
-//! `/usr/bin`, `/bin` (never `PATH`) and called with argv; addresses reach them only as
-//! [`IpAddr`] values formatted by Rust, in argv or in a batch on stdin. No shell. Conntrack
-//! entries are deleted over a netlink socket, by the exact tuple the kernel reported. Everything
-//! runs in the caller's network namespace (the worker thread is spawned by the caller's thread
-//! and shares it).
+//! nftables bans, restores and unbans are netlink messages built in the process from [`IpAddr`]
+//! values ([`tg_nft::elements`]: no program, no text). Programs (`nft` for setup and listings,
+//! `ipset`, `iptables`, `ip6tables`) are found only in `/usr/sbin`, `/sbin`, `/usr/bin`, `/bin`
+//! (never `PATH`) and called with argv; addresses reach them only as [`IpAddr`] values
+//! formatted by Rust, in argv or in a batch on stdin. No shell. Conntrack entries are deleted
+//! over a netlink socket, by the exact tuple the kernel reported. Everything runs in the
+//! network namespace of the thread that first uses the enforcer (the netlink sockets are opened
+//! on first use; the conntrack worker thread is spawned by the caller's thread and shares it).
 
 mod conntrack;
 pub mod ipset;
@@ -60,7 +66,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 pub use ipset::IpsetEnforcer;
-pub use nft::NftEnforcer;
+pub use nft::{NftEnforcer, RESTORE_CHUNK};
 pub use reconcile::{reconcile, reconcile_in_chunks, ReconcileReport};
 pub use tg_config::daemon::Backend;
 
@@ -76,7 +82,8 @@ pub struct BanOrder {
 /// Why an enforcer failed.
 #[derive(Debug, thiserror::Error)]
 pub enum EnforceError {
-    /// `nft` failed or refused the batch (nothing of the batch took effect).
+    /// `nft` or the kernel failed or refused the batch (nothing of the failing transaction took
+    /// effect).
     #[error(transparent)]
     Nft(#[from] tg_nft::NftError),
     /// The configured table name is not an nftables identifier.
@@ -139,8 +146,9 @@ pub trait Enforcer: Send {
     /// Then schedules the deletion of the banned sources' conntrack entries (done within about
     /// a second by a worker thread; see the crate docs).
     fn ban(&mut self, orders: &[BanOrder]) -> Result<(), EnforceError>;
-    /// Adds the orders that are missing from the kernel in one batch, leaving present ones as
-    /// they are; no conntrack work (for [`reconcile`]).
+    /// Adds the orders that are missing from the kernel, leaving present ones as they are; no
+    /// conntrack work (for [`reconcile`]). nftables: in transactions of at most
+    /// [`RESTORE_CHUNK`] addresses, so other bans can interleave; ipset: one batch.
     fn restore(&mut self, orders: &[BanOrder]) -> Result<(), EnforceError>;
     /// Lifts the bans of `ips`; addresses not banned are fine.
     fn unban(&mut self, ips: &[IpAddr]) -> Result<(), EnforceError>;

@@ -205,3 +205,37 @@ fn run_command(mut cmd: Command, path: &Path, stdin: Option<&str>) -> Result<Str
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_refusals_say_what_and_why() {
+        let missing = NftError::Kernel {
+            what: "adding 3 element(s) to inet tollguard banned_v4".into(),
+            errno: libc::ENOENT,
+            message: Some("set not found".into()),
+        };
+        assert!(missing.objects_missing() && missing.is_refusal());
+        let text = missing.in_transaction(2, 5).to_string();
+        assert!(
+            text.contains("transaction 2 of 5 (adding 3 element(s) to inet tollguard banned_v4)")
+                && text.contains("the table or set is missing")
+                && text.ends_with("(set not found)"),
+            "{text}"
+        );
+        let denied = NftError::Kernel {
+            what: "x".into(),
+            errno: libc::EPERM,
+            message: None,
+        };
+        assert!(!denied.objects_missing());
+        assert!(denied.to_string().contains("CAP_NET_ADMIN"));
+        let io = NftError::Netlink {
+            what: "sending".into(),
+            source: std::io::ErrorKind::TimedOut.into(),
+        };
+        assert!(!io.is_refusal() && !io.objects_missing());
+    }
+}
