@@ -2,6 +2,11 @@
 //! applies [`crate::policy`], sends `Action: Hangup` for offending calls, queues alerts, and
 //! forwards security events (failed logins and ACL refusals with their `RemoteAddress`) to the
 //! daemon's jails. Reconnects with exponential backoff; the daemon spawns [`run_guard`].
+//!
+//! After every login it asks for `CoreShowChannels`, so a call that began while the link was
+//! down (or before tollguard started) is judged too: each `CoreShowChannel` list item is handed
+//! to [`Policy::resync`] as it arrives (nothing is buffered; at most [`MAX_LISTED`] items are
+//! looked at), while events keep flowing through the usual path.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -11,7 +16,9 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 use crate::alert::{Alert, AlertSender};
-use crate::ami::{encode_action, read_line, read_message, security_event, AmiError, SecurityEvent};
+use crate::ami::{
+    encode_action, read_line, read_message, security_event, AmiError, Message, SecurityEvent,
+};
 use crate::classify::{Classifier, ClassifyError, Dialplan};
 use crate::policy::{Decision, Policy, PolicySettings};
 
@@ -82,6 +89,17 @@ impl GuardConfig {
     }
 }
 
+/// List items of one `CoreShowChannels` answer looked at, at most (a hostile or broken peer
+/// listing a million channels costs no memory and little time).
+pub const MAX_LISTED: usize = 20_000;
+
+/// Where the `CoreShowChannels` list of this session stands.
+struct Resync {
+    action_id: String,
+    listed: usize,
+    done: bool,
+}
+
 fn now_secs() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -98,11 +116,16 @@ pub async fn run_guard(
     let mut policy = Policy::new(cfg.policy.clone(), Classifier::new(cfg.plan.clone()));
     let mut delay = cfg.reconnect_min;
     let mut action_id: u64 = 0;
+    let mut refusal_logged = false;
     loop {
         if security_events.is_closed() {
             return Ok(());
         }
-        let result = session(&cfg, &mut policy, &alerts, &security_events, &mut action_id).await;
+        let mut ids = Ids {
+            next: &mut action_id,
+            refusal_logged: &mut refusal_logged,
+        };
+        let result = session(&cfg, &mut policy, &alerts, &security_events, &mut ids).await;
         policy.reset_calls();
         match result {
             Ok(true) => delay = cfg.reconnect_min, // logged in, then lost: start over quickly
@@ -117,14 +140,22 @@ pub async fn run_guard(
     }
 }
 
+/// What outlives one connection: the ActionID counter and whether a refused
+/// `CoreShowChannels` was already logged (it is logged once, not on every reconnect).
+struct Ids<'a> {
+    next: &'a mut u64,
+    refusal_logged: &'a mut bool,
+}
+
 /// One connection: `Ok(true)` when it logged in and later ended.
 async fn session(
     cfg: &GuardConfig,
     policy: &mut Policy,
     alerts: &AlertSender,
     security_events: &mpsc::Sender<SecurityEvent>,
-    action_id: &mut u64,
+    ids: &mut Ids<'_>,
 ) -> Result<bool, AmiError> {
+    let action_id = &mut *ids.next;
     let addr = cfg.addr();
     let io = |source| AmiError::Io {
         addr: addr.clone(),
@@ -177,6 +208,16 @@ async fn session(
         }
     }
     tracing::info!("call guard: logged in to AMI at {addr}");
+    // Calls already running are unknown to us: ask for the list of channels.
+    *action_id += 1;
+    let mut resync = Resync {
+        action_id: format!("tollguard-{action_id}"),
+        listed: 0,
+        done: false,
+    };
+    let list = encode_action("CoreShowChannels", &[("ActionID", &resync.action_id)])?;
+    policy.begin_resync();
+    wr.write_all(list.as_bytes()).await.map_err(io)?;
     let mut tick = tokio::time::interval(cfg.tick.min(cfg.keepalive));
     let mut last_heard = tokio::time::Instant::now();
     let mut last_ping = last_heard;
@@ -188,13 +229,16 @@ async fn session(
                 };
                 last_heard = tokio::time::Instant::now();
                 let now = now_secs();
-                if let Some(ev) = security_event(&msg, now * 1000) {
+                if !resync.done && msg.get("ActionID") == Some(resync.action_id.as_str()) {
+                    on_list_message(&msg, &mut resync, policy, ids.refusal_logged, now)
+                } else if let Some(ev) = security_event(&msg, now * 1000) {
                     if security_events.send(ev).await.is_err() {
                         return Ok(true);
                     }
                     continue;
+                } else {
+                    policy.on_message(&msg, now)
                 }
-                policy.on_message(&msg, now)
             }
             _ = tick.tick() => {
                 let silent = last_heard.elapsed();
@@ -226,6 +270,55 @@ async fn session(
                 Decision::Alert(alert) => alerts.send(alert),
             }
         }
+    }
+}
+
+/// One message of the `CoreShowChannels` answer: the response, a list item, or the end.
+fn on_list_message(
+    msg: &Message,
+    resync: &mut Resync,
+    policy: &mut Policy,
+    refusal_logged: &mut bool,
+    now: i64,
+) -> Vec<Decision> {
+    match (msg.get("Response"), msg.event()) {
+        (Some(r), _) if r.eq_ignore_ascii_case("Success") => Vec::new(),
+        (Some(_), _) => {
+            resync.done = true;
+            policy.end_resync();
+            if !std::mem::replace(refusal_logged, true) {
+                tracing::warn!(
+                    "call guard: AMI refused CoreShowChannels ({}): calls already running when \
+                     the guard (re)connects are not checked; give the AMI user the `reporting` \
+                     (or `system`) class in manager.conf `write =` to fix this",
+                    crate::report::clean(msg.get("Message").unwrap_or("no reason").as_bytes())
+                );
+            }
+            Vec::new()
+        }
+        (None, Some("CoreShowChannel")) => {
+            resync.listed += 1;
+            if resync.listed == MAX_LISTED + 1 {
+                tracing::warn!(
+                    "call guard: CoreShowChannels listed more than {MAX_LISTED} channels; \
+                     the rest are not checked"
+                );
+            }
+            if resync.listed > MAX_LISTED {
+                return Vec::new();
+            }
+            policy.resync(std::slice::from_ref(msg), now)
+        }
+        (None, Some("CoreShowChannelsComplete")) => {
+            resync.done = true;
+            policy.end_resync();
+            tracing::info!(
+                "call guard: {} channels running at login checked",
+                resync.listed.min(MAX_LISTED)
+            );
+            Vec::new()
+        }
+        _ => Vec::new(),
     }
 }
 
@@ -266,5 +359,101 @@ pub fn security_alert(ev: &SecurityEvent) -> Alert {
         subject: format!("tollguard: {} from {}", ev.event, ev.ip),
         body: format!("{} ({}) from {}:{}", ev.event, ev.service, ev.ip, ev.port),
         time: ev.time_ms / 1000,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> Policy {
+        let calls = tg_config::calls::CallsConfig::default();
+        Policy::new(
+            PolicySettings::from_config(&calls),
+            Classifier::new(Dialplan::from_config(&calls).unwrap()),
+        )
+    }
+
+    fn msg(pairs: &[(&str, &str)]) -> Message {
+        Message {
+            headers: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    fn cuba(channel: &str) -> Message {
+        msg(&[
+            ("Event", "CoreShowChannel"),
+            ("ActionID", "tollguard-2"),
+            ("Channel", channel),
+            ("Context", "from-internal"),
+            ("Application", "Dial"),
+            ("ApplicationData", "PJSIP/01153781234567@trunk,60"),
+            ("Duration", "00:10:00"),
+            ("BridgeId", ""),
+        ])
+    }
+
+    fn resync() -> Resync {
+        Resync {
+            action_id: "tollguard-2".into(),
+            listed: 0,
+            done: false,
+        }
+    }
+
+    #[test]
+    fn a_refusal_ends_the_list_and_is_noted_once() {
+        let mut p = policy();
+        let mut logged = false;
+        for _ in 0..2 {
+            let mut r = resync();
+            p.begin_resync();
+            let error = msg(&[
+                ("Response", "Error"),
+                ("ActionID", "tollguard-2"),
+                ("Message", "Permission denied"),
+            ]);
+            assert!(on_list_message(&error, &mut r, &mut p, &mut logged, 0).is_empty());
+            assert!(r.done);
+            assert!(logged);
+        }
+    }
+
+    #[test]
+    fn the_list_is_bounded() {
+        let mut p = policy();
+        let mut logged = false;
+        let mut r = resync();
+        let ack = msg(&[("Response", "Success"), ("EventList", "start")]);
+        assert!(on_list_message(&ack, &mut r, &mut p, &mut logged, 0).is_empty());
+        assert!(!r.done);
+        // Within the bound a fraud call is hung up …
+        let d = on_list_message(&cuba("PJSIP/1005-00000001"), &mut r, &mut p, &mut logged, 0);
+        assert!(d.contains(&Decision::Hangup {
+            channel: "PJSIP/1005-00000001".into()
+        }));
+        // … beyond it nothing is looked at any more.
+        let idle = msg(&[
+            ("Event", "CoreShowChannel"),
+            ("Channel", "Local/x@y-00000001;1"),
+            ("Application", "Wait"),
+        ]);
+        for _ in 1..MAX_LISTED {
+            assert!(on_list_message(&idle, &mut r, &mut p, &mut logged, 0).is_empty());
+        }
+        let d = on_list_message(&cuba("PJSIP/1006-00000002"), &mut r, &mut p, &mut logged, 0);
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(p.active_calls(), 1);
+        let done = msg(&[
+            ("Event", "CoreShowChannelsComplete"),
+            ("EventList", "Complete"),
+            ("ListItems", "20001"),
+        ]);
+        on_list_message(&done, &mut r, &mut p, &mut logged, 0);
+        assert!(r.done);
+        assert!(!logged);
     }
 }

@@ -8,7 +8,7 @@
 //! (of that call's calling channel), `lockdown` (every new international call is hung up for
 //! `lockdown_for`).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use tg_config::calls::{BusinessHours, CallsConfig};
 
@@ -143,6 +143,20 @@ pub struct Policy {
     intl_starts: HashMap<String, VecDeque<i64>>,
     intl_used: HashMap<String, VecDeque<(i64, i64)>>,
     lockdown_until: i64,
+    resyncing: bool,
+    ended_during_resync: HashSet<String>,
+}
+
+/// A new outbound leg to judge, from a `DialBegin` or a `CoreShowChannel` list item.
+struct NewCall<'a> {
+    channel: &'a str,
+    context: &'a str,
+    dial_string: &'a str,
+    exten: &'a str,
+    /// When the call began (Unix seconds): now for `DialBegin`, estimated for a resync.
+    started: i64,
+    answered: Option<i64>,
+    resynced: bool,
 }
 
 /// Tracked calls at most (a flood of fake channels cannot grow memory without bound).
@@ -158,12 +172,16 @@ impl Policy {
             intl_starts: HashMap::new(),
             intl_used: HashMap::new(),
             lockdown_until: i64::MIN,
+            resyncing: false,
+            ended_during_resync: HashSet::new(),
         }
     }
 
-    /// Forgets the calls in progress (after a reconnect their fate is unknown).
+    /// Forgets the calls in progress (after a reconnect their fate is unknown until
+    /// [`Policy::resync`] learns the ones still running).
     pub fn reset_calls(&mut self) {
         self.calls.clear();
+        self.end_resync();
     }
 
     /// True while international calling is locked down.
@@ -189,6 +207,11 @@ impl Policy {
                 Vec::new()
             }
             Some("Hangup") => {
+                if let Some(ch) = msg.get("Channel") {
+                    if self.resyncing && self.ended_during_resync.len() < MAX_CALLS {
+                        self.ended_during_resync.insert(ch.to_string());
+                    }
+                }
                 if let Some(call) = msg.get("Channel").and_then(|ch| self.calls.remove(ch)) {
                     if let (Some(a), true) = (call.answered, call.dest.international) {
                         self.intl_used
@@ -207,22 +230,94 @@ impl Policy {
         let Some(channel) = msg.get("Channel") else {
             return Vec::new();
         };
-        if self.calls.contains_key(channel) {
-            return Vec::new(); // a second leg of a forked dial: already judged
+        let call = NewCall {
+            channel,
+            context: msg.get("Context").unwrap_or(""),
+            dial_string: msg.get("DialString").unwrap_or(""),
+            exten: msg.get("Exten").unwrap_or(""),
+            started: now,
+            answered: None,
+            resynced: false,
+        };
+        self.judge_new_call(&call, now)
+    }
+
+    /// Learns the calls that were already running when the AMI session (re)started, from
+    /// `CoreShowChannel` list items (other messages are ignored), and judges each unknown
+    /// outbound leg as if its `DialBegin` had just arrived: disallowed country, blocked type,
+    /// concurrency, lockdown and business hours (at the call's start). A channel running
+    /// `Dial` is the caller's leg; the dial string is the first argument of `ApplicationData`.
+    /// `Duration` (`HH:MM:SS` since the channel was created) dates the start; a call in a
+    /// bridge counts as answered then (an upper bound on its minutes, which errs on the safe
+    /// side). Channels already followed are left alone, so list items that race with live
+    /// `DialBegin` events are harmless.
+    pub fn resync(&mut self, channels: &[Message], now: i64) -> Vec<Decision> {
+        let mut out = Vec::new();
+        for msg in channels {
+            if msg.event() != Some("CoreShowChannel")
+                || !msg
+                    .get("Application")
+                    .is_some_and(|a| a.eq_ignore_ascii_case("Dial"))
+            {
+                continue;
+            }
+            let Some(channel) = msg.get("Channel").filter(|c| !c.is_empty()) else {
+                continue;
+            };
+            if self.ended_during_resync.contains(channel) {
+                continue; // its Hangup overtook the list item: the call is gone
+            }
+            let data = msg.get("ApplicationData").unwrap_or("");
+            let started = msg
+                .get("Duration")
+                .and_then(parse_hms)
+                .map_or(now, |d| now - d);
+            let bridged = msg.get("BridgeId").is_some_and(|b| !b.trim().is_empty())
+                && msg
+                    .get("ChannelStateDesc")
+                    .is_none_or(|s| s.eq_ignore_ascii_case("Up"));
+            let call = NewCall {
+                channel,
+                context: msg.get("Context").unwrap_or(""),
+                dial_string: data.split(',').next().unwrap_or(""),
+                exten: msg.get("Exten").unwrap_or(""),
+                started,
+                answered: bridged.then_some(started),
+                resynced: true,
+            };
+            out.extend(self.judge_new_call(&call, now));
         }
-        let context = msg.get("Context").unwrap_or("");
+        out
+    }
+
+    /// A `CoreShowChannels` list was asked for: from now until [`Policy::end_resync`], hung-up
+    /// channels are remembered so that a list item arriving after its channel's `Hangup` does
+    /// not bring the call back.
+    pub fn begin_resync(&mut self) {
+        self.ended_during_resync.clear();
+        self.resyncing = true;
+    }
+
+    /// The list is complete (or was refused).
+    pub fn end_resync(&mut self) {
+        self.ended_during_resync.clear();
+        self.resyncing = false;
+    }
+
+    fn judge_new_call(&mut self, new: &NewCall, now: i64) -> Vec<Decision> {
+        let channel = new.channel;
+        if self.calls.contains_key(channel) {
+            return Vec::new(); // a second leg of a forked dial, or already known: judged
+        }
         if self
             .classifier
             .plan()
-            .is_inbound_context(context.as_bytes())
+            .is_inbound_context(new.context.as_bytes())
         {
             return Vec::new();
         }
-        let dial_digits = msg
-            .get("DialString")
-            .map(longest_number)
-            .unwrap_or_default();
-        let exten = msg.get("Exten").unwrap_or("");
+        let dial_digits = longest_number(new.dial_string);
+        let exten = new.exten;
         let (number, dest) = match self.classifier.classify_number(dial_digits.as_bytes()) {
             Some(d) => (dial_digits, d),
             None => match self.classifier.classify_number(exten.as_bytes()) {
@@ -276,7 +371,11 @@ impl Policy {
                 ),
             ));
         }
-        if intl {
+        // A resynced call does not count toward the hourly start limit: it may well have been
+        // counted already before the link dropped (the start history survives reconnects),
+        // its start time is only approximate, and judging it again would let a mere AMI
+        // reconnect cut a legitimate call. Its minutes still count (see `on_tick`).
+        if intl && !new.resynced {
             let starts = self.intl_starts.entry(ext.clone()).or_default();
             while starts.front().is_some_and(|&t| now - t >= 3600) {
                 starts.pop_front();
@@ -296,7 +395,9 @@ impl Policy {
                     ),
                 ));
             }
-            let local = now + s.utc_offset_secs;
+        }
+        if intl {
+            let local = new.started + s.utc_offset_secs;
             let day = local.div_euclid(86_400);
             let minute = (local.rem_euclid(86_400) / 60) as u16;
             if !s.business_hours.contains(weekday(day), minute) {
@@ -314,7 +415,7 @@ impl Policy {
             ext: ext.clone(),
             number: number.clone(),
             dest,
-            answered: None,
+            answered: new.answered,
             hangup_sent: false,
         };
         let decisions = self.act(&mut call, channel, &broken, now);
@@ -444,6 +545,24 @@ pub fn device(channel: &str) -> &str {
         Some(i) if i > 0 => &channel[..i],
         _ => channel,
     }
+}
+
+/// `HH:MM:SS` (hours may have more digits) → seconds; anything else, or more than ten years,
+/// is `None`.
+fn parse_hms(text: &str) -> Option<i64> {
+    let mut parts = text.trim().split(':');
+    let (h, m, s) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    let num = |p: &str, max: i64| -> Option<i64> {
+        if p.is_empty() || p.len() > 6 || !p.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        p.parse::<i64>().ok().filter(|&v| v <= max)
+    };
+    let secs = num(h, 87_600)? * 3600 + num(m, 59)? * 60 + num(s, 59)?;
+    Some(secs)
 }
 
 /// The longest run of digits (with a leading `+` if present) in a dial string.
@@ -626,6 +745,239 @@ mod tests {
             matches!(&d[..], [Decision::Alert(a)] if a.key == "guard:after-hours:PJSIP/1001"),
             "{d:?}"
         );
+    }
+
+    /// A `CoreShowChannel` list item as `action_coreshowchannels` writes it.
+    fn listed(channel: &str, app: &str, data: &str, duration: &str, bridge: &str) -> Message {
+        let up = if bridge.is_empty() { "Ring" } else { "Up" };
+        ev(&[
+            ("Event", "CoreShowChannel"),
+            ("ActionID", "tollguard-2"),
+            ("Channel", channel),
+            ("ChannelState", if bridge.is_empty() { "4" } else { "6" }),
+            ("ChannelStateDesc", up),
+            ("CallerIDNum", "1001"),
+            ("Context", "from-internal"),
+            ("Exten", "s"),
+            ("Priority", "1"),
+            ("Uniqueid", "1767225600.12"),
+            ("Linkedid", "1767225600.12"),
+            ("Application", app),
+            ("ApplicationData", data),
+            ("Duration", duration),
+            ("BridgeId", bridge),
+        ])
+    }
+
+    fn gb_allowed() -> Policy {
+        let cfg = CallsConfig {
+            allowed_countries: vec![
+                toml::Spanned::new(0..0, "US".into()),
+                toml::Spanned::new(0..0, "GB".into()),
+            ],
+            ..CallsConfig::default()
+        };
+        Policy::new(
+            PolicySettings::from_config(&cfg),
+            Classifier::new(Dialplan::from_config(&cfg).unwrap()),
+        )
+    }
+
+    #[test]
+    fn resynced_call_to_a_disallowed_country_is_hung_up_an_allowed_one_is_not() {
+        let mut p = gb_allowed();
+        p.begin_resync();
+        let list = [
+            // Cuba, running for two hours, answered: fraud that began while the link was down.
+            listed(
+                "PJSIP/1005-0000001a",
+                "Dial",
+                "PJSIP/01153781234567@trunk,60,T",
+                "02:00:07",
+                "6a0f2c1e-bridge",
+            ),
+            // The trunk leg of that call runs no Dial: not a caller leg.
+            listed(
+                "PJSIP/trunk-0000001b",
+                "AppDial",
+                "(Outgoing Line)",
+                "02:00:05",
+                "6a0f2c1e-bridge",
+            ),
+            // A regular UK contact, allowed.
+            listed(
+                "PJSIP/1002-0000001c",
+                "Dial",
+                "PJSIP/trunk/sip:011442079460101@gw.example.net,,Tt",
+                "00:03:10",
+                "77aa-bridge",
+            ),
+            // A channel in the IVR.
+            listed("PJSIP/1003-0000001d", "Playback", "welcome", "00:00:04", ""),
+        ];
+        let d = p.resync(&list, NOON);
+        p.end_resync();
+        assert_eq!(hangups(&d), vec!["PJSIP/1005-0000001a"]);
+        assert!(
+            d.iter().any(
+                |d| matches!(d, Decision::Alert(a) if a.key == "guard:disallowed-country:PJSIP/1005")
+            ),
+            "{d:?}"
+        );
+        assert_eq!(p.active_calls(), 2, "both Dial legs are followed now");
+        // The UK call was answered ~3 minutes ago: its minutes count from then.
+        let minutes_cfg = p.settings.max_intl_minutes_per_hour as i64;
+        assert!(hangups(&p.on_tick(NOON + minutes_cfg * 60 - 300)).is_empty());
+        assert_eq!(
+            hangups(&p.on_tick(NOON + minutes_cfg * 60)),
+            vec!["PJSIP/1002-0000001c"]
+        );
+        // Known calls are left alone by a second list.
+        assert!(p.resync(&list, NOON + 10).is_empty());
+    }
+
+    #[test]
+    fn resync_does_not_count_toward_the_hourly_start_limit() {
+        let mut p = gb_allowed();
+        let limit = p.settings.max_intl_calls_per_hour;
+        let list: Vec<Message> = (0..limit + 3)
+            .map(|i| {
+                listed(
+                    &format!("PJSIP/{}-000000{i:02x}", 1001 + i),
+                    "Dial",
+                    &format!("PJSIP/0114420794601{i:02}@trunk"),
+                    "00:01:00",
+                    "",
+                )
+            })
+            .collect();
+        let mut p_many = gb_allowed();
+        p_many.settings.max_concurrent_total = 1000;
+        p_many.settings.max_concurrent_per_extension = 1000;
+        let d = p_many.resync(&list, NOON);
+        assert!(d.is_empty(), "{d:?}");
+        // The hourly history is untouched: the limit's worth of new calls still pass, one more
+        // breaks it.
+        p.settings.max_concurrent_total = 1000;
+        p.settings.max_concurrent_per_extension = 1000;
+        assert!(p.resync(&list, NOON).is_empty());
+        for i in 0..limit {
+            let ch = format!("PJSIP/1001-0000f{i:03x}");
+            let d = p.on_message(&dial(&ch, "011442079460101"), NOON + 1);
+            assert!(d.is_empty(), "call {i}: {d:?}");
+        }
+        let d = p.on_message(&dial("PJSIP/1001-0000ffff", "011442079460101"), NOON + 2);
+        assert!(
+            d.iter().any(
+                |d| matches!(d, Decision::Alert(a) if a.key == "guard:hourly-limit:PJSIP/1001")
+            ),
+            "{d:?}"
+        );
+    }
+
+    #[test]
+    fn resync_judges_business_hours_at_the_call_start_and_honours_a_lockdown() {
+        let mut p = gb_allowed();
+        // Listed at 15:00 UTC, but began 9 hours earlier (06:00): after hours, alert only.
+        let d = p.resync(
+            &[listed(
+                "PJSIP/1001-00000001",
+                "Dial",
+                "PJSIP/011442079460101@trunk",
+                "09:00:00",
+                "b1",
+            )],
+            NOON,
+        );
+        assert!(hangups(&d).is_empty());
+        assert!(
+            matches!(&d[..], [Decision::Alert(a)] if a.key == "guard:after-hours:PJSIP/1001"),
+            "{d:?}"
+        );
+        // A premium call locks international calling down; a resynced UK call is cut then.
+        p.on_message(&dial("PJSIP/1005-00000003", "011449098790123"), NOON);
+        assert!(p.locked_down(NOON + 1));
+        let d = p.resync(
+            &[listed(
+                "PJSIP/1002-00000002",
+                "Dial",
+                "PJSIP/011442079460102@trunk",
+                "00:00:30",
+                "",
+            )],
+            NOON + 1,
+        );
+        assert_eq!(hangups(&d), vec!["PJSIP/1002-00000002"]);
+    }
+
+    #[test]
+    fn resync_ignores_garbage_and_calls_that_already_ended() {
+        let mut p = gb_allowed();
+        p.begin_resync();
+        // The Hangup overtook the list item.
+        p.on_message(
+            &ev(&[("Event", "Hangup"), ("Channel", "PJSIP/1005-00000009")]),
+            NOON,
+        );
+        let mut garbage = vec![
+            listed(
+                "PJSIP/1005-00000009",
+                "Dial",
+                "PJSIP/01153781234567@trunk",
+                "00:00:09",
+                "",
+            ),
+            listed("", "Dial", "PJSIP/01153781234567@trunk", "00:00:01", ""),
+            listed("PJSIP/1006-00000001", "Dial", "", "00:00:01", ""),
+            listed("PJSIP/1006-00000002", "Dial", ",,,,", "xx:yy:zz", ""),
+            listed(
+                "PJSIP/1006-00000003",
+                "Dial",
+                "PJSIP/\u{0}\u{ff}@@@",
+                "99999999:00:00",
+                "b",
+            ),
+            listed(
+                "PJSIP/1006-00000004",
+                "Dial",
+                "PJSIP/2125550123@trunk",
+                "-1:00:00",
+                "",
+            ),
+            listed(
+                "PJSIP/1006-00000005",
+                "Dial",
+                "PJSIP/2125550124@trunk",
+                "1:2:3:4",
+                "",
+            ),
+            ev(&[("Event", "CoreShowChannel"), ("Application", "Dial")]),
+            ev(&[("Event", "DialBegin"), ("Application", "Dial")]),
+        ];
+        garbage.push(ev(&[
+            ("Event", "CoreShowChannel"),
+            ("Channel", "PJSIP/1007-00000001"),
+            ("Application", "dial"),
+            ("ApplicationData", "PJSIP/01153781234567@trunk"),
+        ]));
+        let d = p.resync(&garbage, NOON);
+        p.end_resync();
+        // Only the last one (a Cuban call with no Duration: started now) is judged a fraud;
+        // the ended call is not brought back, garbage durations fall back to "now".
+        assert_eq!(hangups(&d), vec!["PJSIP/1007-00000001"]);
+        assert_eq!(parse_hms("02:00:07"), Some(7207));
+        assert_eq!(parse_hms("100:00:00"), Some(360_000));
+        for bad in [
+            "",
+            "1:2",
+            "1:2:3:4",
+            "-1:00:00",
+            "00:60:00",
+            "00:00:6x",
+            "999999999:00:00",
+        ] {
+            assert_eq!(parse_hms(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! line) and replays call sequences written from Asterisk's documented event formats
 //! (`Newchannel`, `DialBegin`, `DialEnd`, `Newstate`, `Hangup`, security events). The guard must
 //! hang up exactly the fraudulent calls, forward security events, and log in again after the
-//! peer drops the connection.
+//! peer drops the connection. After each login the guard asks for `CoreShowChannels`; the peer
+//! answers like `action_coreshowchannels` (list ack, one `CoreShowChannel` per channel with the
+//! ActionID, `CoreShowChannelsComplete`), so calls that began while the link was down are judged.
 
 use std::path::Path;
 use std::time::Duration;
@@ -93,6 +95,29 @@ Severity: Error\r\nService: PJSIP\r\nEventVersion: 2\r\nAccountID: 1005\r\nSessi
 LocalAddress: IPV4/UDP/192.0.2.10/5060\r\nRemoteAddress: IPV4/UDP/203.0.113.5/5060\r\n\
 Challenge: 1a2b\r\nReceivedChallenge: 1a2b\r\nReceivedHash: ffff\r\n\r\n";
 
+/// `astman_send_listack`.
+fn list_ack(id: &str) -> String {
+    format!("Response: Success\r\nActionID: {id}\r\nEventList: start\r\nMessage: Channels will follow\r\n\r\n")
+}
+
+fn list_complete(id: &str, items: usize) -> String {
+    format!("Event: CoreShowChannelsComplete\r\nEventList: Complete\r\nListItems: {items}\r\nActionID: {id}\r\n\r\n")
+}
+
+/// One `CoreShowChannel` item: the channel block, then `Application`, `ApplicationData`,
+/// `Duration` (`%02d:%02d:%02d` since the channel was created) and `BridgeId`.
+fn list_item(id: &str, c: &Call, app: &str, data: &str, duration: &str, bridge: &str) -> String {
+    let state = if bridge.is_empty() {
+        (4, "Ring")
+    } else {
+        (6, "Up")
+    };
+    format!(
+        "Event: CoreShowChannel\r\nActionID: {id}\r\n{}Application: {app}\r\nApplicationData: {data}\r\nDuration: {duration}\r\nBridgeId: {bridge}\r\n\r\n",
+        channel_block("", c.caller, state, c.cid, c.context, c.exten, c.uid)
+    )
+}
+
 /// The peer's side of one connection.
 struct Peer {
     rd: BufReader<tokio::net::tcp::OwnedReadHalf>,
@@ -100,7 +125,17 @@ struct Peer {
 }
 
 impl Peer {
+    /// Accepts the guard, takes its Login, and answers its `CoreShowChannels` with no channels.
     async fn accept(listener: &TcpListener) -> Peer {
+        let (mut peer, list_id) = Peer::accept_logged_in(listener).await;
+        peer.send(&list_ack(&list_id)).await;
+        peer.send(&list_complete(&list_id, 0)).await;
+        peer
+    }
+
+    /// Accepts the guard and takes its Login; returns the ActionID of the `CoreShowChannels`
+    /// the guard sends right after, for the test to answer.
+    async fn accept_logged_in(listener: &TcpListener) -> (Peer, String) {
         let (stream, _) = timeout(Duration::from_secs(10), listener.accept())
             .await
             .expect("guard connects")
@@ -127,7 +162,14 @@ impl Peer {
         ))
         .await;
         peer.send("Event: FullyBooted\r\nPrivilege: system,all\r\nUptime: 100\r\nLastReload: 100\r\nStatus: Fully Booted\r\n\r\n").await;
-        peer
+        let list = peer
+            .next_action(Duration::from_secs(5))
+            .await
+            .expect("CoreShowChannels after Login");
+        assert_eq!(list.get("Action"), Some("CoreShowChannels"), "{list:?}");
+        let list_id = list.get("ActionID").expect("ActionID").to_string();
+        assert_ne!(list_id, id, "each action has its own ActionID");
+        (peer, list_id)
     }
 
     async fn send(&mut self, text: &str) {
@@ -385,5 +427,168 @@ async fn silent_peer_is_pinged_then_dropped_and_reconnected() {
     assert!(ping.get("ActionID").is_some());
     // After 600 ms of silence it gives up on this connection and logs in again.
     let _again = Peer::accept(&listener).await;
+    guard.abort();
+}
+
+#[tokio::test]
+async fn calls_begun_while_the_link_was_down_are_judged_after_the_reconnect() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (alerts, mut alert_rx) = tg_calls::alert::channel(64);
+    let (sec_tx, mut sec_rx) = mpsc::channel(16);
+    let guard = tokio::spawn(run_guard(config(port), alerts, sec_tx));
+
+    // First session: nothing running. The link drops.
+    let peer = Peer::accept(&listener).await;
+    drop(peer);
+
+    // While it was down, 1005 started a call to Cuba (not allowed), answered 40 minutes ago,
+    // and 1002 a call to a German customer (allowed). Both show up in the list, with the
+    // trunk legs (AppDial) and a phone listening to voicemail beside them.
+    let (mut peer, id) = Peer::accept_logged_in(&listener).await;
+    let cuba = Call {
+        caller: "PJSIP/1005-00000031",
+        cid: "1005",
+        context: "from-internal",
+        exten: "01153781234567",
+        dest: "PJSIP/trunk-00000032",
+        dial_string: "",
+        uid: "1745020000.31",
+    };
+    let germany = Call {
+        caller: "PJSIP/1002-00000033",
+        cid: "1002",
+        context: "from-internal",
+        exten: "s",
+        dest: "PJSIP/trunk-00000034",
+        dial_string: "",
+        uid: "1745020000.33",
+    };
+    let trunk_leg = Call {
+        caller: "PJSIP/trunk-00000032",
+        cid: "01153781234567",
+        context: "from-trunk",
+        exten: "01153781234567",
+        dest: "",
+        dial_string: "",
+        uid: "1745020000.32",
+    };
+    let voicemail = Call {
+        caller: "PJSIP/1003-00000035",
+        cid: "1003",
+        context: "from-internal",
+        exten: "*97",
+        dest: "",
+        dial_string: "",
+        uid: "1745020000.35",
+    };
+    peer.send(&list_ack(&id)).await;
+    peer.send(&list_item(
+        &id,
+        &germany,
+        "Dial",
+        "PJSIP/trunk/sip:0114930901820@gw.example.net,300,Tt",
+        "00:12:41",
+        "2f8e-44aa-b1",
+    ))
+    .await;
+    // Live events may arrive in between; they are handled as usual.
+    peer.send(INVALID_PASSWORD).await;
+    peer.send(&list_item(
+        &id,
+        &trunk_leg,
+        "AppDial",
+        "(Outgoing Line)",
+        "00:40:02",
+        "9c1d-07",
+    ))
+    .await;
+    peer.send(&list_item(
+        &id,
+        &cuba,
+        "Dial",
+        "PJSIP/01153781234567@trunk,60,T",
+        "00:40:09",
+        "9c1d-07",
+    ))
+    .await;
+    peer.send(&list_item(
+        &id,
+        &voicemail,
+        "VoiceMailMain",
+        "@default",
+        "00:01:10",
+        "",
+    ))
+    .await;
+    peer.send(&list_complete(&id, 4)).await;
+
+    assert_eq!(peer.expect_hangup().await, "PJSIP/1005-00000031");
+    let ev = timeout(Duration::from_secs(5), sec_rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ev.ip.to_string(), "203.0.113.5");
+    if let Some(extra) = peer.next_action(Duration::from_millis(500)).await {
+        panic!("only the Cuban call may be hung up: {extra:?}");
+    }
+    let mut keys = Vec::new();
+    while let Ok(a) = alert_rx.try_recv() {
+        keys.push(a.key);
+    }
+    assert!(
+        keys.contains(&"guard:disallowed-country:PJSIP/1005".to_string()),
+        "{keys:?}"
+    );
+    assert!(
+        !keys
+            .iter()
+            .any(|k| k.contains("1002") || k.contains("1003")),
+        "{keys:?}"
+    );
+
+    // The listed calls are followed now: a late DialBegin of the Cuban channel (a second
+    // leg of its dial) is not judged, nor hung up, a second time.
+    peer.send(&dial_begin(&Call {
+        dial_string: "PJSIP/01153781234567@trunk",
+        ..cuba
+    }))
+    .await;
+    if let Some(extra) = peer.next_action(Duration::from_millis(300)).await {
+        panic!("a known call was judged again: {extra:?}");
+    }
+    drop(peer);
+    drop(sec_rx);
+    let _ = TcpStream::connect(("127.0.0.1", port)).await;
+    let ended = timeout(Duration::from_secs(5), guard).await;
+    assert!(matches!(ended, Ok(Ok(Ok(())))), "{ended:?}");
+}
+
+#[tokio::test]
+async fn a_refused_channel_list_is_survived() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (alerts, _alert_rx) = tg_calls::alert::channel(64);
+    let (sec_tx, _sec_rx) = mpsc::channel(16);
+    let guard = tokio::spawn(run_guard(config(port), alerts, sec_tx));
+    // The AMI user has no `reporting`/`system` write class: Asterisk says so.
+    let (mut peer, id) = Peer::accept_logged_in(&listener).await;
+    peer.send(&format!(
+        "Response: Error\r\nActionID: {id}\r\nMessage: Permission denied\r\n\r\n"
+    ))
+    .await;
+    // The guard carries on guarding live calls on the same connection.
+    let sat = Call {
+        caller: "PJSIP/1002-00000041",
+        cid: "1002",
+        context: "from-internal",
+        exten: "0118816212345678",
+        dest: "PJSIP/trunk-00000042",
+        dial_string: "trunk/0118816212345678",
+        uid: "1745030000.41",
+    };
+    peer.send(&newchannel(&sat)).await;
+    peer.send(&dial_begin(&sat)).await;
+    assert_eq!(peer.expect_hangup().await, "PJSIP/1002-00000041");
     guard.abort();
 }
