@@ -35,13 +35,16 @@ pub struct JailSection {
     pub max_ban_time: Option<Secs>,
 }
 
-/// `journal = { match = [...] }`.
+/// `journal = { match = [...], namespace = "pbx" }`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JournalSource {
     /// journalctl-style `FIELD=value` matches, OR-ed.
     #[serde(rename = "match")]
     pub matches: Vec<String>,
+    /// The journald namespace the service logs to (its unit's `LogNamespace=`); none: the
+    /// default journal.
+    pub namespace: Option<String>,
 }
 
 /// An effective jail, with every field resolved.
@@ -57,6 +60,8 @@ pub struct Jail {
     pub logs: Vec<String>,
     /// Journal matches to follow.
     pub journal: Vec<String>,
+    /// The journald namespace of those matches (none: the default journal).
+    pub journal_namespace: Option<String>,
     /// Findings within `find_time` that trigger a ban.
     pub max_retry: u32,
     /// The counting window, seconds.
@@ -84,6 +89,7 @@ pub fn builtin_jails() -> Vec<Jail> {
         services: vec![service],
         logs: logs.iter().map(|s| s.to_string()).collect(),
         journal: journal.iter().map(|s| s.to_string()).collect(),
+        journal_namespace: None,
         max_retry,
         find_time: 600,
         ban_time: 3600,
@@ -155,6 +161,7 @@ pub fn effective_jails(user: &BTreeMap<String, JailSection>) -> Vec<Jail> {
         }
         if let Some(v) = &s.journal {
             j.journal = v.matches.clone();
+            j.journal_namespace = v.namespace.clone();
         }
         if let Some(v) = s.max_retry {
             j.max_retry = v;
@@ -173,6 +180,35 @@ pub fn effective_jails(user: &BTreeMap<String, JailSection>) -> Vec<Jail> {
         }
     }
     jails
+}
+
+/// What the daemon's one `journalctl` gets as `--namespace=`, from the enabled jails that
+/// follow the journal: none when they all use the default journal, `NAME` when they all name
+/// one namespace, `+NAME` when some use the default journal too, `*` (every namespace) when
+/// they name several. Entries are selected by the matches alone, whichever jail named them.
+pub fn journal_namespace(jails: &[Jail]) -> Option<String> {
+    let following = || jails.iter().filter(|j| j.enabled && !j.journal.is_empty());
+    let mut names: Vec<&str> = following()
+        .filter_map(|j| j.journal_namespace.as_deref())
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    let default_too = following().any(|j| j.journal_namespace.is_none());
+    match (names.as_slice(), default_too) {
+        ([], _) => None,
+        ([one], false) => Some(one.to_string()),
+        ([one], true) => Some(format!("+{one}")),
+        _ => Some("*".to_string()),
+    }
+}
+
+/// A journald namespace name is a plain identifier (it becomes one `journalctl` argument).
+fn namespace_name_ok(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && !name.starts_with('-')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 impl JailSection {
@@ -200,6 +236,14 @@ impl JailSection {
             ),
             None => {}
         }
+        if let Some(ns) = self.journal.as_ref().and_then(|j| j.namespace.as_deref()) {
+            if !namespace_name_ok(ns) {
+                bad(
+                    "journal.namespace",
+                    format!("{ns:?} must be 1 to 64 of A-Z, a-z, 0-9, _ and - (the unit's LogNamespace=)"),
+                );
+            }
+        }
         if self.max_retry == Some(0) {
             bad("max_retry", "must be at least 1".into());
         }
@@ -225,4 +269,87 @@ fn find_section_line(text: &str, name: &str) -> Option<usize> {
             l.starts_with(&header) || l.starts_with(&quoted)
         })
         .map(|i| i + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<crate::Config, crate::ConfigError> {
+        crate::Config::parse(text, std::path::Path::new("t.toml"))
+    }
+
+    fn with_journal(jails: &[(&str, Option<&str>)]) -> Vec<Jail> {
+        let mut user = BTreeMap::new();
+        for (name, ns) in jails {
+            user.insert(
+                name.to_string(),
+                JailSection {
+                    services: Some(vec!["ssh".into()]),
+                    journal: Some(JournalSource {
+                        matches: vec![format!("SYSLOG_IDENTIFIER={name}")],
+                        namespace: ns.map(str::to_string),
+                    }),
+                    ..JailSection::default()
+                },
+            );
+        }
+        let off = JailSection {
+            enabled: Some(false),
+            ..JailSection::default()
+        };
+        user.entry("ssh".to_string()).or_insert(off);
+        effective_jails(&user)
+    }
+
+    #[test]
+    fn namespace_is_read_and_checked() {
+        let config = parse(
+            "[jail.ssh]\njournal = { match = [\"SYSLOG_IDENTIFIER=sshd\"], namespace = \"pbx\" }\n",
+        )
+        .unwrap();
+        let ssh = config
+            .jails()
+            .into_iter()
+            .find(|j| j.name == "ssh")
+            .unwrap();
+        assert_eq!(ssh.journal, vec!["SYSLOG_IDENTIFIER=sshd".to_string()]);
+        assert_eq!(ssh.journal_namespace.as_deref(), Some("pbx"));
+
+        for bad in ["", "-a", "a b", "../x", "+pbx", "*"] {
+            let text = format!(
+                "\n[jail.ssh]\njournal = {{ match = [\"SYSLOG_IDENTIFIER=sshd\"], namespace = {bad:?} }}\n"
+            );
+            let err = parse(&text).unwrap_err().to_string();
+            assert!(err.contains("jail.ssh.journal.namespace"), "{bad:?}: {err}");
+            assert!(err.contains(":2"), "{bad:?}: no line in {err}");
+        }
+        let err = parse("[jail.ssh]\njournal = { match = [], nmespace = \"x\" }\n").unwrap_err();
+        assert!(err.to_string().contains("nmespace"), "{err}");
+    }
+
+    #[test]
+    fn one_namespace_argument_covers_every_journal_jail() {
+        assert_eq!(journal_namespace(&builtin_jails()), None);
+        assert_eq!(journal_namespace(&with_journal(&[("a", None)])), None);
+        assert_eq!(
+            journal_namespace(&with_journal(&[("a", Some("pbx")), ("b", Some("pbx"))])),
+            Some("pbx".to_string())
+        );
+        assert_eq!(
+            journal_namespace(&with_journal(&[("a", Some("pbx")), ("b", None)])),
+            Some("+pbx".to_string())
+        );
+        assert_eq!(
+            journal_namespace(&with_journal(&[("a", Some("pbx")), ("b", Some("web"))])),
+            Some("*".to_string())
+        );
+        // A disabled jail's namespace does not count.
+        let mut jails = with_journal(&[("a", Some("pbx")), ("b", Some("web"))]);
+        jails
+            .iter_mut()
+            .filter(|j| j.name == "b")
+            .for_each(|j| j.enabled = false);
+        assert_eq!(journal_namespace(&jails), Some("pbx".to_string()));
+    }
 }

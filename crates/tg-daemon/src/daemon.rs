@@ -201,8 +201,9 @@ impl Daemon {
                 Arc::clone(&stopping),
             );
             let matches = journal.clone();
+            let namespace = tg_config::jail::journal_namespace(&config.jails());
             threads.push(spawn("tg-journal", move || {
-                follow_journal(matches, cursor, from_start, tx, pid, stop)
+                follow_journal(matches, namespace, cursor, from_start, tx, pid, stop)
             })?);
         }
 
@@ -334,7 +335,10 @@ impl Daemon {
                 "[daemon] state_dir, socket, backend and table take effect at the next start",
             );
         }
-        if journal_matches(&self.config) != journal_matches(&config) {
+        if journal_matches(&self.config) != journal_matches(&config)
+            || tg_config::jail::journal_namespace(&self.config.jails())
+                != tg_config::jail::journal_namespace(&config.jails())
+        {
             notes.push("journal matches take effect at the next start");
         }
         let message = format!(
@@ -571,6 +575,7 @@ impl Drop for SocketFile {
 
 fn follow_journal(
     matches: Vec<String>,
+    namespace: Option<String>,
     mut cursor: Option<String>,
     from_start: bool,
     tx: Sender<PipelineMsg>,
@@ -578,7 +583,12 @@ fn follow_journal(
     stopping: Arc<AtomicBool>,
 ) {
     loop {
-        match JournalFollower::spawn(&matches, cursor.as_deref(), from_start) {
+        match JournalFollower::spawn(
+            &matches,
+            namespace.as_deref(),
+            cursor.as_deref(),
+            from_start,
+        ) {
             Err(JournalError::NotFound) => {
                 tracing::warn!(
                     "{}; jails keep following their files",

@@ -1,4 +1,5 @@
-//! The systemd journal, followed live through `journalctl -f -o json` (argv, validated matches).
+//! The systemd journal, followed live through `journalctl -f -o json` (argv, validated matches
+//! and namespace).
 //!
 //! Each journal entry becomes one syslog-style line (`Nov 25 10:00:01 host sshd[42]: message`)
 //! so the same detectors read journal and file sources, plus its cursor, which the daemon keeps
@@ -14,6 +15,9 @@ pub enum JournalError {
     /// A match is not `FIELD=value` with an upper-case field name.
     #[error("journal match {0:?} must be FIELD=value with FIELD of A-Z, 0-9 and _ (e.g. _SYSTEMD_UNIT=ssh.service)")]
     BadMatch(String),
+    /// A journal namespace is not a plain name (`pbx`), `+name` or `*`.
+    #[error("journal namespace {0:?} must be 1 to 64 of A-Z, a-z, 0-9, _ and - (e.g. pbx), optionally after +, or *")]
+    BadNamespace(String),
     /// `journalctl` is not installed.
     #[error("journalctl not found in /usr/bin or /bin: journal sources are skipped")]
     NotFound,
@@ -43,6 +47,30 @@ pub fn validate_match(m: &str) -> Result<(), JournalError> {
     Ok(())
 }
 
+/// Checks a journald namespace name (what a unit's `LogNamespace=` says): a plain identifier.
+pub fn validate_namespace_name(name: &str) -> Result<(), JournalError> {
+    let ok = (1..=64).contains(&name.len())
+        && !name.starts_with('-')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(JournalError::BadNamespace(name.to_string()))
+    }
+}
+
+/// Checks what `journalctl --namespace=` gets: a name, `+name` (that namespace and the default
+/// one) or `*` (every namespace).
+pub fn validate_namespace(namespace: &str) -> Result<(), JournalError> {
+    match namespace {
+        "*" => Ok(()),
+        n => validate_namespace_name(n.strip_prefix('+').unwrap_or(n))
+            .map_err(|_| JournalError::BadNamespace(namespace.to_string())),
+    }
+}
+
 /// Finds `journalctl` in the system directories (never via `PATH`).
 pub fn locate_journalctl() -> Result<PathBuf, JournalError> {
     ["/usr/bin/journalctl", "/bin/journalctl"]
@@ -53,10 +81,12 @@ pub fn locate_journalctl() -> Result<PathBuf, JournalError> {
         .ok_or(JournalError::NotFound)
 }
 
-/// The arguments after the program name: follow, JSON, resume after `cursor` (else start at
-/// the end, or replay everything when `from_start`), and the matches OR-ed together.
+/// The arguments after the program name: follow, JSON, the journal `namespace` (none: the
+/// default one), resume after `cursor` (else start at the end, or replay everything when
+/// `from_start`), and the matches OR-ed together.
 pub fn journalctl_args(
     matches: &[String],
+    namespace: Option<&str>,
     cursor: Option<&str>,
     from_start: bool,
 ) -> Result<Vec<String>, JournalError> {
@@ -64,6 +94,10 @@ pub fn journalctl_args(
         .iter()
         .map(|s| s.to_string())
         .collect();
+    if let Some(ns) = namespace {
+        validate_namespace(ns)?;
+        args.push(format!("--namespace={ns}"));
+    }
     match cursor {
         Some(c) if !c.is_empty() && !c.contains(['\n', '\0']) => {
             args.push(format!("--after-cursor={c}"))
@@ -148,22 +182,31 @@ fn syslog_stamp(unix_ms: i64) -> String {
     format!("{month} {:>2} {}", c.day, c.time())
 }
 
+/// The longest `journalctl -o json` line read; longer ones (an entry with many fields: any
+/// local program can log one) are skipped to their end and counted.
+pub const MAX_JSON_LINE: usize = crate::follow::MAX_LINE * 4;
+
 /// A running `journalctl -f`, read entry by entry.
 pub struct JournalFollower {
     child: Child,
     stdout: BufReader<ChildStdout>,
     buf: Vec<u8>,
+    skipped: u64,
 }
 
 impl JournalFollower {
     /// Starts `journalctl` (found in the system directories) with [`journalctl_args`].
     pub fn spawn(
         matches: &[String],
+        namespace: Option<&str>,
         cursor: Option<&str>,
         from_start: bool,
     ) -> Result<JournalFollower, JournalError> {
         let path = locate_journalctl()?;
-        Self::spawn_with(&path, &journalctl_args(matches, cursor, from_start)?)
+        Self::spawn_with(
+            &path,
+            &journalctl_args(matches, namespace, cursor, from_start)?,
+        )
     }
 
     /// Starts a given program with given arguments (tests use a stand-in).
@@ -187,6 +230,7 @@ impl JournalFollower {
             child,
             stdout: BufReader::with_capacity(64 * 1024, stdout),
             buf: Vec::new(),
+            skipped: 0,
         })
     }
 
@@ -195,19 +239,47 @@ impl JournalFollower {
         self.child.id()
     }
 
+    /// Lines skipped so far: too long, not JSON, or no message (journalctl prints fields over
+    /// 4096 bytes as `null`).
+    pub fn skipped(&self) -> u64 {
+        self.skipped
+    }
+
     /// Blocks for the next entry; `Ok(None)` when journalctl ended.
     pub fn next_entry(&mut self) -> Result<Option<JournalEntry>, std::io::Error> {
         loop {
             self.buf.clear();
             let n = (&mut self.stdout)
-                .take(crate::follow::MAX_LINE as u64 * 4)
+                .take(MAX_JSON_LINE as u64)
                 .read_until(b'\n', &mut self.buf)?;
             if n == 0 {
                 return Ok(None);
             }
-            if let Some(entry) = parse_entry(&self.buf) {
-                return Ok(Some(entry));
+            if !self.buf.ends_with(b"\n") && n == MAX_JSON_LINE {
+                // Never parse the middle of a line as if it were an entry of its own.
+                self.skipped += 1;
+                self.skip_rest_of_line()?;
+                continue;
             }
+            match parse_entry(&self.buf) {
+                Some(entry) => return Ok(Some(entry)),
+                None => self.skipped += 1,
+            }
+        }
+    }
+
+    fn skip_rest_of_line(&mut self) -> Result<(), std::io::Error> {
+        loop {
+            let chunk = self.stdout.fill_buf()?;
+            if chunk.is_empty() {
+                return Ok(());
+            }
+            if let Some(i) = memchr::memchr(b'\n', chunk) {
+                self.stdout.consume(i + 1);
+                return Ok(());
+            }
+            let len = chunk.len();
+            self.stdout.consume(len);
         }
     }
 
@@ -250,7 +322,7 @@ mod tests {
             "_SYSTEMD_UNIT=ssh.service".to_string(),
             "_SYSTEMD_UNIT=sshd.service".to_string(),
         ];
-        let a = journalctl_args(&m, Some("s=abc;i=1"), false).unwrap();
+        let a = journalctl_args(&m, None, Some("s=abc;i=1"), false).unwrap();
         assert!(a.contains(&"--after-cursor=s=abc;i=1".to_string()));
         assert_eq!(
             &a[a.len() - 3..],
@@ -260,9 +332,41 @@ mod tests {
                 "_SYSTEMD_UNIT=sshd.service"
             ]
         );
-        let a = journalctl_args(&m, None, false).unwrap();
+        let a = journalctl_args(&m, None, None, false).unwrap();
         assert!(a.contains(&"--lines=0".to_string()));
-        assert!(journalctl_args(&["-f".to_string()], None, false).is_err());
+        assert!(!a.iter().any(|a| a.starts_with("--namespace")));
+        assert!(journalctl_args(&["-f".to_string()], None, None, false).is_err());
+    }
+
+    #[test]
+    fn namespace_is_one_validated_argument() {
+        let m = vec!["SYSLOG_IDENTIFIER=sshd".to_string()];
+        for ns in ["pbx", "+pbx", "*", "tg-test_1"] {
+            let a = journalctl_args(&m, Some(ns), None, true).unwrap();
+            assert!(a.contains(&format!("--namespace={ns}")), "{a:?}");
+            assert!(a.contains(&"--no-tail".to_string()));
+        }
+        for bad in [
+            "",
+            "+",
+            "**",
+            "-f",
+            "pbx --all",
+            "a/b",
+            "../x",
+            "p\nx",
+            "x".repeat(65).as_str(),
+        ] {
+            assert!(
+                matches!(
+                    journalctl_args(&m, Some(bad), None, false),
+                    Err(JournalError::BadNamespace(_))
+                ),
+                "{bad:?} accepted"
+            );
+        }
+        assert!(validate_namespace_name("+pbx").is_err());
+        assert!(validate_namespace_name("*").is_err());
     }
 
     #[test]
@@ -301,5 +405,26 @@ mod tests {
         assert_eq!(f.next_entry().unwrap().unwrap().cursor, "a");
         assert_eq!(f.next_entry().unwrap().unwrap().cursor, "b");
         assert!(f.next_entry().unwrap().is_none());
+        assert_eq!(f.skipped(), 1);
+    }
+
+    #[test]
+    fn overlong_line_is_skipped_whole_never_parsed_from_its_middle() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("j.json");
+        // The cut falls exactly where an entry-shaped text begins: it must not be taken.
+        let mut text = vec![b'x'; MAX_JSON_LINE];
+        text.extend_from_slice(
+            b"{\"__CURSOR\":\"evil\",\"SYSLOG_IDENTIFIER\":\"sshd\",\"MESSAGE\":\"Failed password for root from 198.51.100.99 port 22 ssh2\"}\n",
+        );
+        text.extend_from_slice(b"{\"__CURSOR\":\"good\",\"MESSAGE\":\"next\"}\n");
+        std::fs::write(&data, &text).unwrap();
+        let mut f =
+            JournalFollower::spawn_with(Path::new("/bin/cat"), &[data.display().to_string()])
+                .unwrap();
+        let e = f.next_entry().unwrap().unwrap();
+        assert_eq!(e.cursor, "good");
+        assert!(f.next_entry().unwrap().is_none());
+        assert_eq!(f.skipped(), 1);
     }
 }
