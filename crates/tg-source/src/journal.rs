@@ -71,6 +71,42 @@ pub fn validate_namespace(namespace: &str) -> Result<(), JournalError> {
     }
 }
 
+/// Whether journalctl can seek to `cursor` (`s=…;i=…;b=…;m=…;t=…;x=…`, hex values): each item
+/// is `k=value`, the known ones well formed, and there is something to seek by (sequence
+/// number with its id, monotonic time with its boot id, or wall-clock time).
+pub fn cursor_well_formed(cursor: &str) -> bool {
+    let hex = |v: &str, len: Option<usize>| {
+        !v.is_empty()
+            && v.len() <= 32
+            && len.is_none_or(|l| v.len() == l)
+            && v.bytes().all(|b| b.is_ascii_hexdigit())
+    };
+    let mut seen = [false; 6];
+    for item in cursor.split(';') {
+        let Some((key, value)) = item.split_once('=') else {
+            return false;
+        };
+        let ok = match key {
+            "s" => hex(value, Some(32)),
+            "b" => hex(value, Some(32)),
+            "i" | "m" | "t" | "x" => hex(value, None),
+            k if k.len() == 1 && !value.contains(['\n', '\0']) => true,
+            _ => false,
+        };
+        if !ok {
+            return false;
+        }
+        if let Some(i) = ["s", "i", "b", "m", "t", "x"]
+            .iter()
+            .position(|k| *k == key)
+        {
+            seen[i] = true;
+        }
+    }
+    let [s, i, b, m, t, _] = seen;
+    (s && i) || (b && m) || t
+}
+
 /// Finds `journalctl` in the system directories (never via `PATH`).
 pub fn locate_journalctl() -> Result<PathBuf, JournalError> {
     ["/usr/bin/journalctl", "/bin/journalctl"]
@@ -99,9 +135,9 @@ pub fn journalctl_args(
         args.push(format!("--namespace={ns}"));
     }
     match cursor {
-        Some(c) if !c.is_empty() && !c.contains(['\n', '\0']) => {
-            args.push(format!("--after-cursor={c}"))
-        }
+        // journalctl exits at once on a cursor it cannot parse, and would again at every
+        // restart: a damaged saved cursor falls back to the start position instead.
+        Some(c) if cursor_well_formed(c) => args.push(format!("--after-cursor={c}")),
         _ if from_start => args.push("--no-tail".to_string()),
         _ => args.push("--lines=0".to_string()),
     }
@@ -322,8 +358,8 @@ mod tests {
             "_SYSTEMD_UNIT=ssh.service".to_string(),
             "_SYSTEMD_UNIT=sshd.service".to_string(),
         ];
-        let a = journalctl_args(&m, None, Some("s=abc;i=1"), false).unwrap();
-        assert!(a.contains(&"--after-cursor=s=abc;i=1".to_string()));
+        let a = journalctl_args(&m, None, Some("t=661189acf627c;i=1"), false).unwrap();
+        assert!(a.contains(&"--after-cursor=t=661189acf627c;i=1".to_string()));
         assert_eq!(
             &a[a.len() - 3..],
             [
@@ -336,6 +372,34 @@ mod tests {
         assert!(a.contains(&"--lines=0".to_string()));
         assert!(!a.iter().any(|a| a.starts_with("--namespace")));
         assert!(journalctl_args(&["-f".to_string()], None, None, false).is_err());
+    }
+
+    #[test]
+    fn damaged_cursor_falls_back_to_the_start_position() {
+        let real = "s=eb4645e73c744bd39be40880764530d4;i=3;b=9f3a60259ce34931ab31afabdcfc9f5f;m=26b076047;t=661189acf627c;x=606f303314fa9a18";
+        assert!(cursor_well_formed(real));
+        let a = journalctl_args(&[], None, Some(real), false).unwrap();
+        assert!(a.contains(&format!("--after-cursor={real}")));
+        for bad in [
+            "",
+            "garbage",
+            "s=eb4645e73c744bd39be40880764530d4",
+            "s=eb46;i=3",
+            "t=xyz",
+            "i=3;b=9f3a60259ce34931ab31afabdcfc9f5f",
+            &real[..60],
+            "t=1\n--all",
+        ] {
+            assert!(!cursor_well_formed(bad), "{bad:?} accepted");
+            let a = journalctl_args(&[], None, Some(bad), false).unwrap();
+            assert!(
+                !a.iter().any(|a| a.starts_with("--after-cursor")),
+                "{bad:?}"
+            );
+            assert!(a.contains(&"--lines=0".to_string()));
+            let a = journalctl_args(&[], None, Some(bad), true).unwrap();
+            assert!(a.contains(&"--no-tail".to_string()));
+        }
     }
 
     #[test]

@@ -431,6 +431,11 @@ fn hostile_journal_messages_are_skipped_or_counted_never_misattributed() {
     in_private_mounts(|| {
         let site = Site::new(&name);
         let journald = Journald::start(&name, site.path("journald.log"));
+        // A damaged saved cursor (journalctl refuses it) must not keep the journal unread.
+        std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700)
+            .create(site.path("state"))
+            .unwrap();
+        std::fs::write(site.path("state/journal.cursor"), "s=garbage;i=zz\n").unwrap();
         let mut daemon = site.start(&pbx);
         site.wait_following(&journald);
         let before = site.counter("journal_entries");
