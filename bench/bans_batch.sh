@@ -2,9 +2,15 @@
 # bench/bans_batch.sh — how fast bans reach the kernel in bulk, in a throwaway network namespace
 # (never the host's ruleset). Prints one table; figures are wall-clock milliseconds.
 #
-#   apply      N new bans, one batch (NftEnforcer::ban: one `nft -f -` transaction; then the
-#              conntrack pass, here over an empty conntrack table)
+#   apply      N new bans, one call (NftEnforcer::ban: nf_tables netlink batches from inside the
+#              process, transactions of up to 4,096 addresses; then the conntrack pass, here over
+#              an empty conntrack table). ipset: one `ipset restore`
 #   re-ban     the same N again in the same process: the refresh path (add, delete, add)
+#   nft -f     the same N new bans as one `nft -f` script (the way before netlink), script
+#              written to a file beforehand: process start, parsing and the kernel transaction
+#   concurrent one thread restores N (transactions of 2,000) while another bans newcomers one
+#              at a time, 1 ms apart: the restore's time, and the newcomers' ban latency
+#              (p99, max) counting those started during the restore
 #   restore    after `nft flush ruleset` (or `ipset flush`): open the SQLite store holding N
 #              active bans, read them, put them back in one batch (tg_enforce::reconcile);
 #              "process" adds the program start and init; "in batches" is
@@ -67,6 +73,36 @@ for backend in nftables iptables; do
   done
 done
 
+# The old way: the same N as one `nft -f` script.
+awk -v n="$N" 'BEGIN {
+  base = 10 * 16777216 + 200 * 65536
+  printf "add element inet tollguard banned_v4 { "
+  for (i = 1; i <= n; i++) {
+    a = base + i
+    printf "%s%d.%d.%d.%d timeout 3600s", (i > 1 ? ", " : ""), int(a / 16777216), int(a / 65536) % 256, int(a / 256) % 256, a % 256
+  }
+  print " }"
+}' > "$WORK/bans.nft"
+for run in $(seq "$RUNS"); do
+  in_ns nft flush ruleset
+  in_ns "$CLI" init > /dev/null
+  start=$(now_ms)
+  in_ns nft -f "$WORK/bans.nft"
+  end=$(now_ms)
+  record "nft -f (the old way)" "apply $N new bans (one script)" "$((end - start))"
+done
+
+# A new attacker during a restore: two enforcers, two threads.
+for run in $(seq "$RUNS"); do
+  in_ns nft flush ruleset
+  out=$(in_ns "$CLI" restore-with-bans "$N" 300)
+  read -r _ during _ p50 _ p99 _ max <<< "$(grep '^bans-during-restore' <<< "$out")"
+  record "nftables" "restore $N while another thread bans" "$(ms_of restore 1 <<< "$out")"
+  record "nftables" "  newcomer bans started during it (count)" "$during"
+  record "nftables" "  newcomer ban during it, p99" "$p99"
+  record "nftables" "  newcomer ban during it, max" "$max"
+done
+
 # One ban at a time.
 for backend in nftables iptables; do
   if [ "$backend" = nftables ]; then in_ns nft flush ruleset; else in_ns ipset flush; fi
@@ -96,12 +132,13 @@ for line in open(sys.argv[1]):
     backend, step, ms = line.rstrip("\n").split("\t")
     rows.setdefault((backend, step), []).append(float(ms))
 n, runs = sys.argv[2], sys.argv[3]
-print(f"\nbans in bulk: N = {n}, {runs} runs each, wall-clock ms (median, min, max)")
+print(f"\nbans in bulk: N = {n}, {runs} runs each, wall-clock ms (median, min, max; \"count\" rows are counts)")
 print(f"load average before {sys.argv[4]}, after {sys.argv[5]} ({sys.argv[6]} CPUs)\n")
 print(f"| {'backend':<24} | {'step':<42} | {'median':>9} | {'min':>9} | {'max':>9} |")
 print(f"|{'-'*26}|{'-'*44}|{'-'*11}|{'-'*11}|{'-'*11}|")
 for (backend, step), v in rows.items():
-    print(f"| {backend:<24} | {step:<42} | {statistics.median(v):>9.0f} | {min(v):>9.0f} | {max(v):>9.0f} |")
+    f = lambda x: f"{x:>9.2f}" if max(v) < 100 and "count" not in step else f"{x:>9.0f}"
+    print(f"| {backend:<24} | {step:<42} | {f(statistics.median(v))} | {f(min(v))} | {f(max(v))} |")
 print("\nPeers, restoring 20,000 bans after a restart (../shared/research/peer-daemon-baseline.md):")
 print("fail2ban 1.0.2: 355 s; fail2ban-rs 1.5.4: 49 s — one nft process per ban.")
 PY
