@@ -189,8 +189,10 @@ impl SetWriter {
         for (i, group) in items.chunks(chunk).enumerate() {
             let result = self.transaction(group);
             if let Err(e) = result {
-                // A socket in an unknown state (a timeout, a short read) is not reused.
-                self.socket = None;
+                if matches!(e, NftError::Netlink { .. }) {
+                    // A socket in an unknown state (a timeout, a short read) is not reused.
+                    self.socket = None;
+                }
                 return Err(if count > 1 {
                     e.in_transaction(i + 1, count)
                 } else {
