@@ -165,8 +165,11 @@ impl Enforcer for NftEnforcer {
             .iter()
             .partition(|o| self.live.get(&o.ip).is_some_and(|until| *until > now));
         let (known, new) = (Self::elements(&known), Self::elements(&new));
-        self.write(|w| w.ban(&known, &new, MAX_TRANSACTION))?;
+        let written = self.write(|w| w.ban(&known, &new, MAX_TRANSACTION));
+        // Even after a failure: earlier transactions may have landed, and `live` may only err
+        // towards "present" (a refresh of an absent address is still a correct ban).
         self.remember(&orders);
+        written?;
         let ips: Vec<IpAddr> = orders.iter().map(|o| o.ip).collect();
         self.conntrack.forget(&ips);
         Ok(())
@@ -178,8 +181,9 @@ impl Enforcer for NftEnforcer {
             return Ok(());
         }
         let elements = Self::elements(&orders);
-        self.write(|w| w.add(&elements, RESTORE_CHUNK))?;
+        let written = self.write(|w| w.add(&elements, RESTORE_CHUNK));
         self.remember(&orders);
+        written?;
         Ok(())
     }
 

@@ -114,6 +114,7 @@ struct Batch {
 #[derive(Debug)]
 pub struct SetWriter {
     table: String,
+    buffer: usize,
     socket: Option<Socket>,
     max_message: usize,
     seq: u32,
@@ -126,10 +127,19 @@ impl SetWriter {
         crate::bans::BanScript::new(table)?;
         Ok(SetWriter {
             table: table.to_string(),
+            buffer: SOCKET_BUFFER,
             socket: None,
             max_message: 0,
             seq: 1,
         })
+    }
+
+    /// The socket buffer size to ask for (default 4 MiB). Transactions shrink to what the
+    /// kernel grants, so a smaller buffer costs more transactions, never an `EMSGSIZE`.
+    pub fn socket_buffer(mut self, bytes: usize) -> SetWriter {
+        self.buffer = bytes;
+        self.socket = None;
+        self
     }
 
     /// The table name.
@@ -178,7 +188,7 @@ impl SetWriter {
         if self.socket.is_none() {
             let socket = Socket::open(netlink::NETLINK_NETFILTER, REPLY_TIMEOUT)
                 .map_err(|e| netlink_error("opening the nf_tables netlink socket", e))?;
-            socket.size_buffers(SOCKET_BUFFER);
+            socket.size_buffers(self.buffer);
             self.max_message = socket.max_message();
             self.socket = Some(socket);
         }

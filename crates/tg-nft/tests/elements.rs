@@ -129,3 +129,23 @@ fn many_transactions_add_refresh_and_remove_everything() {
     });
     assert_eq!((count(&ns, "banned_v4"), count(&ns, "banned_v6")), (0, 0));
 }
+
+/// A send buffer far smaller than a full transaction (64 kB granted for 32 kB asked): the
+/// writer sizes its transactions to fit instead of failing with EMSGSIZE.
+#[test]
+fn a_small_socket_buffer_means_smaller_transactions_not_emsgsize() {
+    let ns = Netns::new("smallbuf").unwrap();
+    nft(&ns, &BanScript::new("tollguard").unwrap().setup(false));
+    let all = elements(2500, 600);
+    in_netns(&ns, || {
+        SetWriter::new("tollguard")
+            .unwrap()
+            .socket_buffer(32 * 1024)
+            .ban(&all, &[], MAX_TRANSACTION)
+            .unwrap()
+    });
+    assert_eq!(
+        (count(&ns, "banned_v4"), count(&ns, "banned_v6")),
+        (2500, 2500)
+    );
+}
