@@ -36,7 +36,7 @@ use crate::{unique_ips, unique_orders, BanOrder, EnforceError, Enforcer};
 const EXPIRY_SLACK: Duration = Duration::from_secs(2);
 
 /// The most addresses one `restore` transaction carries, so that other bans can slip in
-/// between two transactions of a large restore (about 3 ms of kernel work each).
+/// between two transactions of a large restore (3–5 ms each, measured by bench/bans_batch.sh).
 pub const RESTORE_CHUNK: usize = 2000;
 
 /// Bans as nftables set elements with timeouts.
