@@ -57,6 +57,9 @@ pub enum GuardError {
     /// The dial plan is unusable.
     #[error(transparent)]
     Classify(#[from] ClassifyError),
+    /// The office time zone is unknown.
+    #[error(transparent)]
+    Clock(#[from] crate::clock::ClockError),
     /// The runtime could not be built (standalone mode).
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
@@ -73,7 +76,7 @@ impl GuardConfig {
             user: ami.user,
             secret: ami.secret,
             plan: Dialplan::from_config(&calls)?,
-            policy: PolicySettings::from_config(&calls),
+            policy: PolicySettings::from_config(&calls)?,
             reconnect_min: Duration::from_secs(1),
             reconnect_max: Duration::from_secs(60),
             tick: Duration::from_secs(5),
@@ -369,7 +372,7 @@ mod tests {
     fn policy() -> Policy {
         let calls = tg_config::calls::CallsConfig::default();
         Policy::new(
-            PolicySettings::from_config(&calls),
+            PolicySettings::from_config(&calls).unwrap(),
             Classifier::new(Dialplan::from_config(&calls).unwrap()),
         )
     }

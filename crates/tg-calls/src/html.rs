@@ -299,7 +299,7 @@ mod tests {
         let calls = tg_config::calls::CallsConfig::default();
         let mut a = Analyzer::new(
             Classifier::new(Dialplan::from_config(&calls).unwrap()),
-            ReportOptions::from_config(&calls, None),
+            ReportOptions::from_config(&calls, None).unwrap(),
         );
         let skips = a.read(line.as_bytes(), std::path::Path::new("x")).unwrap();
         let report = a.finish(&skips);

@@ -15,7 +15,7 @@ use tg_config::calls::{BusinessHours, CallsConfig};
 use crate::alert::Alert;
 use crate::ami::Message;
 use crate::classify::{Category, Classifier, Country, Destination};
-use crate::clock::weekday;
+use crate::clock::{weekday, ClockError, OfficeClock};
 
 /// What a broken policy does.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -64,8 +64,8 @@ pub struct PolicySettings {
     pub lockdown_secs: i64,
     /// Business hours on the office clock.
     pub business_hours: BusinessHours,
-    /// Office clock = UTC + this.
-    pub utc_offset_secs: i64,
+    /// UTC → office clock (time zone with daylight saving, or a fixed offset).
+    pub clock: OfficeClock,
     /// Actions per policy.
     pub on_disallowed_country: Actions,
     /// …
@@ -79,8 +79,8 @@ pub struct PolicySettings {
 }
 
 impl PolicySettings {
-    /// From `[calls]` and `[calls.guard]`.
-    pub fn from_config(c: &CallsConfig) -> PolicySettings {
+    /// From `[calls]` and `[calls.guard]`; fails only when the time zone is unknown.
+    pub fn from_config(c: &CallsConfig) -> Result<PolicySettings, ClockError> {
         let names = |v: &[toml::Spanned<String>]| -> Actions {
             Actions::from_names(v.iter().map(|s| s.get_ref().as_str()))
         };
@@ -94,7 +94,7 @@ impl PolicySettings {
         }
         let blocked = |t: &str| c.blocked_types.iter().any(|b| b.get_ref() == t);
         let g = &c.guard;
-        PolicySettings {
+        Ok(PolicySettings {
             allowed_countries: allowed,
             block_premium: blocked("premium") || blocked("shared-cost"),
             block_satellite: blocked("satellite"),
@@ -104,13 +104,13 @@ impl PolicySettings {
             max_intl_minutes_per_hour: g.max_intl_minutes_per_hour,
             lockdown_secs: g.lockdown_for.0 as i64,
             business_hours: c.business_hours(),
-            utc_offset_secs: i64::from(c.utc_offset_secs()),
+            clock: OfficeClock::from_config(c)?,
             on_disallowed_country: names(&g.on_disallowed_country),
             on_blocked_type: names(&g.on_blocked_type),
             on_concurrency: names(&g.on_concurrency),
             on_hourly_limit: names(&g.on_hourly_limit),
             on_after_hours: names(&g.on_after_hours),
-        }
+        })
     }
 }
 
@@ -326,6 +326,7 @@ impl Policy {
             },
         };
         let ext = device(channel).to_string();
+        let local_start = self.settings.clock.local(new.started);
         let s = &self.settings;
         let mut broken: Vec<(&'static str, Actions, String)> = Vec::new();
         let intl = dest.international;
@@ -397,9 +398,8 @@ impl Policy {
             }
         }
         if intl {
-            let local = new.started + s.utc_offset_secs;
-            let day = local.div_euclid(86_400);
-            let minute = (local.rem_euclid(86_400) / 60) as u16;
+            let day = local_start.div_euclid(86_400);
+            let minute = (local_start.rem_euclid(86_400) / 60) as u16;
             if !s.business_hours.contains(weekday(day), minute) {
                 broken.push((
                     "after-hours",
@@ -597,7 +597,7 @@ mod tests {
     fn policy() -> Policy {
         let cfg = CallsConfig::default();
         Policy::new(
-            PolicySettings::from_config(&cfg),
+            PolicySettings::from_config(&cfg).unwrap(),
             Classifier::new(Dialplan::from_config(&cfg).unwrap()),
         )
     }
@@ -705,7 +705,7 @@ mod tests {
             ..CallsConfig::default()
         };
         let mut p = Policy::new(
-            PolicySettings::from_config(&cfg),
+            PolicySettings::from_config(&cfg).unwrap(),
             Classifier::new(Dialplan::from_config(&cfg).unwrap()),
         );
         let ch = "PJSIP/1001-00000001";
@@ -733,7 +733,7 @@ mod tests {
             ..CallsConfig::default()
         };
         let mut p = Policy::new(
-            PolicySettings::from_config(&cfg),
+            PolicySettings::from_config(&cfg).unwrap(),
             Classifier::new(Dialplan::from_config(&cfg).unwrap()),
         );
         let d = p.on_message(
@@ -778,7 +778,7 @@ mod tests {
             ..CallsConfig::default()
         };
         Policy::new(
-            PolicySettings::from_config(&cfg),
+            PolicySettings::from_config(&cfg).unwrap(),
             Classifier::new(Dialplan::from_config(&cfg).unwrap()),
         )
     }
@@ -978,6 +978,92 @@ mod tests {
         ] {
             assert_eq!(parse_hms(bad), None, "{bad}");
         }
+    }
+
+    fn zoned_policy(home: &str, zone: &str, allowed: &str) -> Policy {
+        let text = format!(
+            "[calls]\nhome_country = \"{home}\"\nallowed_countries = {allowed}\n\
+             timezone = \"{zone}\"\nbusiness_hours = \"Mon-Fri 08:00-18:00\"\n"
+        );
+        let cfg = tg_config::Config::parse(&text, std::path::Path::new("t.toml"))
+            .unwrap()
+            .calls
+            .unwrap();
+        Policy::new(
+            PolicySettings::from_config(&cfg).unwrap(),
+            Classifier::new(Dialplan::from_config(&cfg).unwrap()),
+        )
+    }
+
+    /// Unix seconds of a UTC civil time.
+    fn utc(y: i64, mo: u32, d: u32, h: i64, mi: i64) -> i64 {
+        crate::clock::days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60
+    }
+
+    fn after_hours(d: &[Decision]) -> bool {
+        d.iter()
+            .any(|d| matches!(d, Decision::Alert(a) if a.key.starts_with("guard:after-hours:")))
+    }
+
+    #[test]
+    fn business_hours_follow_daylight_saving_time() {
+        // Each case: zone, and the UTC instants of 08:30 local on the working day before and the
+        // working day after a 2026 change (EU 29 March / 25 October, US 8 March / 1 November).
+        let cases = [
+            (
+                "DE",
+                "Europe/Berlin",
+                "00442079460101",
+                [
+                    utc(2026, 3, 27, 7, 30),  // Fri 08:30 CET
+                    utc(2026, 3, 30, 6, 30),  // Mon 08:30 CEST
+                    utc(2026, 10, 23, 6, 30), // Fri 08:30 CEST
+                    utc(2026, 10, 26, 7, 30), // Mon 08:30 CET
+                ],
+            ),
+            (
+                "US",
+                "America/New_York",
+                "011442079460101",
+                [
+                    utc(2026, 3, 6, 13, 30),   // Fri 08:30 EST
+                    utc(2026, 3, 9, 12, 30),   // Mon 08:30 EDT
+                    utc(2026, 10, 30, 12, 30), // Fri 08:30 EDT
+                    utc(2026, 11, 2, 13, 30),  // Mon 08:30 EST
+                ],
+            ),
+        ];
+        for (home, zone, number, instants) in cases {
+            let mut p = zoned_policy(home, zone, &format!("[\"{home}\", \"GB\"]"));
+            for (i, t) in instants.into_iter().enumerate() {
+                // 08:30 local: in business hours on both sides of the change …
+                let ch = format!("PJSIP/1001-0000{i:04x}");
+                let d = p.on_message(&dial(&ch, number), t);
+                assert!(!after_hours(&d), "{zone} case {i} at 08:30: {d:?}");
+                p.on_message(&ev(&[("Event", "Hangup"), ("Channel", &ch)]), t + 60);
+                // … 07:30 local is not, whatever the offset of the day.
+                let ch = format!("PJSIP/1002-0000{i:04x}");
+                let d = p.on_message(&dial(&ch, number), t - 3600);
+                assert!(after_hours(&d), "{zone} case {i} at 07:30: {d:?}");
+                p.on_message(&ev(&[("Event", "Hangup"), ("Channel", &ch)]), t);
+            }
+        }
+        // A fixed offset gets the summer side wrong by an hour: that is what `timezone` fixes.
+        let text = "[calls]\nhome_country = \"DE\"\nallowed_countries = [\"DE\", \"GB\"]\n\
+                    utc_offset = \"+01:00\"\nbusiness_hours = \"Mon-Fri 08:00-18:00\"\n";
+        let cfg = tg_config::Config::parse(text, std::path::Path::new("t.toml"))
+            .unwrap()
+            .calls
+            .unwrap();
+        let mut fixed = Policy::new(
+            PolicySettings::from_config(&cfg).unwrap(),
+            Classifier::new(Dialplan::from_config(&cfg).unwrap()),
+        );
+        let d = fixed.on_message(
+            &dial("PJSIP/1001-00000001", "00442079460101"),
+            utc(2026, 3, 30, 6, 30),
+        );
+        assert!(after_hours(&d), "{d:?}");
     }
 
     #[test]

@@ -15,7 +15,7 @@ use tg_config::calls::BusinessHours;
 
 use crate::cdr::{Cdr, CdrError, CdrReader, Disposition, Skip};
 use crate::classify::{Category, Classifier, Country};
-use crate::clock::{format_date, format_time, weekday};
+use crate::clock::{format_date, format_time, weekday, ClockError, OfficeClock};
 use crate::fasthash::{hash_bytes, FxHashMap, FxHashSet};
 
 /// Days of history a baseline looks at.
@@ -53,24 +53,25 @@ pub struct ReportOptions {
     pub learning_secs: i64,
     /// One source calling more foreign countries than this in a day alarms.
     pub max_countries_per_day: usize,
-    /// Seconds added to CDR times to get the office's wall clock (non-zero with `usegmtime`).
-    pub clock_shift_secs: i64,
+    /// With `usegmtime` CDR times are UTC and this turns them into the office's wall clock
+    /// (daylight saving included); `None` when Asterisk already wrote local times.
+    pub clock: Option<OfficeClock>,
 }
 
 impl ReportOptions {
-    /// From `[calls]` (and `--since`).
-    pub fn from_config(c: &tg_config::calls::CallsConfig, since_day: Option<i64>) -> Self {
-        ReportOptions {
+    /// From `[calls]` (and `--since`); fails only when the time zone is unknown.
+    pub fn from_config(
+        c: &tg_config::calls::CallsConfig,
+        since_day: Option<i64>,
+    ) -> Result<Self, ClockError> {
+        Ok(ReportOptions {
             since_day,
             business_hours: c.business_hours(),
             learning_secs: c.learning_period.0 as i64,
             max_countries_per_day: c.max_countries_per_day,
-            clock_shift_secs: if c.cdr_usegmtime {
-                i64::from(c.utc_offset_secs())
-            } else {
-                0
-            },
-        }
+            // Resolved even when unused, so a misspelt zone is reported here too.
+            clock: Some(OfficeClock::from_config(c)?).filter(|_| c.cdr_usegmtime),
+        })
     }
 }
 
@@ -407,9 +408,15 @@ impl Analyzer {
     /// Adds one record.
     pub fn add(&mut self, cdr: &Cdr<'_>) {
         self.records += 1;
-        let shift = self.opts.clock_shift_secs;
-        let start = cdr.start + shift;
-        let end = cdr.end.max(cdr.start) + shift;
+        // One offset for both ends (the start's), so a call across a DST change keeps its
+        // real length.
+        let shift = self
+            .opts
+            .clock
+            .as_mut()
+            .map_or(0, |c| c.offset_at(cdr.start));
+        let start = cdr.start.saturating_add(shift);
+        let end = cdr.end.max(cdr.start).saturating_add(shift);
         if self.first_time.is_none() {
             self.first_time = Some(start);
             self.learn_end = start.saturating_add(self.opts.learning_secs);
@@ -1037,7 +1044,7 @@ mod tests {
         let plan = crate::classify::Dialplan::from_config(&calls).unwrap();
         let mut a = Analyzer::new(
             Classifier::new(plan),
-            ReportOptions::from_config(&calls, None),
+            ReportOptions::from_config(&calls, None).unwrap(),
         );
         let skips = a.read(&line[..], Path::new("x")).unwrap();
         let r = a.finish(&skips);
@@ -1045,6 +1052,89 @@ mod tests {
         assert_eq!(r.days[0].date, "2025-01-07");
         assert_eq!(r.days[0].minutes, 1.0);
         assert_eq!(r.hour_of_week[1][0], 1, "Tuesday 00h");
+    }
+
+    /// One answered national call of a minute, starting at the UTC time `start`.
+    fn gmt_record(start: &str, end: &str) -> String {
+        format!(
+            "\"\",\"1001\",\"2125550123\",\"from-internal\",\"\",\"PJSIP/1001-1\",\"PJSIP/trunk-2\",\"Dial\",\"\",\"{start}\",\"{start}\",\"{end}\",60,60,\"ANSWERED\",\"DOCUMENTATION\"\n"
+        )
+    }
+
+    fn days_of(zone: &str, records: &[(&str, &str)]) -> (Vec<(String, u64)>, Report) {
+        let text = format!("[calls]\ncdr_usegmtime = true\ntimezone = \"{zone}\"\n");
+        let cfg = tg_config::Config::parse(&text, Path::new("t.toml")).unwrap();
+        let calls = cfg.calls.unwrap();
+        let plan = crate::classify::Dialplan::from_config(&calls).unwrap();
+        let mut a = Analyzer::new(
+            Classifier::new(plan),
+            ReportOptions::from_config(&calls, None).unwrap(),
+        );
+        let input: String = records.iter().map(|(s, e)| gmt_record(s, e)).collect();
+        let skips = a.read(input.as_bytes(), Path::new("x")).unwrap();
+        let r = a.finish(&skips);
+        let days = r.days.iter().map(|d| (d.date.clone(), d.calls)).collect();
+        (days, r)
+    }
+
+    #[test]
+    fn days_split_at_local_midnight_across_daylight_saving_changes() {
+        let day = |d: &str, n: u64| (d.to_string(), n);
+        // Berlin, spring: 22:30 UTC is 23:30 CET on the 28th but 00:30 CEST on the 30th.
+        let (days, r) = days_of(
+            "Europe/Berlin",
+            &[
+                ("2026-03-28 22:30:00", "2026-03-28 22:31:00"),
+                ("2026-03-29 21:30:00", "2026-03-29 21:31:00"),
+                ("2026-03-29 22:30:00", "2026-03-29 22:31:00"),
+            ],
+        );
+        assert_eq!(
+            days,
+            vec![
+                day("2026-03-28", 1),
+                day("2026-03-29", 1),
+                day("2026-03-30", 1)
+            ]
+        );
+        // Saturday 23h, Sunday 23h, Monday 00h on the office clock.
+        assert_eq!(r.hour_of_week[5][23], 1);
+        assert_eq!(r.hour_of_week[6][23], 1);
+        assert_eq!(r.hour_of_week[0][0], 1);
+        // Berlin, autumn: 22:30 UTC is 00:30 CEST on the 25th, then 23:30 CET on the 25th.
+        let (days, _) = days_of(
+            "Europe/Berlin",
+            &[
+                ("2026-10-24 22:30:00", "2026-10-24 22:31:00"),
+                ("2026-10-25 22:30:00", "2026-10-25 22:31:00"),
+                ("2026-10-25 23:30:00", "2026-10-25 23:31:00"),
+            ],
+        );
+        assert_eq!(days, vec![day("2026-10-25", 2), day("2026-10-26", 1)]);
+        // New York: 04:30 UTC is 23:30 EST before 8 March, 00:30 EDT after; 05:30 UTC on
+        // 1 November is still 01:30 EDT, 04:30 UTC the next day 23:30 EST on the 1st again.
+        let (days, r) = days_of(
+            "America/New_York",
+            &[
+                ("2026-03-07 04:30:00", "2026-03-07 04:31:00"),
+                ("2026-03-09 04:30:00", "2026-03-09 04:31:00"),
+                ("2026-11-01 05:30:00", "2026-11-01 05:31:00"),
+                ("2026-11-02 04:30:00", "2026-11-02 04:31:00"),
+            ],
+        );
+        let busy: Vec<_> = days.into_iter().filter(|d| d.1 > 0).collect();
+        assert_eq!(
+            busy,
+            vec![
+                day("2026-03-06", 1),
+                day("2026-03-09", 1),
+                day("2026-11-01", 2)
+            ]
+        );
+        assert_eq!(r.hour_of_week[4][23], 1, "Friday 23h EST");
+        assert_eq!(r.hour_of_week[0][0], 1, "Monday 00h EDT");
+        assert_eq!(r.hour_of_week[6][1], 1, "Sunday 01h EDT");
+        assert_eq!(r.hour_of_week[6][23], 1, "Sunday 23h EST");
     }
 
     #[test]

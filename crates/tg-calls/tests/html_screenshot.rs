@@ -87,7 +87,7 @@ fn charts_render_in_chromium() {
     let calls = tg_config::calls::CallsConfig::default();
     let mut a = Analyzer::new(
         Classifier::new(Dialplan::from_config(&calls).unwrap()),
-        ReportOptions::from_config(&calls, None),
+        ReportOptions::from_config(&calls, None).unwrap(),
     );
     let skips = a.read(&csv[..], Path::new("gen.csv")).unwrap();
     let report = a.finish(&skips);

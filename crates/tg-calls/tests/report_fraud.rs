@@ -14,7 +14,10 @@ fn report(cfg: &GenConfig) -> Report {
     generate(cfg, &mut csv).unwrap();
     let calls = tg_config::calls::CallsConfig::default();
     let classifier = Classifier::new(Dialplan::from_config(&calls).unwrap());
-    let mut a = Analyzer::new(classifier, ReportOptions::from_config(&calls, None));
+    let mut a = Analyzer::new(
+        classifier,
+        ReportOptions::from_config(&calls, None).unwrap(),
+    );
     let skips = a.read(&csv[..], Path::new("gen.csv")).unwrap();
     a.finish(&skips)
 }
@@ -126,7 +129,7 @@ fn two_thread_reader_gives_the_same_report() {
     let parallel = tg_calls::report::report_file(
         &path,
         Classifier::new(Dialplan::from_config(&calls).unwrap()),
-        ReportOptions::from_config(&calls, None),
+        ReportOptions::from_config(&calls, None).unwrap(),
     )
     .unwrap();
     assert_eq!(parallel.days, sequential.days);

@@ -25,11 +25,18 @@ pub struct CallsConfig {
     pub internal_max_digits: usize,
     /// Dialplan contexts that calls from the outside arrive in (inbound calls).
     pub inbound_contexts: Vec<String>,
-    /// True when cdr.conf `[csv]` has `usegmtime=yes`: CDR times are UTC and are shifted by
-    /// `utc_offset` to the office's wall clock.
+    /// True when cdr.conf `[csv]` has `usegmtime=yes`: CDR times are UTC and are turned into
+    /// the office's wall clock with `timezone` (or `utc_offset`).
     pub cdr_usegmtime: bool,
-    /// The office's offset from UTC (`"+01:00"`), used with `cdr_usegmtime` and by the guard.
+    /// A fixed offset from UTC (`"+01:00"`) for the office clock, kept for older
+    /// configurations: it ignores daylight saving time. Empty = not set.
     pub utc_offset: Spanned<String>,
+    /// The office's time zone, an IANA name from the system's time-zone database
+    /// (`"Europe/Berlin"`, `"America/New_York"`), daylight saving included; `"system"` means
+    /// the zone of the machine (`/etc/localtime`). Used with `cdr_usegmtime` and by the guard's
+    /// business hours. At most one of `timezone` and `utc_offset` may be set; with neither the
+    /// office clock is UTC (the same on every machine a report runs on).
+    pub timezone: Spanned<String>,
     /// When people normally work: `"Mon-Fri 08:00-18:00"`.
     pub business_hours: Spanned<String>,
     /// How long the report learns before "never called before" and baselines can alarm.
@@ -62,7 +69,8 @@ impl Default for CallsConfig {
             .map(String::from)
             .to_vec(),
             cdr_usegmtime: false,
-            utc_offset: Spanned::new(0..0, "+00:00".into()),
+            utc_offset: Spanned::new(0..0, String::new()),
+            timezone: Spanned::new(0..0, String::new()),
             business_hours: Spanned::new(0..0, "Mon-Fri 07:00-19:00".into()),
             learning_period: Secs(14 * 86_400),
             allowed_countries: Vec::new(),
@@ -278,6 +286,30 @@ pub fn parse_utc_offset(text: &str) -> Result<i32, String> {
     Ok(sign * (h * 3600 + m * 60))
 }
 
+/// The office clock as configured (see [`CallsConfig::office_clock`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OfficeClock {
+    /// A fixed offset, seconds east of UTC (`utc_offset`, or 0 when nothing is set).
+    Fixed(i32),
+    /// An IANA time-zone name (`timezone`); tg-calls looks it up in the system database.
+    Zone(String),
+    /// `timezone = "system"`: the machine's own zone.
+    System,
+}
+
+/// The shape of an IANA time-zone name: `/`-separated parts of letters, digits, `_`, `-`, `+`
+/// (whether the zone exists is checked by tg-calls, which reads the database).
+fn is_zone_name(s: &str) -> bool {
+    s.len() <= 64
+        && s.split('/').all(|part| {
+            !part.is_empty()
+                && !part.starts_with('.')
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_-+".contains(&b))
+        })
+}
+
 fn is_country_code(s: &str) -> bool {
     s.len() == 2 && s.bytes().all(|b| b.is_ascii_uppercase())
 }
@@ -296,9 +328,22 @@ impl CallsConfig {
         })
     }
 
-    /// Seconds east of UTC (0 when invalid; validation reports it).
+    /// Seconds east of UTC given by `utc_offset` (0 when unset or invalid; validation reports
+    /// an invalid one). See [`CallsConfig::office_clock`] for the whole setting.
     pub fn utc_offset_secs(&self) -> i32 {
         parse_utc_offset(self.utc_offset.get_ref()).unwrap_or(0)
+    }
+
+    /// How the office clock relates to UTC: `timezone`, else `utc_offset`, else UTC.
+    pub fn office_clock(&self) -> OfficeClock {
+        let zone = self.timezone.get_ref().trim();
+        if zone == "system" {
+            OfficeClock::System
+        } else if !zone.is_empty() {
+            OfficeClock::Zone(zone.to_string())
+        } else {
+            OfficeClock::Fixed(self.utc_offset_secs())
+        }
     }
 
     pub(crate) fn validate(&self, text: &str, problems: &mut Vec<Problem>) {
@@ -338,8 +383,30 @@ impl CallsConfig {
         if let Err(e) = parse_business_hours(self.business_hours.get_ref()) {
             check(false, self.business_hours.span(), "calls.business_hours", e);
         }
-        if let Err(e) = parse_utc_offset(self.utc_offset.get_ref()) {
-            check(false, self.utc_offset.span(), "calls.utc_offset", e);
+        if !self.utc_offset.get_ref().is_empty() {
+            if let Err(e) = parse_utc_offset(self.utc_offset.get_ref()) {
+                check(false, self.utc_offset.span(), "calls.utc_offset", e);
+            }
+        }
+        let zone = &self.timezone;
+        if !zone.get_ref().is_empty() {
+            check(
+                is_zone_name(zone.get_ref()),
+                zone.span(),
+                "calls.timezone",
+                format!(
+                    "{:?} is not a time-zone name like \"Europe/Berlin\" (or \"system\")",
+                    zone.get_ref()
+                ),
+            );
+            check(
+                self.utc_offset.get_ref().is_empty(),
+                zone.span(),
+                "calls.timezone",
+                "set either timezone or utc_offset, not both (timezone follows daylight saving \
+                 time; utc_offset is a fixed offset kept for older configurations)"
+                    .into(),
+            );
         }
         for c in &self.allowed_countries {
             check(
@@ -484,6 +551,47 @@ mod tests {
         assert_eq!(parse_utc_offset("Z"), Ok(0));
         assert!(parse_utc_offset("01:00").is_err());
         assert!(parse_utc_offset("+25:00").is_err());
+    }
+
+    #[test]
+    fn office_clock_from_timezone_or_offset() {
+        let clock = |text: &str| parse(text).map(|c| c.calls.unwrap().office_clock());
+        assert_eq!(clock("[calls]\n").unwrap(), OfficeClock::Fixed(0));
+        assert_eq!(
+            clock("[calls]\nutc_offset = \"-05:00\"\n").unwrap(),
+            OfficeClock::Fixed(-18_000)
+        );
+        assert_eq!(
+            clock("[calls]\ntimezone = \"Europe/Berlin\"\n").unwrap(),
+            OfficeClock::Zone("Europe/Berlin".into())
+        );
+        assert_eq!(
+            clock("[calls]\ntimezone = \"America/Argentina/Buenos_Aires\"\n").unwrap(),
+            OfficeClock::Zone("America/Argentina/Buenos_Aires".into())
+        );
+        assert_eq!(
+            clock("[calls]\ntimezone = \"system\"\n").unwrap(),
+            OfficeClock::System
+        );
+        let both = clock("[calls]\nutc_offset = \"+01:00\"\n\ntimezone = \"Europe/Berlin\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(both.contains("t.toml:4"), "{both}");
+        assert!(both.contains("not both"), "{both}");
+        for bad in [
+            "../../etc/passwd",
+            "/etc/localtime",
+            "Europe//Berlin",
+            "Europe/Ber lin",
+            "x\\u0000",
+        ] {
+            let text = format!("[calls]\n\ntimezone = \"{bad}\"\n");
+            let err = clock(&text).unwrap_err().to_string();
+            assert!(
+                err.contains("t.toml:3") && err.contains("calls.timezone"),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]

@@ -212,6 +212,34 @@ fn unreadable_input_exits_two_naming_the_file() {
 
     let out = tollguard(&["calls", "report", "--cdr", "-", "--since", "yesterday"]);
     assert_eq!(out.status.code(), Some(2));
+
+    // A time zone the system database does not have, and both clock settings at once.
+    for (text, want) in [
+        (
+            "[calls]\ncdr_usegmtime = true\ntimezone = \"Europe/Atlantis\"\n",
+            "Europe/Atlantis",
+        ),
+        (
+            "[calls]\nutc_offset = \"+01:00\"\ntimezone = \"Europe/Berlin\"\n",
+            "t.toml:3",
+        ),
+    ] {
+        std::fs::write(&cfg, text).unwrap();
+        let out = tollguard(&[
+            "calls",
+            "report",
+            "--cdr",
+            "-",
+            "--config",
+            cfg.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{text}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(
+            err.contains("calls.timezone") && err.contains(want),
+            "{err}"
+        );
+    }
 }
 
 #[test]

@@ -131,7 +131,7 @@ fn build(
 ) -> anyhow::Result<tg_calls::report::Report> {
     let plan = tg_calls::classify::Dialplan::from_config(calls)?;
     let classifier = tg_calls::classify::Classifier::new(plan);
-    let opts = tg_calls::report::ReportOptions::from_config(calls, since);
+    let opts = tg_calls::report::ReportOptions::from_config(calls, since)?;
     Ok(tg_calls::report::report_file(&args.cdr, classifier, opts)?)
 }
 
