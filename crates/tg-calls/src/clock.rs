@@ -30,13 +30,24 @@ pub enum ClockError {
 }
 
 /// UTC → office wall clock, for one configured zone or fixed offset.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct OfficeClock {
     zone: Option<TimeZone>,
     /// The offset valid for UTC seconds in `valid_from..valid_until`.
     offset: i64,
     valid_from: i64,
     valid_until: i64,
+}
+
+/// Names the setting only, never the cache: the daemon compares `Debug` forms on reload to
+/// decide whether the guard must restart.
+impl std::fmt::Debug for OfficeClock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.zone {
+            Some(tz) => write!(f, "OfficeClock({})", tz.iana_name().unwrap_or("system")),
+            None => write!(f, "OfficeClock({:+}s)", self.offset),
+        }
+    }
 }
 
 impl OfficeClock {
@@ -282,7 +293,12 @@ mod tests {
             err.contains("calls.timezone") && err.contains("Europe/Atlantis"),
             "{err}"
         );
+        assert_eq!(
+            format!("{:?}", OfficeClock::zone("Europe/Berlin").unwrap()),
+            "OfficeClock(Europe/Berlin)"
+        );
         let mut fixed = OfficeClock::fixed(-18_000);
+        assert_eq!(format!("{fixed:?}"), "OfficeClock(-18000s)");
         assert_eq!(fixed.local(utc(2026, 3, 8, 12, 0)), utc(2026, 3, 8, 7, 0));
     }
 
