@@ -5,8 +5,9 @@
 //! - `tg-detect`: followers, detectors, jails ([`crate::pipeline`]);
 //! - `tg-enforce`: store and kernel, batched bans ([`crate::enforcer`]);
 //! - `tg-restore`: at start only, puts the store's bans back into the kernel with its own store
-//!   connection and enforcer, in transactions of [`RESTORE_CHUNK`] bans, so new attackers are
-//!   banned (by `tg-enforce`, between two chunks) while 100,000 old bans are restored;
+//!   connection and enforcer, in transactions of [`tg_enforce::RESTORE_CHUNK`] bans, so new
+//!   attackers are banned (by `tg-enforce`, between two chunks) while 100,000 old bans are
+//!   restored;
 //! - `tg-seed`: at start only, reads the jails' history from the store on its own read-only
 //!   connection and sends it to `tg-detect` in pages; `tg-detect` does not wait for it (it looks
 //!   new addresses up in the store meanwhile, see [`crate::pipeline`]);
@@ -48,12 +49,11 @@ use crate::pipeline::{Pipeline, PipelineMsg, Reloaded, SeedReport};
 use crate::stats::Stats;
 use crate::{trusted, DaemonError};
 
-/// Bans per kernel transaction while restoring: one chunk is what a new attacker's ban may
-/// have to wait for.
-pub const RESTORE_CHUNK: usize = 2_000;
-/// Rows per page of history sent to the detection thread while seeding: merging one page is
-/// about a millisecond of that thread's time, between two looks at the files.
-const SEED_PAGE: usize = 5_000;
+/// Rows per page of history sent to the detection thread while seeding: merging one page costs
+/// that thread well under a millisecond, and it looks at the files before each page.
+const SEED_PAGE: usize = 2_000;
+/// The nice value of the start's background threads (`tg-seed`, `tg-restore`).
+const BACKGROUND_NICE: libc::c_int = 5;
 /// How long a journalctl that ended waits before it is started again.
 const JOURNAL_RESTART: Duration = Duration::from_secs(30);
 
@@ -497,6 +497,7 @@ fn spawn_seeder(
 ) -> Result<JoinHandle<()>, DaemonError> {
     let path = store_path.to_path_buf();
     spawn("tg-seed", move || {
+        lower_priority();
         let t = Instant::now();
         let read = SqliteStore::open_read_only(&path).and_then(|mut store| {
             store.history_pages(now_ms(), SEED_PAGE, &mut |page| {
@@ -519,9 +520,10 @@ fn spawn_seeder(
     })
 }
 
-/// Puts the store's bans back into the kernel with its own connection and enforcer, in
-/// transactions of [`RESTORE_CHUNK`] bans: the kernel serialises transactions, and a live ban
-/// must never wait behind 100,000 restored ones.
+/// Puts the store's bans back into the kernel with its own connection and enforcer, newest
+/// first, in transactions of [`tg_enforce::RESTORE_CHUNK`] bans: the kernel serialises
+/// transactions, and a live ban must never wait behind 100,000 restored ones. (The nftables
+/// enforcer bounds its own transactions too; the chunks here bound the ipset one as well.)
 fn spawn_restore(
     store_path: &Path,
     mut enforcer: Box<dyn tg_enforce::Enforcer>,
@@ -529,12 +531,13 @@ fn spawn_restore(
 ) -> Result<JoinHandle<()>, DaemonError> {
     let mut store = SqliteStore::open(store_path)?;
     spawn("tg-restore", move || {
+        lower_priority();
         let t = Instant::now();
         let chunked = tg_enforce::reconcile_in_chunks(
             &mut store,
             enforcer.as_mut(),
             now_ms(),
-            RESTORE_CHUNK,
+            tg_enforce::RESTORE_CHUNK,
             &mut |_| Ok(()),
         );
         match chunked {
@@ -553,6 +556,23 @@ fn spawn_restore(
             .restore_ms
             .store(t.elapsed().as_millis() as i64, Ordering::Relaxed);
     })
+}
+
+/// Background work at start (seeding, restoring) yields the CPU to the detection and enforcer
+/// threads, which carry the reaction time: on two busy cores, CPU-bound threads of our own at
+/// equal priority can make a new attacker's ban wait for the scheduler.
+fn lower_priority() {
+    // SAFETY: gettid and setpriority only read and set this thread's scheduling priority.
+    let rc = unsafe {
+        let tid = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, BACKGROUND_NICE)
+    };
+    if rc != 0 {
+        tracing::debug!(
+            "lowering a background thread's priority: {}",
+            std::io::Error::last_os_error()
+        );
+    }
 }
 
 /// Removes the control socket's file when a start fails after binding it.

@@ -25,6 +25,9 @@
 //!   an address the store's running ban of it is stale, so pages and lookups skip its running
 //!   ban from then on (its count still merges).
 //!
+//! Lines come first: before each page is merged the files are looked at, since an inotify
+//! wake-up for a line written now may be queued behind pages sent earlier.
+//!
 //! After `Seeded` the jails hold everything and lookups stop. If the background read failed,
 //! lookups go on for the rest of the run: slower for new addresses, never wrong. The jails stay
 //! free of I/O; all of this is here.
@@ -111,8 +114,12 @@ impl Seeding {
         if !self.looked_up.insert(ip) {
             return;
         }
+        let t = Instant::now();
         match self.store.history_of(ip, now_ms()) {
-            Ok(h) => merge_history(jails, &self.operator, ip, &h),
+            Ok(h) => {
+                tracing::debug!("{ip}'s history looked up in {:?}: {h:?}", t.elapsed());
+                merge_history(jails, &self.operator, ip, &h)
+            }
             Err(e) => {
                 if !self.warned {
                     tracing::warn!(
@@ -326,6 +333,9 @@ impl Pipeline {
                 self.jails.unbanned(ip)
             }
             PipelineMsg::Seed(page) => {
+                // Lines first: the wake-up for a line written now may be queued behind pages
+                // sent earlier, and merging a page takes about a millisecond.
+                self.poll_files();
                 merge_page(
                     &mut self.jails,
                     self.seeding.as_ref().map(|s| &s.operator),
@@ -555,6 +565,7 @@ fn observe(
         Stats::add(&stats.trusted_findings, 1);
     }
     for d in obs.decisions {
+        tracing::debug!("decided: {} in {} (ban #{})", d.ip, d.jail, d.ban_number);
         Stats::add(&stats.decisions, 1);
         let _ = enforce.send(EnforceMsg::Ban(ban_request(&d)));
     }
@@ -640,14 +651,19 @@ mod tests {
             }
         }
 
+        /// Returns once the thread has handled every message sent before.
+        fn sync(&self) {
+            let (ftx, frx) = mpsc::channel();
+            self.tx.send(PipelineMsg::Files(ftx)).unwrap();
+            frx.recv_timeout(Duration::from_secs(10)).unwrap();
+        }
+
         /// Three failures of `ip` written and read; the bans decided so far.
         fn three_failures(&self, ip: &str) -> Vec<BanRequest> {
             append(&self.log, &(0..3).map(|i| line(ip, i)).collect::<String>());
             self.tx.send(PipelineMsg::FilesChanged).unwrap();
             // A question answered after the lines were read: they have been counted.
-            let (ftx, frx) = mpsc::channel();
-            self.tx.send(PipelineMsg::Files(ftx)).unwrap();
-            frx.recv_timeout(Duration::from_secs(10)).unwrap();
+            self.sync();
             self.bans
                 .try_iter()
                 .filter_map(|m| match m {
@@ -762,6 +778,9 @@ mod tests {
             ],
         };
         run.tx.send(PipelineMsg::Seed(Box::new(page))).unwrap();
+        // The page is merged before these lines are written (a line read earlier is decided
+        // with what the lookup found: nothing, in this empty store).
+        run.sync();
         assert_eq!(run.three_failures("10.97.0.5")[0].ban_number, 5);
         assert!(run.three_failures("10.97.0.7").is_empty());
         assert_eq!(
