@@ -1,6 +1,7 @@
 //! `[jail.NAME]`: which findings count, from which logs, how many in what window, banned how long.
 //!
-//! Built-in jails exist for every service (`sip`, `iax`, `ami`, `web`, `ssh`, `ftp`, `custom`).
+//! Built-in jails exist for every service (`sip`, `iax`, `ami`, `web`, `ssh`, `ftp`, `custom`),
+//! plus `flood` for service `firewall`: senders the firewall's SIP flood limit kept dropping.
 //! A user section with a built-in name overrides only the fields it sets; a new name makes a new
 //! jail, which must say which `services` it counts.
 
@@ -131,7 +132,35 @@ pub fn builtin_jails() -> Vec<Jail> {
             5,
         ),
         jail("custom", Service::Custom, &[], &[], 5),
+        flood_jail(),
     ]
+}
+
+/// `flood`: the kernel's `tollguard-flood: ` lines (the firewall's `[firewall.flood] log`),
+/// found as service `firewall`, kind `flood`, so they never count toward `sip`'s failed
+/// registrations. The log rule passes a burst of ten lines at once, so the detector counts one
+/// finding per address and second: `max_retry = 5` means dropped packets in five different
+/// seconds within ten minutes, a flood that outlasted the limit's burst, while a sender that
+/// crossed the limit once is only rate-limited.
+///
+/// Only `kern.log` (facility `kern`) is followed: Debian's `syslog` and `messages` repeat the
+/// same kernel lines, so following them too would count each drop twice. Hosts without
+/// rsyslog set `journal = { match = ["_TRANSPORT=kernel"] }` (and `logs = []`); RHEL without
+/// `kern.log` sets `logs = ["/var/log/messages"]`.
+fn flood_jail() -> Jail {
+    Jail {
+        name: "flood".to_string(),
+        enabled: true,
+        services: vec![Service::Firewall],
+        logs: vec!["/var/log/kern.log".to_string()],
+        journal: Vec::new(),
+        journal_namespace: None,
+        max_retry: 5,
+        find_time: 600,
+        ban_time: 3600,
+        ban_time_multiplier: 2,
+        max_ban_time: 7 * 86_400,
+    }
 }
 
 /// Merges the user's sections over the built-in jails.
@@ -226,7 +255,7 @@ impl JailSection {
             Some(services) => {
                 for s in services {
                     if Service::from_name(s).is_none() {
-                        bad("services", format!("unknown service {s:?} (one of sip, iax, ami, web, ssh, ftp, custom)"));
+                        bad("services", format!("unknown service {s:?} (one of sip, iax, ami, web, ssh, ftp, custom, firewall)"));
                     }
                 }
             }
@@ -326,6 +355,48 @@ mod tests {
         }
         let err = parse("[jail.ssh]\njournal = { match = [], nmespace = \"x\" }\n").unwrap_err();
         assert!(err.to_string().contains("nmespace"), "{err}");
+    }
+
+    #[test]
+    fn flood_jail_counts_only_the_firewall() {
+        let jails = builtin_jails();
+        let flood = jails.iter().find(|j| j.name == "flood").unwrap();
+        assert_eq!(flood.services, vec![Service::Firewall]);
+        assert_eq!(flood.logs, vec!["/var/log/kern.log".to_string()]);
+        assert_eq!((flood.max_retry, flood.find_time), (5, 600));
+        assert_eq!((flood.ban_time, flood.ban_time_multiplier), (3600, 2));
+        for j in jails.iter().filter(|j| j.name != "flood") {
+            assert!(
+                !j.services.contains(&Service::Firewall),
+                "{} counts firewall findings",
+                j.name
+            );
+        }
+        // Field by field: a user section changes what it names and keeps the rest.
+        let config = parse(
+            "[jail.flood]\nlogs = []\njournal = { match = [\"_TRANSPORT=kernel\"] }\nmax_retry = 8\n",
+        )
+        .unwrap();
+        let flood = config
+            .jails()
+            .into_iter()
+            .find(|j| j.name == "flood")
+            .unwrap();
+        assert!(flood.logs.is_empty());
+        assert_eq!(flood.journal, vec!["_TRANSPORT=kernel".to_string()]);
+        assert_eq!(flood.max_retry, 8);
+        assert_eq!(flood.services, vec![Service::Firewall]);
+        assert_eq!(flood.ban_time, 3600);
+        // A user jail can count the firewall too, by its name.
+        let config = parse("[jail.all-voip]\nservices = [\"sip\", \"firewall\"]\n").unwrap();
+        let all = config
+            .jails()
+            .into_iter()
+            .find(|j| j.name == "all-voip")
+            .unwrap();
+        assert_eq!(all.services, vec![Service::Sip, Service::Firewall]);
+        let err = parse("[jail.x]\nservices = [\"firewal\"]\n").unwrap_err();
+        assert!(err.to_string().contains("firewall)"), "{err}");
     }
 
     #[test]

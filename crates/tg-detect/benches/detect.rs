@@ -16,6 +16,8 @@ const LINES: &[(&str, &str)] = &[
     ("miss_notice", "[2026-11-20 14:21:01] NOTICE[9688][C-00009b6e] res_rtp_asterisk.c: Strict RTP learning after remote address set to: 10.20.0.13:10586"),
     ("miss_security_success", "[2026-11-20 22:35:33] SECURITY[1502] res_security_log.c: SecurityEvent=\"SuccessfulAuth\",EventTV=\"2026-11-20T22:35:33.753+0000\",Severity=\"Informational\",Service=\"PJSIP\",EventVersion=\"1\",AccountID=\"131\",SessionID=\"7b6c76f9-3a3b@10.20.0.42\",LocalAddress=\"IPV4/UDP/203.0.113.5/5060\",RemoteAddress=\"IPV4/UDP/10.20.0.42/5060\",UsingPassword=\"1\""),
     ("miss_syslog_other", "Nov 28 09:16:03 srv CRON[2]: pam_unix(cron:session): session opened for user root by (uid=0)"),
+    ("miss_kernel_other", "Nov 28 09:16:03 srv kernel: [1234567.123456] nf_conntrack: nf_conntrack: table full, dropping packet"),
+    ("miss_kernel_other_log", "Nov 28 09:16:03 srv kernel: [1234567.123456] ufw-block: IN=eth0 OUT= MAC=52:54:00:12:34:56:52:54:00:65:43:21:08:00 SRC=198.51.100.7 DST=192.0.2.1 LEN=60 TOS=0x00 PREC=0x00 TTL=52 ID=0 DF PROTO=TCP SPT=40000 DPT=22 WINDOW=64240 RES=0x00 SYN URGP=0"),
     ("chan_sip_registration", "[2026-11-20 13:49:40] NOTICE[1431] chan_sip.c: Registration from '\"646\"<sip:646@203.0.113.5:5060>' failed for '198.18.173.67:5071' - Wrong password"),
     ("chan_sip_call_rejected", "[2026-11-21 03:32:40] NOTICE[1503][C-00004cbd] chan_sip.c: Call from '' (198.18.77.92:5060) to extension '00441678968799' rejected because extension not found in context 'default'."),
     ("pjsip_request_failed", "[2026-11-20 12:46:20] NOTICE[1503] res_pjsip/pjsip_distributor.c: Request 'REGISTER' from '<sip:308@203.0.113.5>' failed for '198.19.15.58:64047' (callid: 66b384df26ccd478) - No matching endpoint found"),

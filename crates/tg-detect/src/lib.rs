@@ -27,6 +27,8 @@
 //! - `security`: `SECURITY` events except `ChallengeSent`/`SuccessfulAuth`.
 //! - `services`: sshd, Apache and nginx HTTP auth, `freepbx_security.log`, vsftpd, proftpd,
 //!   pure-ftpd.
+//! - `netfilter`: the kernel's log lines of senders tollguard's firewall dropped for flooding
+//!   SIP (`tollguard-flood: IN=… SRC=<addr> DST=…`), as `firewall`/`flood` findings.
 //!
 //! Attempt keys: a PJSIP request logs a NOTICE and several SECURITY events with the same Call-ID;
 //! an AMI login to a nonexistent user logs two NOTICE lines naming the same user. Those lines get
@@ -45,6 +47,7 @@ mod custom;
 mod envelope;
 mod find;
 mod json;
+mod netfilter;
 mod security;
 mod services;
 mod stamp;
@@ -56,6 +59,8 @@ use tg_model::{Kind, Service, Stamp};
 
 use envelope::When;
 use verdict::Verdict;
+
+pub use netfilter::FLOOD_LOG_PREFIX;
 
 /// Why a custom detector could not be built.
 #[derive(Debug, thiserror::Error)]

@@ -20,6 +20,8 @@ pub(crate) fn tagged<'a>(tag: &'a [u8], body: &'a [u8]) -> (Verdict<'a>, When<'a
         b"proftpd" => proftpd(body),
         b"pure-ftpd" => pure_ftpd(body),
         b"nginx" => return nginx_syslog(body),
+        // Not a service: the firewall's flood drops, which the kernel logs.
+        b"kernel" => crate::netfilter::kernel(body),
         _ if tag.starts_with(b"vsftpd") => vsftpd(body),
         _ if tag == b"httpd"
             || tag == b"apache2"

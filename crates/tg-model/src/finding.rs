@@ -23,11 +23,15 @@ pub enum Service {
     Ftp,
     /// A user-defined detector from the config.
     Custom,
+    /// tollguard's own firewall: the kernel's log lines of senders its SIP flood limit dropped
+    /// (a finding from the firewall, not from the attacked program, so it reaches the `flood`
+    /// jail and not the `sip` jail's count of failed registrations).
+    Firewall,
 }
 
 impl Service {
     /// Every service, in a stable order.
-    pub const ALL: [Service; 7] = [
+    pub const ALL: [Service; 8] = [
         Service::Sip,
         Service::Iax,
         Service::Ami,
@@ -35,6 +39,7 @@ impl Service {
         Service::Ssh,
         Service::Ftp,
         Service::Custom,
+        Service::Firewall,
     ];
 
     /// The lowercase name used in configs and JSON.
@@ -47,6 +52,7 @@ impl Service {
             Service::Ssh => "ssh",
             Service::Ftp => "ftp",
             Service::Custom => "custom",
+            Service::Firewall => "firewall",
         }
     }
 
@@ -76,7 +82,8 @@ pub enum Kind {
     CallRejected,
     /// A malformed or not-allowed request (fuzzing, privilege probing).
     BadRequest,
-    /// A session, call or rate limit was hit.
+    /// A session, call or rate limit was hit (Asterisk's limits, or the firewall's SIP flood
+    /// limit dropping the sender's packets).
     Flood,
     /// Anything else a detector counts as hostile.
     Other,
@@ -138,4 +145,22 @@ pub enum Stamp {
         /// 0..86_400_000.
         ms_of_day: u32,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_service_name_reads_back() {
+        for s in Service::ALL {
+            assert_eq!(Service::from_name(s.as_str()), Some(s));
+        }
+        let mut names: Vec<&str> = Service::ALL.iter().map(|s| s.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), Service::ALL.len());
+        assert_eq!(Service::from_name("firewall"), Some(Service::Firewall));
+        assert_eq!(Service::from_name("Firewall"), None);
+    }
 }
