@@ -52,6 +52,8 @@ use crate::{trusted, DaemonError};
 /// Rows per page of history sent to the detection thread while seeding: merging one page costs
 /// that thread well under a millisecond, and it looks at the files before each page.
 const SEED_PAGE: usize = 2_000;
+/// The history is read after the restore, but not later than this after the start.
+const SEED_AFTER_AT_MOST: Duration = Duration::from_secs(5);
 /// The nice value of the start's background threads (`tg-seed`, `tg-restore`).
 const BACKGROUND_NICE: libc::c_int = 5;
 /// How long a journalctl that ended waits before it is started again.
@@ -181,12 +183,16 @@ impl Daemon {
         )
         .seeding_from(Box::new(reader));
         threads.push(spawn("tg-detect", move || pipeline.run(pipe_rx))?);
-        threads.push(spawn_seeder(&store_path, pipe_tx.clone())?);
+        // The restore first, then the history: both are CPU-bound, and the restore has a
+        // deadline while lookups keep every decision right until the history is in.
+        let (restored_tx, restored_rx) = mpsc::channel();
         threads.push(spawn_restore(
             &store_path,
             restore_enforcer,
             Arc::clone(&stats),
+            restored_tx,
         )?);
+        threads.push(spawn_seeder(&store_path, pipe_tx.clone(), restored_rx)?);
 
         let journal_pid = Arc::new(AtomicU32::new(0));
         let stopping = Arc::new(AtomicBool::new(false));
@@ -494,10 +500,13 @@ fn spawn_trusted_refresher(
 fn spawn_seeder(
     store_path: &Path,
     pipeline: Sender<PipelineMsg>,
+    after: Receiver<()>,
 ) -> Result<JoinHandle<()>, DaemonError> {
     let path = store_path.to_path_buf();
     spawn("tg-seed", move || {
         lower_priority();
+        // Starts when the restore is over (or has failed, or is slow).
+        let _ = after.recv_timeout(SEED_AFTER_AT_MOST);
         let t = Instant::now();
         let read = SqliteStore::open_read_only(&path).and_then(|mut store| {
             store.history_pages(now_ms(), SEED_PAGE, &mut |page| {
@@ -528,6 +537,7 @@ fn spawn_restore(
     store_path: &Path,
     mut enforcer: Box<dyn tg_enforce::Enforcer>,
     stats: Arc<Stats>,
+    done: Sender<()>,
 ) -> Result<JoinHandle<()>, DaemonError> {
     let mut store = SqliteStore::open(store_path)?;
     spawn("tg-restore", move || {
@@ -555,6 +565,7 @@ fn spawn_restore(
         stats
             .restore_ms
             .store(t.elapsed().as_millis() as i64, Ordering::Relaxed);
+        let _ = done.send(());
     })
 }
 
