@@ -207,10 +207,12 @@ fn after_a_restart_over_a_big_store_decisions_escalate_at_once_and_every_ban_is_
         site.logs()
     );
     let counters = site.counters();
-    assert_eq!(
-        counters["restored"].as_u64(),
-        Some(u64::from(STORED) + 1),
-        "every running stored ban restored (the three old ones had ended)"
+    // Every running stored ban; the new bans too when they were stored before the restore read
+    // the store (it starts with the daemon); never the three that had ended.
+    let restored = counters["restored"].as_u64().unwrap();
+    assert!(
+        (u64::from(STORED) + 1..=u64::from(STORED) + 3).contains(&restored),
+        "restored {restored}"
     );
     assert_eq!(
         counters["decisions"].as_u64(),
