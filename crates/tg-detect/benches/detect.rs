@@ -34,6 +34,7 @@ const LINES: &[(&str, &str)] = &[
     ("nginx", "2012/04/09 11:53:36 [error] 2865#0: *66647 user \"xyz\": password mismatch, client: 192.0.43.10, server: www.myhost.com, request: \"GET / HTTP/1.1\", host: \"www.myhost.com\""),
     ("vsftpd", "Oct 23 21:15:42 vps vsftpd: pam_unix(vsftpd:auth): authentication failure; logname= uid=0 euid=0 tty=ftp ruser=test rhost=58.254.172.161"),
     ("proftpd", "Jun 09 07:30:58 ftp proftpd[11864] ftp.example.com (mail.example.net[::ffff:67.227.224.66]): USER username (Login failed): Incorrect password."),
+    ("netfilter_flood", "Nov 28 09:16:03 srv kernel: [1234567.123456] tollguard-flood: IN=eth0 OUT= MAC=52:54:00:12:34:56:52:54:00:65:43:21:08:00 SRC=198.51.100.7 DST=192.0.2.1 LEN=433 TOS=0x00 PREC=0x00 TTL=52 ID=0 DF PROTO=UDP SPT=5070 DPT=5060 LEN=413"),
     ("pure_ftpd", "Jan 31 16:54:07 desktop pure-ftpd: (?@24.79.92.194) [WARNING] Authentication failed for user [Administrator]"),
 ];
 

@@ -48,6 +48,11 @@ const FRAGMENTS: &[&str] = &[
     "@9.9.9.9) [WARNING] Authentication failed for user [",
     "(h[9.9.9.9]): ",
     " [] []",
+    " SRC=9.9.9.9 DST=192.0.2.1 ",
+    "SRC=9.9.9.9 DST=",
+    "[SRC=9.9.9.9 DST=1.1.1.1 ",
+    " SRC=2001:0db8:0000:0000:0000:0000:0000:0099 DST=",
+    "tollguard-flood: IN=",
     "NOTICE[1] chan_sip.c: ",
     "Негодяй",
     "😈",
@@ -117,6 +122,10 @@ const SHAPES: &[(&str, &str)] = &[
     ("Oct 23 21:15:42 vps vsftpd: pam_unix(vsftpd:auth): authentication failure; logname= uid=0 euid=0 tty=ftp ruser={0} rhost=203.0.113.9 user={1}", TRUE_V4),
     ("Jun 09 11:15:43 ftp proftpd[17424] ftp.example.com (h.example.net[203.0.113.9]): USER {0}: no such user found from {1} [1.2.3.4] to 1.2.3.4:21", TRUE_V4),
     ("Jan 31 16:54:07 desktop pure-ftpd: ({0}@203.0.113.9) [WARNING] Authentication failed for user [{1}]", TRUE_V4),
+    // The kernel's flood-drop line has no sender text at all; the fields stand in for the
+    // interface name and for whatever a (future) kernel might print after the known fields.
+    ("Nov 25 10:00:01 pbx kernel: [12345.678901] tollguard-flood: IN={0} OUT= MAC=52:54:00:12:34:56:52:54:00:65:43:21:08:00 SRC=203.0.113.9 DST=192.0.2.1 LEN=433 TOS=0x00 PREC=0x00 TTL=52 ID=0 DF PROTO=UDP SPT=5070 DPT=5060 LEN=413 {1}", TRUE_V4),
+    ("2026-11-25T10:00:01.123456+00:00 pbx kernel: tollguard-flood: IN=eth0 OUT= MAC= SRC=2001:0db8:0000:0000:0000:0000:0000:0009 DST=2001:0db8:0000:0000:0000:0000:0000:0001 LEN=453 TC=0 HOPLIMIT=56 FLOWLBL=0 PROTO=UDP SPT=5070 DPT=5060 LEN=413{0}", TRUE_V6),
 ];
 
 /// 3000 cases per property in the test suite; `TG_HOSTILE_CASES=200000` for a long run.
