@@ -20,7 +20,12 @@ use std::path::PathBuf;
 
 /// The kernel log prefix of dropped SIP floods (rate-limited to 5 lines/s in all), e.g.
 /// `tollguard-flood: IN=eth0 OUT= MAC=… SRC=203.0.113.9 DST=192.0.2.1 … PROTO=UDP SPT=5070 DPT=5060 LEN=…`.
-/// A ban jail can count these lines as `kind = "flood"` for the address after `SRC=`.
+/// tg-detect reads these kernel lines (kern.log, syslog, the journal) as service `firewall`,
+/// kind `flood`, for the address after `SRC=`, and the built-in `flood` jail bans a sender
+/// dropped in five different seconds within ten minutes (`tg_config::jail`). The detector keeps
+/// its own copy of this text; tollguard's `scan_flood` test checks the two agree. (No test
+/// sends packets for it: the kernel logs a network namespace's packets only with the host-wide
+/// sysctl `net.netfilter.nf_log_all_netns`, which tests leave alone.)
 pub const FLOOD_LOG_PREFIX: &str = "tollguard-flood: ";
 
 /// Why a firewall command failed. Nothing was applied when one of these is returned from
