@@ -4,6 +4,8 @@
 //! store_cli record-loop DB N        record N bans, one transaction each; print each address
 //!                                   once its transaction has committed
 //! store_cli latency DB N full|normal  commit N one-ban batches; print p50/p99/max in ms
+//! store_cli bulk DB N               record N bans in one batch, then again (each replaces
+//!                                   one), then read the history back in pages; print ms
 //! ```
 
 use std::io::Write;
@@ -72,6 +74,22 @@ fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
             );
             Ok(())
         }
-        _ => Err("usage: record-loop DB N | latency DB N full|normal".into()),
+        [cmd, db, n] if cmd == "bulk" => {
+            let mut store = SqliteStore::open(db.as_ref())?;
+            let bans: Vec<BanRecord> = (1..=n.parse::<u32>()?).map(ban).collect();
+            let t = Instant::now();
+            store.record_bans(&bans)?;
+            let first = t.elapsed().as_secs_f64() * 1000.0;
+            let t = Instant::now();
+            store.record_bans(&bans)?;
+            let again = t.elapsed().as_secs_f64() * 1000.0;
+            let mut reader = SqliteStore::open_read_only(db.as_ref())?;
+            let t = Instant::now();
+            let rows = reader.history_pages(0, 2_000, &mut |_| true)?;
+            let read = t.elapsed().as_secs_f64() * 1000.0;
+            println!("new {first:.1} replace {again:.1} history {read:.1} rows {rows}");
+            Ok(())
+        }
+        _ => Err("usage: record-loop DB N | latency DB N full|normal | bulk DB N".into()),
     }
 }

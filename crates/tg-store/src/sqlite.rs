@@ -221,10 +221,16 @@ fn insert_bans(tx: &Transaction, path: &Path, bans: &[BanRecord]) -> Result<(), 
         return Ok(());
     }
     let err = |what: &'static str| move |source| sql(path, what, source);
+    // An upsert, not `INSERT OR REPLACE`: replacing deletes the old row and inserts a new one
+    // (every index written twice); the upsert rewrites the row in place. Same result: every
+    // column is the new ban's.
     let mut ban = tx
         .prepare_cached(
-            "INSERT OR REPLACE INTO bans (ip, jail, since_ms, until_ms, reason, count, ban_number)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO bans (ip, jail, since_ms, until_ms, reason, count, ban_number)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (ip) DO UPDATE SET jail = excluded.jail, since_ms = excluded.since_ms,
+                 until_ms = excluded.until_ms, reason = excluded.reason,
+                 count = excluded.count, ban_number = excluded.ban_number",
         )
         .map_err(err("prepare ban"))?;
     let mut history = tx
@@ -234,8 +240,13 @@ fn insert_bans(tx: &Transaction, path: &Path, bans: &[BanRecord]) -> Result<(), 
              SET bans = max(bans, excluded.bans), last_ms = max(last_ms, excluded.last_ms)",
         )
         .map_err(err("prepare history"))?;
-    for b in bans {
-        let ip = b.ip.to_string();
+    // In key order, so a big batch walks the b-trees once instead of jumping around them; the
+    // sort is stable, so of two bans of one address the later still wins.
+    let mut keyed: Vec<(String, &BanRecord)> = bans.iter().map(|b| (b.ip.to_string(), b)).collect();
+    if keyed.len() > 1 {
+        keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    }
+    for (ip, b) in &keyed {
         ban.execute(params![
             ip,
             b.jail,
@@ -590,6 +601,34 @@ mod tests {
         assert!(s.remove_ban("198.51.100.7".parse().unwrap()).unwrap());
         assert!(!s.remove_ban("198.51.100.7".parse().unwrap()).unwrap());
         assert!(s.active_bans(0).unwrap().is_empty());
+    }
+
+    #[test]
+    fn in_one_batch_the_later_ban_of_an_address_wins_whatever_the_key_order() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut s = SqliteStore::open(&tmp.path().join("state.db")).unwrap();
+        s.record_bans(&[
+            ban("198.51.100.9", "sip", 90_000, 1),
+            ban("198.51.100.10", "sip", 50_000, 1),
+            ban("198.51.100.9", "ssh", 7_000, 2),
+            ban("10.0.0.1", "sip", 8_000, 1),
+        ])
+        .unwrap();
+        let active = s.active_bans(0).unwrap();
+        let nine = active
+            .iter()
+            .find(|b| b.ip.to_string() == "198.51.100.9")
+            .unwrap();
+        assert_eq!((nine.jail.as_str(), nine.until_ms), ("ssh", 7_000));
+        assert_eq!(active.len(), 3);
+        let ip: IpAddr = "198.51.100.9".parse().unwrap();
+        assert_eq!(
+            (
+                s.prior_bans(ip, "sip").unwrap(),
+                s.prior_bans(ip, "ssh").unwrap()
+            ),
+            (1, 2)
+        );
     }
 
     #[test]
