@@ -39,8 +39,7 @@ pub(crate) const ATTEMPT_FLOOD_SECOND: u8 = b'F';
 
 /// A message from the `kernel` tag: a flood line, or `Nothing` for every other kernel message.
 pub(crate) fn kernel(body: &[u8]) -> Verdict<'static> {
-    let m = skip_printk_prefix(body);
-    let Some(m) = m.strip_prefix(FLOOD_LOG_PREFIX.as_bytes()) else {
+    let Some(m) = flood_message(body) else {
         return Verdict::Nothing;
     };
     // Our prefix from the kernel: an attack line from here on, with or without an address.
@@ -63,35 +62,55 @@ pub(crate) fn kernel(body: &[u8]) -> Verdict<'static> {
     }
 }
 
-/// Skips what printk puts before the message when rsyslog keeps it: the uptime
-/// `[12345.678901] ` (seconds right-aligned in five columns: `[    5.123456] `) and, with
-/// `CONFIG_PRINTK_CALLER`, the caller `[T123] ` or `[C1] `. The journal's message has neither.
-fn skip_printk_prefix(body: &[u8]) -> &[u8] {
-    let mut m = body;
-    if let Some(inner) = m.strip_prefix(b"[") {
-        let spaces = inner.iter().take_while(|&&b| b == b' ').count();
-        let t = &inner[spaces..];
-        let secs = t.iter().take_while(|b| b.is_ascii_digit()).count();
-        if secs > 0 {
-            if let Some(frac) = t[secs..].strip_prefix(b".") {
-                let micros = frac.iter().take_while(|b| b.is_ascii_digit()).count();
-                if micros > 0 {
-                    if let Some(after) = frac[micros..].strip_prefix(b"] ") {
-                        m = after;
-                    }
-                }
-            }
-        }
+/// The message after our prefix, behind what printk puts before a message when rsyslog keeps
+/// it (`print_time`, `print_caller` and one space in the kernel's `printk.c`): the uptime
+/// `[%5lu.%06lu]` (`[12345.678901]`, `[    5.123456]`), with `CONFIG_PRINTK_CALLER` the caller
+/// `[%6s]` (`[    T123]`, `[    C1]`) right after it. The journal's message has neither.
+///
+/// Most kernel lines are someone else's: the groups' contents are checked only once our
+/// prefix is found behind them, so another message costs a `memchr` and two byte compares.
+fn flood_message(body: &[u8]) -> Option<&[u8]> {
+    let prefix = FLOOD_LOG_PREFIX.as_bytes();
+    if let Some(m) = body.strip_prefix(prefix) {
+        return Some(m);
     }
-    if let [b'[', b'T' | b'C', rest @ ..] = m {
-        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
-        if digits > 0 {
-            if let Some(after) = rest[digits..].strip_prefix(b"] ") {
-                m = after;
-            }
-        }
-    }
-    m
+    let (first, rest) = bracket_group(body)?;
+    let (second, rest) = match bracket_group(rest) {
+        Some((group, rest)) => (Some(group), rest),
+        None => (None, rest),
+    };
+    let m = rest.strip_prefix(b" ")?.strip_prefix(prefix)?;
+    let printk = match second {
+        None => is_uptime(first) || is_caller(first),
+        Some(caller) => is_uptime(first) && is_caller(caller),
+    };
+    printk.then_some(m)
+}
+
+/// `[inner]rest` with a short `inner` (printk's groups are at most 20 bytes).
+fn bracket_group(m: &[u8]) -> Option<(&[u8], &[u8])> {
+    let inner = m.strip_prefix(b"[")?;
+    let close = memchr::memchr(b']', &inner[..inner.len().min(24)])?;
+    Some((&inner[..close], &inner[close + 1..]))
+}
+
+/// `12345.678901` or `    5.123456`.
+fn is_uptime(s: &[u8]) -> bool {
+    let s = &s[s.iter().take_while(|&&b| b == b' ').count()..];
+    let Some(dot) = memchr::memchr(b'.', s) else {
+        return false;
+    };
+    let (secs, micros) = (&s[..dot], &s[dot + 1..]);
+    !secs.is_empty()
+        && !micros.is_empty()
+        && secs.iter().all(u8::is_ascii_digit)
+        && micros.iter().all(u8::is_ascii_digit)
+}
+
+/// `    T123` (a task) or `    C1` (a CPU), right-aligned.
+fn is_caller(s: &[u8]) -> bool {
+    let s = &s[s.iter().take_while(|&&b| b == b' ').count()..];
+    matches!(s, [b'T' | b'C', id @ ..] if !id.is_empty() && id.iter().all(u8::is_ascii_digit))
 }
 
 #[cfg(test)]
@@ -139,7 +158,7 @@ mod tests {
             ("Nov 25 10:00:01 pbx kernel: [12345.678901] ", V4_BODY, v4),
             ("Nov  5 10:00:01 pbx kernel: [    5.123456] ", V6_BODY, v6),
             (
-                "Nov 25 10:00:01 pbx kernel: [12345.678901] [T0] ",
+                "Nov 25 10:00:01 pbx kernel: [12345.678901][    T0] ",
                 V4_BODY,
                 v4,
             ),
@@ -279,21 +298,33 @@ mod tests {
 
     #[test]
     fn printk_prefixes_come_off() {
-        assert_eq!(skip_printk_prefix(b"[12345.678901] x"), b"x");
-        assert_eq!(skip_printk_prefix(b"[    5.123456] x"), b"x");
-        assert_eq!(skip_printk_prefix(b"[    5.123456] [T812] x"), b"x");
-        assert_eq!(skip_printk_prefix(b"[C1] x"), b"x");
-        // Not a printk stamp: left as it is.
-        for s in [
-            &b"[12345] x"[..],
-            b"[.5] x",
-            b"[1.2]x",
-            b"[T] x",
-            b"[X12] x",
+        for body in [
+            &b"tollguard-flood: x"[..],
+            b"[12345.678901] tollguard-flood: x",
+            b"[    5.123456] tollguard-flood: x",
+            b"[    5.123456][  T812] tollguard-flood: x",
+            b"[    C1] tollguard-flood: x",
+        ] {
+            let got = flood_message(body);
+            assert_eq!(got, Some(&b"x"[..]), "{:?}", String::from_utf8_lossy(body));
+        }
+        // Not printk's groups, or not our prefix behind them.
+        for body in [
+            &b"[12345] tollguard-flood: x"[..],
+            b"[.5] tollguard-flood: x",
+            b"[1.2]tollguard-flood: x",
+            b"[1.2]  tollguard-flood: x",
+            b"[T] tollguard-flood: x",
+            b"[X12] tollguard-flood: x",
+            b"[    T1][1.2] tollguard-flood: x",
+            b"[UFW BLOCK] tollguard-flood: x",
+            b"[12345.678901] nf_conntrack: table full",
+            b"[12345.678901] tollguard-flood:x",
             b"[",
             b"",
         ] {
-            assert_eq!(skip_printk_prefix(s), s, "{:?}", String::from_utf8_lossy(s));
+            let got = flood_message(body);
+            assert_eq!(got, None, "{:?}", String::from_utf8_lossy(body));
         }
     }
 }
