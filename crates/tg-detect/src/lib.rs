@@ -265,7 +265,12 @@ fn read_syslog<'a>(
             });
         }
     }
-    let (verdict, inner) = services::tagged(sys.tag, sys.body);
+    // The kernel is no service: its lines here are the firewall's flood drops (`netfilter`).
+    let (verdict, inner) = if sys.tag == b"kernel" {
+        (netfilter::kernel(sys.body), When::Unknown)
+    } else {
+        services::tagged(sys.tag, sys.body)
+    };
     (verdict != Verdict::Nothing).then_some(Read {
         verdict,
         inner,
