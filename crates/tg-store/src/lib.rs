@@ -182,6 +182,11 @@ pub trait Store: Send {
     fn expire_bans(&mut self, now_ms: i64) -> Result<usize, StoreError>;
     /// The bans still running at `now_ms` (expired ones are dropped first), oldest first.
     fn active_bans(&mut self, now_ms: i64) -> Result<Vec<BanRecord>, StoreError>;
+    /// How many bans are still running at `now_ms` (reads only; no row is built). The default
+    /// counts [`Store::active_bans`].
+    fn count_active_bans(&mut self, now_ms: i64) -> Result<usize, StoreError> {
+        Ok(self.active_bans(now_ms)?.len())
+    }
     /// How many bans `ip` has had in `jail` (0 if none).
     fn prior_bans(&mut self, ip: IpAddr, jail: &str) -> Result<u32, StoreError>;
     /// Every offender's history: `(ip, jail, bans)`.

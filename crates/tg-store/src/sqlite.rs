@@ -363,6 +363,16 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
+    fn count_active_bans(&mut self, now_ms: i64) -> Result<usize, StoreError> {
+        // Counted in the `bans_until` index alone.
+        let n: i64 = self
+            .conn
+            .prepare_cached("SELECT count(*) FROM bans WHERE until_ms > ?1")
+            .and_then(|mut stmt| stmt.query_row([now_ms], |r| r.get(0)))
+            .map_err(self.err("count bans"))?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
     fn prior_bans(&mut self, ip: IpAddr, jail: &str) -> Result<u32, StoreError> {
         let n: Option<i64> = self
             .conn
@@ -778,6 +788,9 @@ mod tests {
             }
         );
         assert!(r.record_bans(&bans[..1]).is_err(), "read-only");
+        assert_eq!(r.count_active_bans(8_000).unwrap(), 502);
+        assert_eq!(r.count_active_bans(55_000).unwrap(), 1);
+        assert_eq!(r.count_active_bans(70_000).unwrap(), 0);
         for q in [
             "SELECT jail, bans FROM offenders WHERE ip = 'x'",
             "SELECT jail, until_ms FROM bans WHERE ip = 'x' AND until_ms > 0",
