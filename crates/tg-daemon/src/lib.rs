@@ -2,7 +2,9 @@
 //! the control socket.
 //!
 //! - [`daemon`]: start, reload (SIGHUP or `tollguard reload`), shutdown (SIGTERM), the threads;
-//! - [`pipeline`]: the detection thread (followers, detectors, jails);
+//! - [`pipeline`]: the detection thread (followers, detectors, jails); it reads from the first
+//!   millisecond while the store's history arrives in the background, looking new addresses up
+//!   in the store until it has;
 //! - [`enforcer`]: the enforcer thread (store first, kernel second, batched);
 //! - [`control`] and [`protocol`]: the control socket and its line-delimited JSON;
 //! - [`trusted`]: configured, resolved and own addresses, never banned;
