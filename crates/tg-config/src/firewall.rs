@@ -110,7 +110,8 @@ pub struct FloodConfig {
     pub rate: Spanned<i64>,
     /// Packets a source may send at once above the rate.
     pub burst: Spanned<i64>,
-    /// Log dropped floods with the prefix `tollguard-flood: ` (rate-limited), for the jails.
+    /// Log dropped floods with the prefix `tollguard-flood: ` (rate-limited), for the built-in
+    /// `flood` jail (tg-detect's `netfilter` family).
     pub log: bool,
 }
 
