@@ -230,6 +230,7 @@ impl Daemon {
             journal,
             config: config_path.to_path_buf(),
             started,
+            store_path: store_path.clone(),
         };
         spawn("tg-control", move || control::serve(listener, ctx))?;
         socket.keep();
