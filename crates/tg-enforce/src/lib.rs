@@ -44,7 +44,10 @@
 //! The caller records a batch in the store (one committed transaction) *before* calling
 //! `ban`; on start it calls `init` then [`reconcile`]. A kill between the two leaves the ban in
 //! the store, and reconcile re-adds it; a kill after both leaves it in the kernel, where it
-//! outlives the process anyway. See the tg-store docs for the whole walk-through.
+//! outlives the process anyway. See the tg-store docs for the whole walk-through. (The daemon
+//! writes a mass batch to the store and the kernel at the same time; that stays safe because
+//! the file positions covering its lines commit only with the store transaction, so a kill
+//! before it makes the restart decide those bans again: `tg_daemon::enforcer`.)
 //!
 //! # Safety of the calls
 //! nftables bans, restores and unbans are netlink messages built in the process from [`IpAddr`]
