@@ -204,6 +204,9 @@ fn ban(ctx: &ControlContext, ip: IpAddr, secs: u64) -> Response {
         count: 0,
         ban_number: 1,
     };
+    ctx.stats
+        .queued_bans
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     match ask(&ctx.enforce, |tx| EnforceMsg::BanAndReply(request, tx)) {
         Ok(Ok(())) => {
             let until = now_ms().saturating_add((secs as i64).saturating_mul(1000));

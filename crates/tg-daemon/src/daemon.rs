@@ -56,6 +56,8 @@ const SEED_PAGE: usize = 2_000;
 const SEED_AFTER_AT_MOST: Duration = Duration::from_secs(5);
 /// The nice value of the start's background threads (`tg-seed`, `tg-restore`).
 const BACKGROUND_NICE: libc::c_int = 5;
+/// The longest the restore waits for queued live bans between two of its chunks.
+const RESTORE_YIELD_MAX: Duration = Duration::from_millis(50);
 /// How long a journalctl that ended waits before it is started again.
 const JOURNAL_RESTART: Duration = Duration::from_secs(30);
 
@@ -549,7 +551,10 @@ fn spawn_restore(
             enforcer.as_mut(),
             now_ms(),
             tg_enforce::RESTORE_CHUNK,
-            &mut |_| Ok(()),
+            &mut |_| {
+                live_bans_first(&stats);
+                Ok(())
+            },
         );
         match chunked {
             Ok(r) => {
@@ -568,6 +573,17 @@ fn spawn_restore(
             .store(t.elapsed().as_millis() as i64, Ordering::Relaxed);
         let _ = done.send(());
     })
+}
+
+/// Between two restore chunks: while live bans are queued for the enforcer thread, the restore
+/// waits (up to [`RESTORE_YIELD_MAX`]), so a new attacker's transaction does not compete with
+/// the next chunk for the kernel's nf_tables lock (a mutex, not a queue: the restore thread
+/// could take it again and again).
+fn live_bans_first(stats: &Stats) {
+    let since = Instant::now();
+    while stats.queued_bans.load(Ordering::Relaxed) > 0 && since.elapsed() < RESTORE_YIELD_MAX {
+        std::thread::sleep(Duration::from_micros(200));
+    }
 }
 
 /// Background work at start (seeding, restoring) yields the CPU to the detection and enforcer

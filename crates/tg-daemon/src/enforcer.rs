@@ -16,6 +16,7 @@
 
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -157,6 +158,9 @@ impl EnforcerTask {
                     Order::StoreFirst
                 };
                 let result = self.apply(&batch, mode);
+                self.stats
+                    .queued_bans
+                    .fetch_sub(batch.len() as i64, Ordering::Relaxed);
                 for reply in replies {
                     let _ = reply.send(result.clone());
                 }
@@ -503,6 +507,7 @@ mod tests {
         let (tx, rx) = mpsc::channel();
         // 500 decisions queued before the thread starts: one batch.
         for i in 0..500 {
+            stats.queued_bans.fetch_add(1, Ordering::Relaxed);
             tx.send(EnforceMsg::Ban(request(i))).unwrap();
         }
         let thread = std::thread::spawn(move || task.run(rx));
@@ -516,6 +521,11 @@ mod tests {
         thread.join().unwrap();
         let seen = seen.lock().unwrap();
         assert_eq!(*seen, vec![(500, true)], "one batch, stored first");
+        assert_eq!(
+            stats.queued_bans.load(Ordering::Relaxed),
+            0,
+            "nothing left queued for the restore to wait on"
+        );
         assert_eq!(Stats::get(&stats.bans_applied), 500);
         assert_eq!(Stats::get(&stats.ban_batches), 1);
     }

@@ -35,6 +35,7 @@
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -567,6 +568,7 @@ fn observe(
     for d in obs.decisions {
         tracing::debug!("decided: {} in {} (ban #{})", d.ip, d.jail, d.ban_number);
         Stats::add(&stats.decisions, 1);
+        stats.queued_bans.fetch_add(1, Ordering::Relaxed);
         let _ = enforce.send(EnforceMsg::Ban(ban_request(&d)));
     }
 }
