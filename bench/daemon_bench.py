@@ -176,6 +176,21 @@ def in_block_set(mon, ips, bs):
     return sum(1 for (s, ip) in mon.first if s == bs and ip in ips)
 
 
+def log_time_of(path, needle):
+    """Unix time of the last daemon log line containing `needle` (its RFC 3339 UTC stamp)."""
+    import calendar
+    found = None
+    with open(path, errors="replace") as f:
+        for ln in f:
+            if needle in ln:
+                found = ln.split(" ", 1)[0]
+    if not found:
+        return None
+    whole, _, frac = found.rstrip("Z").partition(".")
+    secs = calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S"))
+    return secs + float("0." + (frac or "0"))
+
+
 def cmd_restore(args):
     """N attackers' lines at once → N bans (timed); stop; the kernel table deleted (as by a
     reboot); restart → N bans back (timed), with a new attacker logged during the restore."""
@@ -229,6 +244,7 @@ def cmd_restore(args):
         for ln in H.attacker_lines(probe, random.Random(5)):
             w.write(ln)
         probe_t["t"] = mono()
+        probe_t["wall"] = time.time()
         w.close()
     timer = threading.Timer(args.probe_at, write_probe)
     try:
@@ -257,6 +273,11 @@ def cmd_restore(args):
                                     if (bs, probe) in mon.first else None)
         if "t" in probe_t and (bs, probe) in mon.first:
             res["probe_latency_ms"] = round((mon.first[(bs, probe)] - probe_t["t"]) * 1000, 2)
+        # The daemon's own view: its "banned <probe>" log line is written when the kernel
+        # transaction has returned (no `nft monitor` queue in between).
+        banned_wall = log_time_of(d.flog, "banned %s for" % probe)
+        if "wall" in probe_t and banned_wall is not None:
+            res["probe_daemon_latency_ms"] = round((banned_wall - probe_t["wall"]) * 1000, 2)
         r = subprocess.run(["nft", "list", "set", "inet", "tollguard", bs],
                            stdout=subprocess.PIPE, text=True)
         import re

@@ -118,8 +118,9 @@ def main():
         tg["restore"] = "%s in %s after the restart (the daemon's restore: %s ms; %s in nft list)" % (
             n, secs(s.get("restore_done_s")), s.get("restore_daemon_ms"),
             "{:,}".format(s.get("nft_list_count", 0)))
-        tg["probe"] = ("written +%.2f s, banned +%.2f s (%s ms)" % (
-            s["probe_written_at_s"], s["probe_banned_at_s"], ms(s.get("probe_latency_ms")))
+        tg["probe"] = ("written +%.2f s, banned +%.2f s (%s ms; the daemon's log: %s ms)" % (
+            s["probe_written_at_s"], s["probe_banned_at_s"], ms(s.get("probe_latency_ms")),
+            ms(s.get("probe_daemon_latency_ms")))
             if s.get("probe_banned_at_s") is not None and s.get("probe_written_at_s") is not None
             else "never")
     f2b = {}
