@@ -457,20 +457,29 @@ fn hostile_journal_messages_are_skipped_or_counted_never_misattributed() {
         // The third countable failure.
         journald.send("sshd", &ssh_failure(HOSTILE_CLIENT, 4713));
 
-        // journald stored both oversized entries as the test means them.
-        let wide = journald.entries(&["TG_PROBE=many-fields"]);
+        // journald stored both oversized entries as the test means them (it stores a datagram
+        // some time after the send returned: wait for it, as a loaded machine needs).
+        let mut wide = Vec::new();
+        wait_for(Duration::from_secs(10), || {
+            wide = journald.entries(&["TG_PROBE=many-fields"]);
+            !wide.is_empty()
+        });
         assert_eq!(wide.len(), 1, "the many-field entry was not stored");
         assert!(
             wide[0].len() > tg_source::journal::MAX_JSON_LINE,
             "its JSON line is only {} bytes",
             wide[0].len()
         );
-        let long = journald
-            .entries(&["SYSLOG_IDENTIFIER=sshd"])
-            .into_iter()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(&l).ok())
-            .filter(|v| v["MESSAGE"].is_null())
-            .count();
+        let long_ones = || {
+            journald
+                .entries(&["SYSLOG_IDENTIFIER=sshd"])
+                .into_iter()
+                .filter_map(|l| serde_json::from_str::<serde_json::Value>(&l).ok())
+                .filter(|v| v["MESSAGE"].is_null())
+                .count()
+        };
+        wait_for(Duration::from_secs(10), || long_ones() >= 1);
+        let long = long_ones();
         assert_eq!(
             long, 1,
             "the 100 KB message was not stored (or not printed as null)"
