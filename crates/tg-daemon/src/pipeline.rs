@@ -539,7 +539,8 @@ impl Pipeline {
             })
             .collect();
         self.detectors = cfg.detectors;
-        self.jails = cfg.jails;
+        let previous = std::mem::replace(&mut self.jails, cfg.jails);
+        self.jails.carry_over(previous);
         self.watch_dirs();
         self.poll_files();
     }

@@ -135,6 +135,40 @@ impl JailSet {
         }
     }
 
+    /// Takes over the counters of `previous`, the set this one replaces on a reload, so a reload
+    /// does not give every attacker a fresh start: the windows, running bans and served-ban
+    /// counts of jails that still exist (by name) move over, merged with what this set already
+    /// knows (the larger count, the later end, this set's window if it has one); per-address
+    /// attempt state too. Counters of removed or disabled jails are dropped. A window that a
+    /// changed `find_time` or `max_retry` no longer fits is judged by the new settings at the
+    /// address's next finding.
+    pub fn carry_over(&mut self, previous: JailSet) {
+        let index: HashMap<&str, usize> = self
+            .jails
+            .iter()
+            .enumerate()
+            .map(|(i, j)| (j.name.as_str(), i))
+            .collect();
+        for ((j, ip), o) in previous.offenders {
+            let Some(&here) = previous
+                .jails
+                .get(j)
+                .and_then(|old| index.get(old.name.as_str()))
+            else {
+                continue;
+            };
+            let mine = self.offenders.entry((here, ip)).or_default();
+            mine.bans = mine.bans.max(o.bans);
+            mine.banned_until_ms = mine.banned_until_ms.max(o.banned_until_ms);
+            if mine.window.is_empty() {
+                mine.window = o.window;
+            }
+        }
+        for (ip, a) in previous.addresses {
+            self.addresses.entry(ip).or_insert(a);
+        }
+    }
+
     /// Forgets that an address is banned (manual unban): it starts from a clean window.
     pub fn unbanned(&mut self, ip: IpAddr) {
         let ip = canonical_ip(ip);
@@ -394,6 +428,55 @@ mod tests {
             .collect();
         assert!(late.is_empty(), "the later stored end holds");
         js.merge_prior_bans("nosuchjail", ip, 50);
+    }
+
+    #[test]
+    fn a_reload_keeps_half_filled_windows_bans_and_history_of_jails_that_remain() {
+        let mut before = jailset(&[]);
+        let f = |ip: &str, t: i64| Finding {
+            time_ms: t,
+            service: Service::Sip,
+            kind: Kind::AuthFailure,
+            ip: ip.parse().unwrap(),
+            attempt: None,
+        };
+        // 4 of sip's 5 failures before the reload; a running ban for another address.
+        for t in 0..4 {
+            assert!(before
+                .observe(&f("198.51.100.7", t * 1000))
+                .decisions
+                .is_empty());
+        }
+        for t in 0..5 {
+            before.observe(&f("198.51.100.8", t * 1000));
+        }
+        let mut jails = tg_config::jail::builtin_jails();
+        jails.retain(|j| j.name != "ftp");
+        jails.reverse(); // another order: indexes differ, names match
+        let mut after = JailSet::new(jails, TrustedSet::new());
+        after.carry_over(before);
+
+        let fifth = after.observe(&f("198.51.100.7", 10_000));
+        assert_eq!(fifth.decisions.len(), 1, "the window survived the reload");
+        assert_eq!(fifth.decisions[0].count, 5);
+        assert!(
+            after
+                .observe(&f("198.51.100.8", 11_000))
+                .decisions
+                .is_empty(),
+            "still banned: no second decision"
+        );
+        // 198.51.100.8 served one ban before the reload (1 h from t = 4 s): its next is the
+        // second, twice as long.
+        let second = (0..5)
+            .flat_map(|t| {
+                after
+                    .observe(&f("198.51.100.8", 4_000_000 + t * 1000))
+                    .decisions
+            })
+            .next()
+            .expect("a second ban");
+        assert_eq!((second.ban_number, second.ban_secs), (2, 7200));
     }
 
     #[test]
