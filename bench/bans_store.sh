@@ -5,7 +5,11 @@
 # transaction, and reading every history back as the daemon does at start). Prints tables of
 # milliseconds.
 #
-# Usage: [BULK=100000] bench/bans_store.sh [COMMITS]     (default 500)
+# Usage: [BULK=100000] [RUNS=5] [BASELINE_CLI=PATH] bench/bans_store.sh [COMMITS]   (default 500)
+#
+# BASELINE_CLI: a store_cli built from another revision (e.g. before a schema change); the bulk
+# runs then alternate between it and this build (the machine is shared and noisy, so the two are
+# measured under the same load) and both get a median row.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 COMMITS=${1:-500}
@@ -27,12 +31,25 @@ done
 # the same addresses again, each replacing its ban), and the daemon's start-up read of every
 # history and running ban (history_pages, pages of 2,000).
 BULK=${BULK:-100000}
-printf '\n%s bans in one batch, synchronous = NORMAL, ms (3 runs)\n\n' "$BULK"
-printf '| %-5s | %10s | %10s | %14s |\n' run "record new" "record again" "read history"
-printf '|%s|%s|%s|%s|\n' "-------" "------------" "--------------" "----------------"
-for run in 1 2 3; do
-  rm -f "$WORK"/bulk.db*
-  # "new X replace Y history Z rows N"
-  read -r _ new _ again _ hist _ _ < <("$CLI" bulk "$WORK/bulk.db" "$BULK")
-  printf '| %-5s | %10s | %12s | %14s |\n' "$run" "$new" "$again" "$hist"
+RUNS=${RUNS:-5}
+builds=(this)
+[[ -n ${BASELINE_CLI:-} ]] && builds=(baseline this)
+printf '\n%s bans in one batch, synchronous = NORMAL, ms (%s runs per build)\n\n' "$BULK" "$RUNS"
+printf '| %-8s | %-6s | %10s | %12s | %12s |\n' build run "record new" "record again" "read history"
+printf '|%s|%s|%s|%s|%s|\n' "----------" "--------" "------------" "--------------" "--------------"
+for run in $(seq "$RUNS"); do
+  for build in "${builds[@]}"; do
+    cli=$CLI
+    [[ $build == baseline ]] && cli=$BASELINE_CLI
+    rm -f "$WORK"/bulk.db*
+    # "new X replace Y history Z rows N"
+    read -r _ new _ again _ hist _ _ < <("$cli" bulk "$WORK/bulk.db" "$BULK")
+    printf '| %-8s | %-6s | %10s | %12s | %12s |\n' "$build" "$run" "$new" "$again" "$hist"
+    echo "$build $new $again $hist" >>"$WORK/bulk.txt"
+  done
+done
+median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+for build in "${builds[@]}"; do
+  col() { awk -v b="$build" -v c="$1" '$1 == b { print $c }' "$WORK/bulk.txt" | median; }
+  printf '| %-8s | %-6s | %10s | %12s | %12s |\n' "$build" median "$(col 2)" "$(col 3)" "$(col 4)"
 done
