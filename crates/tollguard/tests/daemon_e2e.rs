@@ -9,34 +9,18 @@
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::os::fd::AsRawFd;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use tg_testnet::{Link, Netns};
 
-static STARTS: AtomicU32 = AtomicU32::new(0);
-const BIN: &str = env!("CARGO_BIN_EXE_tollguard");
+mod support;
+use support::{append, in_ns, in_set, kill_and_reap, time_until, Site, BIN};
+
 const PBX: &str = "10.99.0.1";
 const ATTACKER: &str = "10.99.0.2";
 const PBX_T: &str = "10.98.0.1";
 const TRUSTED: &str = "10.98.0.2";
-
-/// Runs `f` on a thread that has entered `ns`'s network namespace.
-fn in_ns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let path = format!("/run/netns/{ns}");
-    std::thread::spawn(move || {
-        let file = std::fs::File::open(&path).expect("open netns");
-        // SAFETY: setns on an open namespace fd; it only changes this thread's namespace.
-        let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-        assert_eq!(rc, 0, "setns {path}: {}", std::io::Error::last_os_error());
-        f()
-    })
-    .join()
-    .expect("namespace thread")
-}
 
 /// A UDP echo and a TCP accept-and-greet server on port 5060 inside `ns`, forever.
 fn start_servers(ns: &str) {
@@ -78,27 +62,6 @@ fn tcp_reaches(ns: &str, to: &str) -> bool {
     })
 }
 
-/// Polls until `cond` holds or `limit` passes; returns how long it took.
-fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> Option<Duration> {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if cond() {
-            return Some(start.elapsed());
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    None
-}
-
-fn append(path: &Path, text: &str) {
-    let mut f = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .unwrap();
-    f.write_all(text.as_bytes()).unwrap();
-}
-
 fn chan_sip(ip: &str, sec: u32, why: &str) -> String {
     format!(
         "[2026-11-25 10:{:02}:{:02}] NOTICE[1234] chan_sip.c: Registration from '\"100\" <sip:100@203.0.113.5>' failed for '{ip}:5060' - {why}\n",
@@ -121,121 +84,25 @@ fn benign(n: u32) -> String {
     )
 }
 
-/// A test site: config, log file, state and socket in a temporary directory.
-struct Site {
-    dir: tempfile::TempDir,
-}
-
-impl Site {
-    fn new(trusted: &[&str], extra: &str) -> Site {
-        let dir = tempfile::tempdir().unwrap();
-        let d = dir.path();
-        let trusted: Vec<String> = trusted.iter().map(|t| format!("\"{t}\"")).collect();
-        let config = format!(
-            "[daemon]\nstate_dir = \"{state}\"\nsocket = \"{sock}\"\n\n\
-             [trusted]\naddresses = [{trusted}]\n\n\
-             [jail.sip]\nlogs = [\"{log}\"]\nmax_retry = 3\nfind_time = \"10m\"\nban_time = \"1h\"\n\n\
-             [jail.iax]\nenabled = false\n[jail.ami]\nenabled = false\n[jail.web]\nenabled = false\n\
-             [jail.ssh]\nenabled = false\n[jail.ftp]\nenabled = false\n{extra}",
-            state = d.join("state").display(),
-            sock = d.join("tg.sock").display(),
-            log = d.join("messages").display(),
-            trusted = trusted.join(", "),
-        );
-        std::fs::write(d.join("tollguard.toml"), config).unwrap();
-        append(&d.join("messages"), "");
-        Site { dir }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn log(&self) -> PathBuf {
-        self.path("messages")
-    }
-
-    fn socket(&self) -> String {
-        self.path("tg.sock").display().to_string()
-    }
-
-    /// Starts the daemon inside `ns` and waits until its socket answers.
-    fn start(&self, ns: &Netns) -> Child {
-        let config = self.path("tollguard.toml").display().to_string();
-        let n = STARTS.fetch_add(1, Ordering::SeqCst);
-        let log = std::fs::File::create(self.path(&format!("daemon-{n}.log"))).unwrap();
-        let mut child = ns
-            .command(&[BIN, "run", "--config", &config])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let ready = wait_for(Duration::from_secs(15), || {
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("daemon exited: {status}");
-            }
-            self.ctl(&["status"]).status.success()
-        });
-        assert!(ready.is_some(), "daemon did not answer on its socket");
-        child
-    }
-
-    /// Everything the daemons wrote to stderr, for failure messages.
-    fn logs(&self) -> String {
-        let mut out = String::new();
-        for n in 0..STARTS.load(Ordering::SeqCst) {
-            if let Ok(text) = std::fs::read_to_string(self.path(&format!("daemon-{n}.log"))) {
-                out.push_str(&format!("--- daemon-{n}.log\n{text}"));
-            }
-        }
-        out
-    }
-
-    fn ctl(&self, args: &[&str]) -> std::process::Output {
-        Command::new(BIN)
-            .args(args)
-            .args(["--socket", &self.socket()])
-            .output()
-            .unwrap()
-    }
-
-    fn status(&self) -> serde_json::Value {
-        let out = self.ctl(&["status", "--format", "json"]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
-    }
-
-    fn counter(&self, name: &str) -> u64 {
-        self.status()["counters"][name].as_u64().unwrap()
-    }
-
-    fn bans(&self) -> Vec<serde_json::Value> {
-        let out = self.ctl(&["bans", "--format", "json"]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice::<Vec<serde_json::Value>>(&out.stdout).unwrap()
-    }
-}
-
-fn in_set(ns: &Netns, ip: &str) -> bool {
-    let out = ns
-        .exec(&["nft", "list", "set", "inet", "tollguard", "banned_v4"])
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).contains(ip)
-}
-
-fn kill9(child: &mut Child) {
-    // The child is `ip netns exec`, which execs the daemon: same pid.
-    let _ = child.kill();
-    let _ = child.wait();
+/// A site whose sip jail watches `messages` (bans after 3 failures), trusting `trusted`, with
+/// `extra` appended to the config.
+fn sip_site(trusted: &[&str], extra: &str) -> Site {
+    let site = Site::new();
+    let trusted: Vec<String> = trusted.iter().map(|t| format!("\"{t}\"")).collect();
+    let config = format!(
+        "[daemon]\nstate_dir = \"{state}\"\nsocket = \"{sock}\"\n\n\
+         [trusted]\naddresses = [{trusted}]\n\n\
+         [jail.sip]\nlogs = [\"{log}\"]\nmax_retry = 3\nfind_time = \"10m\"\nban_time = \"1h\"\n\n\
+         [jail.iax]\nenabled = false\n[jail.ami]\nenabled = false\n[jail.web]\nenabled = false\n\
+         [jail.ssh]\nenabled = false\n[jail.ftp]\nenabled = false\n{extra}",
+        state = site.path("state").display(),
+        sock = site.path("tg.sock").display(),
+        log = site.path("messages").display(),
+        trusted = trusted.join(", "),
+    );
+    site.write_config(&config);
+    append(&site.path("messages"), "");
+    site
 }
 
 #[test]
@@ -272,7 +139,7 @@ fn attacker_is_dropped_within_a_second_trusted_never_and_bans_survive_kill_and_f
         "no baseline reachability for the trusted side"
     );
 
-    let site = Site::new(&[TRUSTED], "");
+    let site = sip_site(&[TRUSTED], "");
     let mut daemon = site.start(&pbx);
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(site.path("tg.sock"))
@@ -299,17 +166,17 @@ fn attacker_is_dropped_within_a_second_trusted_never_and_bans_survive_kill_and_f
     for i in 0..1000 {
         text.push_str(&chan_sip(TRUSTED, i % 600, "Wrong password"));
     }
-    append(&site.log(), &text);
+    append(&site.path("messages"), &text);
 
     // Three failures from the attacker, in both chan_sip and PJSIP formats.
     let written = Instant::now();
     append(
-        &site.log(),
+        &site.path("messages"),
         &(chan_sip(ATTACKER, 1, "Wrong password")
             + &pjsip(ATTACKER, 2, "a1b2c3@203.0.113.5")
             + &chan_sip(ATTACKER, 3, "No matching peer found")),
     );
-    let blocked = wait_for(Duration::from_secs(2), || !udp_reaches(&atk, PBX));
+    let blocked = time_until(Duration::from_secs(2), || !udp_reaches(&atk, PBX));
     let blocked_after = written.elapsed();
     assert!(
         blocked.is_some(),
@@ -355,7 +222,7 @@ fn attacker_is_dropped_within_a_second_trusted_never_and_bans_survive_kill_and_f
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(wait_for(Duration::from_secs(1), || udp_reaches(&atk, PBX)).is_some());
+    assert!(time_until(Duration::from_secs(1), || udp_reaches(&atk, PBX)).is_some());
     assert!(tcp_reaches(&atk, PBX));
     assert!(site.bans().is_empty());
 
@@ -371,37 +238,37 @@ fn attacker_is_dropped_within_a_second_trusted_never_and_bans_survive_kill_and_f
 
     // It attacks again: banned again.
     append(
-        &site.log(),
+        &site.path("messages"),
         &(chan_sip(ATTACKER, 10, "Wrong password")
             + &chan_sip(ATTACKER, 11, "Wrong password")
             + &chan_sip(ATTACKER, 12, "Wrong password")),
     );
-    assert!(wait_for(Duration::from_secs(1), || in_set(&pbx, ATTACKER)).is_some());
+    assert!(time_until(Duration::from_secs(1), || in_set(&pbx, ATTACKER)).is_some());
 
     // kill -9, the ruleset flushed (inside the pbx namespace), restart: the ban is back.
-    kill9(&mut daemon);
+    kill_and_reap(&mut daemon);
     pbx.exec_ok(&["nft", "flush", "ruleset"]).unwrap();
     assert!(udp_reaches(&atk, PBX), "flush did not lift the ban");
     let mut daemon = site.start(&pbx);
     assert!(
-        wait_for(Duration::from_secs(2), || in_set(&pbx, ATTACKER)).is_some(),
+        time_until(Duration::from_secs(2), || in_set(&pbx, ATTACKER)).is_some(),
         "the ban was not restored after kill -9 and flush"
     );
     assert!(!udp_reaches(&atk, PBX));
     assert!(!tcp_reaches(&atk, PBX));
 
     // Lines written while the daemon is down are read on restart.
-    kill9(&mut daemon);
+    kill_and_reap(&mut daemon);
     let late = "10.99.0.77";
     append(
-        &site.log(),
+        &site.path("messages"),
         &(chan_sip(late, 20, "Wrong password")
             + &chan_sip(late, 21, "Wrong password")
             + &chan_sip(late, 22, "Wrong password")),
     );
     let mut daemon = site.start(&pbx);
     assert!(
-        wait_for(Duration::from_secs(2), || in_set(&pbx, late)).is_some(),
+        time_until(Duration::from_secs(2), || in_set(&pbx, late)).is_some(),
         "lines written while the daemon was down were not read: {}\n{}",
         site.status(),
         site.logs()
@@ -422,12 +289,12 @@ fn attacker_is_dropped_within_a_second_trusted_never_and_bans_survive_kill_and_f
     );
     let again = "10.99.0.78";
     append(
-        &site.log(),
+        &site.path("messages"),
         &(chan_sip(again, 30, "Wrong password")
             + &chan_sip(again, 31, "Wrong password")
             + &chan_sip(again, 32, "Wrong password")),
     );
-    assert!(wait_for(Duration::from_secs(1), || in_set(&pbx, again)).is_some());
+    assert!(time_until(Duration::from_secs(1), || in_set(&pbx, again)).is_some());
 
     // SIGHUP reloads too.
     let pid = daemon.id().to_string();
@@ -437,7 +304,7 @@ fn attacker_is_dropped_within_a_second_trusted_never_and_bans_survive_kill_and_f
         .unwrap()
         .success());
     assert!(
-        wait_for(Duration::from_secs(5), || site.counter("reloads") == 2).is_some(),
+        time_until(Duration::from_secs(5), || site.counter("reloads") == 2).is_some(),
         "SIGHUP did not reload"
     );
 
@@ -473,7 +340,7 @@ fn attacker_is_dropped_within_a_second_trusted_never_and_bans_survive_kill_and_f
         .status()
         .unwrap()
         .success());
-    let stopped = wait_for(Duration::from_secs(5), || {
+    let stopped = time_until(Duration::from_secs(5), || {
         matches!(daemon.try_wait(), Ok(Some(_)))
     });
     assert!(stopped.is_some(), "daemon did not stop on SIGTERM");
@@ -488,9 +355,9 @@ fn rotation_in_the_middle_of_a_flood_loses_and_repeats_no_finding() {
         "tests need root and iproute2 (CI runs as root)"
     );
     let pbx = Netns::new("pbxrot").unwrap();
-    let site = Site::new(&[], "");
+    let site = sip_site(&[], "");
     let mut daemon = site.start(&pbx);
-    let log = site.log();
+    let log = site.path("messages");
     const ATTACKERS: u32 = 1000;
     let mut written_findings = 0u64;
     let mut n = 0u32;
@@ -535,7 +402,7 @@ fn rotation_in_the_middle_of_a_flood_loses_and_repeats_no_finding() {
         }
     }
     append(&log, &batch);
-    let done = wait_for(Duration::from_secs(20), || {
+    let done = time_until(Duration::from_secs(20), || {
         site.counter("findings") >= written_findings
     });
     std::thread::sleep(Duration::from_millis(300));
@@ -545,7 +412,7 @@ fn rotation_in_the_middle_of_a_flood_loses_and_repeats_no_finding() {
     assert_eq!(c["findings"].as_u64(), Some(written_findings), "{status}");
     assert_eq!(c["rotations"].as_u64(), Some(1), "{status}");
     assert_eq!(c["truncations"].as_u64(), Some(1), "{status}");
-    let banned = wait_for(Duration::from_secs(5), || {
+    let banned = time_until(Duration::from_secs(5), || {
         site.counter("bans_applied") >= u64::from(ATTACKERS)
     });
     assert!(
@@ -566,5 +433,5 @@ fn rotation_in_the_middle_of_a_flood_loses_and_repeats_no_finding() {
         listed.contains("198.18.3.250"),
         "the last attacker is not in the set"
     );
-    kill9(&mut daemon);
+    kill_and_reap(&mut daemon);
 }
