@@ -12,13 +12,14 @@
 //! TTL) in the namespace, the name's address appears in `fw_trusted_v4` and is swapped when the
 //! answer changes.
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Stdio;
+use std::time::Duration;
 
 use tg_testnet::Netns;
 
-const BIN: &str = env!("CARGO_BIN_EXE_tollguard");
+mod support;
+use support::{in_set, nft_set, spawn_dnsmasq, wait_for, Reaped, Site};
+
 const OFFENDER: &str = "198.51.100.77";
 const AMI_PORT: u16 = 15038;
 const HOOK_PORT: u16 = 18080;
@@ -96,79 +97,26 @@ open(os.path.join(out, 'ready'), 'w').close()
 hook.serve_forever()
 "#;
 
-fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if cond() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
-}
-
-struct Site {
-    dir: tempfile::TempDir,
-}
-
-impl Site {
-    fn new(max_retry: u32) -> Site {
-        let dir = tempfile::tempdir().unwrap();
-        let d = dir.path();
-        let config = format!(
-            "[daemon]\nstate_dir = \"{state}\"\nsocket = \"{sock}\"\n\n\
-             [jail.sip]\nlogs = [\"{log}\"]\nmax_retry = {max_retry}\nfind_time = \"10m\"\nban_time = \"1h\"\n\n\
-             [jail.iax]\nenabled = false\n[jail.ami]\nenabled = false\n[jail.web]\nenabled = false\n\
-             [jail.ssh]\nenabled = false\n[jail.ftp]\nenabled = false\n\n\
-             [calls]\nhome_country = \"US\"\n\n\
-             [calls.ami]\nhost = \"127.0.0.1\"\nport = {AMI_PORT}\nuser = \"tollguard\"\nsecret = \"s3cret\"\n\n\
-             [alerts]\nwebhook_url = \"http://127.0.0.1:{HOOK_PORT}/hook\"\n",
-            state = d.join("state").display(),
-            sock = d.join("tg.sock").display(),
-            log = d.join("messages").display(),
-        );
-        std::fs::write(d.join("tollguard.toml"), config).unwrap();
-        std::fs::write(d.join("messages"), "").unwrap();
-        std::fs::write(d.join("peer.py"), PEER).unwrap();
-        Site { dir }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn ctl(&self, args: &[&str]) -> std::process::Output {
-        let socket = self.path("tg.sock").display().to_string();
-        Command::new(BIN)
-            .args(args)
-            .args(["--socket", &socket])
-            .output()
-            .unwrap()
-    }
-
-    fn bans(&self) -> Vec<serde_json::Value> {
-        let out = self.ctl(&["bans", "--format", "json"]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
-    }
-
-    fn read(&self, name: &str) -> String {
-        std::fs::read_to_string(self.path(name)).unwrap_or_default()
-    }
-}
-
-/// Kills a child we started, by its handle.
-struct Reaped(Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// A site whose sip jail (`max_retry`) also counts the AMI guard's events, with the scripted
+/// peer's script beside the config.
+fn guard_site(max_retry: u32) -> Site {
+    let site = Site::new();
+    let config = format!(
+        "[daemon]\nstate_dir = \"{state}\"\nsocket = \"{sock}\"\n\n\
+         [jail.sip]\nlogs = [\"{log}\"]\nmax_retry = {max_retry}\nfind_time = \"10m\"\nban_time = \"1h\"\n\n\
+         [jail.iax]\nenabled = false\n[jail.ami]\nenabled = false\n[jail.web]\nenabled = false\n\
+         [jail.ssh]\nenabled = false\n[jail.ftp]\nenabled = false\n\n\
+         [calls]\nhome_country = \"US\"\n\n\
+         [calls.ami]\nhost = \"127.0.0.1\"\nport = {AMI_PORT}\nuser = \"tollguard\"\nsecret = \"s3cret\"\n\n\
+         [alerts]\nwebhook_url = \"http://127.0.0.1:{HOOK_PORT}/hook\"\n",
+        state = site.path("state").display(),
+        sock = site.path("tg.sock").display(),
+        log = site.path("messages").display(),
+    );
+    site.write_config(&config);
+    std::fs::write(site.path("messages"), "").unwrap();
+    std::fs::write(site.path("peer.py"), PEER).unwrap();
+    site
 }
 
 fn start_peer(ns: &Netns, site: &Site, events: u32) -> Reaped {
@@ -199,44 +147,11 @@ fn start_peer(ns: &Netns, site: &Site, events: u32) -> Reaped {
 }
 
 fn start_daemon(ns: &Netns, site: &Site) -> Reaped {
-    let config = site.path("tollguard.toml").display().to_string();
-    let child = ns
-        .command(&[BIN, "run", "--config", &config])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(site.path("daemon.log")).unwrap())
-        .spawn()
-        .unwrap();
-    let mut daemon = Reaped(child);
-    let ready = wait_for(Duration::from_secs(10), || {
-        if let Ok(Some(status)) = daemon.0.try_wait() {
-            panic!("daemon exited: {status}: {}", site.read("daemon.log"));
-        }
-        site.ctl(&["status"]).status.success()
-    });
-    assert!(ready, "daemon did not answer: {}", site.read("daemon.log"));
-    daemon
-}
-
-fn in_kernel_set(ns: &Netns, ip: &str) -> bool {
-    let out = ns
-        .exec(&["nft", "list", "set", "inet", "tollguard", "banned_v4"])
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).contains(ip)
+    Reaped(site.start_within(ns, Duration::from_secs(10)))
 }
 
 fn stop(mut daemon: Reaped, site: &Site) {
-    // `ip netns exec` execs the daemon: the child's pid is the daemon's.
-    // SAFETY: sends SIGTERM to our own child process.
-    unsafe { libc::kill(daemon.0.id() as libc::pid_t, libc::SIGTERM) };
-    let stopped = wait_for(Duration::from_secs(8), || {
-        matches!(daemon.0.try_wait(), Ok(Some(_)))
-    });
-    assert!(
-        stopped,
-        "daemon did not stop on SIGTERM: {}",
-        site.read("daemon.log")
-    );
+    site.stop(&mut daemon.0, Duration::from_secs(8));
 }
 
 #[test]
@@ -246,7 +161,7 @@ fn ami_security_events_ban_the_offender_and_the_ban_is_announced_by_webhook() {
         "tests need root and iproute2 (CI runs as root)"
     );
     let ns = Netns::new("guard").unwrap();
-    let site = Site::new(5);
+    let site = guard_site(5);
     let _peer = start_peer(&ns, &site, 5);
     let daemon = start_daemon(&ns, &site);
 
@@ -256,7 +171,7 @@ fn ami_security_events_ban_the_offender_and_the_ban_is_announced_by_webhook() {
             .read("login")
             .contains("s3cret")),
         "no Login at the AMI peer: {}",
-        site.read("daemon.log")
+        site.logs()
     );
     let login = site.read("login");
     assert!(login.contains("'Action': 'Login'"), "{login}");
@@ -265,9 +180,9 @@ fn ami_security_events_ban_the_offender_and_the_ban_is_announced_by_webhook() {
 
     // Five failed logins from one address: the sip jail (max_retry = 5) bans it.
     assert!(
-        wait_for(Duration::from_secs(5), || in_kernel_set(&ns, OFFENDER)),
+        wait_for(Duration::from_secs(5), || in_set(&ns, OFFENDER)),
         "{OFFENDER} not in the namespace's banned_v4: {}",
-        site.read("daemon.log")
+        site.logs()
     );
     let bans = site.bans();
     let ban = bans
@@ -284,7 +199,7 @@ fn ami_security_events_ban_the_offender_and_the_ban_is_announced_by_webhook() {
             .contains(OFFENDER)),
         "no ban notice at the webhook: hooks {:?}, log {}",
         site.read("hooks"),
-        site.read("daemon.log")
+        site.logs()
     );
     let hooks = site.read("hooks");
     assert!(hooks.contains("ban:198.51.100.77"), "{hooks}");
@@ -322,7 +237,7 @@ fn ami_security_events_ban_the_offender_and_the_ban_is_announced_by_webhook() {
             .read("login")
             .contains("n3w-secret")),
         "the guard did not log in again after the reload: {}",
-        site.read("daemon.log")
+        site.logs()
     );
     assert_eq!(
         site.read("login").lines().count(),
@@ -333,8 +248,8 @@ fn ami_security_events_ban_the_offender_and_the_ban_is_announced_by_webhook() {
 
     // SIGTERM stops the guard's runtime with the rest of the daemon.
     stop(daemon, &site);
-    assert!(in_kernel_set(&ns, OFFENDER), "bans stay in the kernel");
-    let log = site.read("daemon.log");
+    assert!(in_set(&ns, OFFENDER), "bans stay in the kernel");
+    let log = site.logs();
     assert!(log.contains("logged in to AMI"), "{log}");
 }
 
@@ -345,7 +260,7 @@ fn four_ami_failures_stay_under_the_jail_limit() {
         "tests need root and iproute2 (CI runs as root)"
     );
     let ns = Netns::new("guard4").unwrap();
-    let site = Site::new(5);
+    let site = guard_site(5);
     let _peer = start_peer(&ns, &site, 4);
     let daemon = start_daemon(&ns, &site);
     assert!(
@@ -353,7 +268,7 @@ fn four_ami_failures_stay_under_the_jail_limit() {
             .read("login")
             .contains("s3cret")),
         "no Login at the AMI peer: {}",
-        site.read("daemon.log")
+        site.logs()
     );
     // The events were counted (they reached the jails) ...
     let counted = wait_for(Duration::from_secs(5), || {
@@ -361,47 +276,22 @@ fn four_ami_failures_stay_under_the_jail_limit() {
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
         v["counters"]["external_findings"].as_u64() == Some(4)
     });
-    assert!(
-        counted,
-        "4 external findings expected: {}",
-        site.read("daemon.log")
-    );
+    assert!(counted, "4 external findings expected: {}", site.logs());
     // ... but four are below max_retry: no ban.
     assert!(site.bans().is_empty());
-    assert!(!in_kernel_set(&ns, OFFENDER));
+    assert!(!in_set(&ns, OFFENDER));
     assert!(!site.read("hooks").contains(OFFENDER));
     stop(daemon, &site);
 }
 
 fn dnsmasq(ns: &Netns, hosts: &std::path::Path) -> Reaped {
-    let child = ns
-        .command(&[
-            "dnsmasq",
-            "--keep-in-foreground",
-            "--conf-file=/dev/null",
-            "--no-resolv",
-            "--no-hosts",
-            "--user=root",
-            "--pid-file",
-            "--port=5354",
-            "--listen-address=127.0.0.1",
-            "--bind-interfaces",
-            "--local-ttl=2",
-            &format!("--addn-hosts={}", hosts.display()),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let child = spawn_dnsmasq(ns, hosts, 5354);
     std::thread::sleep(Duration::from_millis(300));
     Reaped(child)
 }
 
 fn fw_trusted(ns: &Netns) -> String {
-    let out = ns
-        .exec(&["nft", "list", "set", "inet", "tollguard", "fw_trusted_v4"])
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    nft_set(ns, "fw_trusted_v4")
 }
 
 #[test]
@@ -411,7 +301,7 @@ fn the_daemon_keeps_the_firewalls_trusted_names_current() {
         "tests need root and iproute2 (CI runs as root)"
     );
     let ns = Netns::new("fwnames").unwrap();
-    let site = Site::new(5);
+    let site = guard_site(5);
     let hosts = site.path("hosts");
     std::fs::write(&hosts, "192.0.2.10 sbc.test\n").unwrap();
     let dns_server = dnsmasq(&ns, &hosts);
@@ -446,7 +336,7 @@ fn the_daemon_keeps_the_firewalls_trusted_names_current() {
             .contains("192.0.2.10")),
         "the name's address never reached fw_trusted_v4: {} / {}",
         fw_trusted(&ns),
-        site.read("daemon.log")
+        site.logs()
     );
     assert!(
         fw_trusted(&ns).contains("198.51.100.0/24"),
@@ -464,7 +354,7 @@ fn the_daemon_keeps_the_firewalls_trusted_names_current() {
         }),
         "the set did not follow DNS: {} / {}",
         fw_trusted(&ns),
-        site.read("daemon.log")
+        site.logs()
     );
     // What is loaded is recorded for `tollguard firewall status` (written just after the set).
     let names = d.join("state").join("firewall").join("names.json");
