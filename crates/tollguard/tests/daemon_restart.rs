@@ -5,17 +5,15 @@
 //! nftables; the store is written beforehand through tg-store, as a previous run would have left
 //! it. Behaviour is asserted, not timings (those come from `bench/daemon_bench.sh restore`).
 
-use std::fs::OpenOptions;
-use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tg_store::{BanRecord, SqliteStore, Store};
 use tg_testnet::Netns;
 
-const BIN: &str = env!("CARGO_BIN_EXE_tollguard");
+mod support;
+use support::{append, kill_and_reap, wait_for, Site};
+
 /// Bans a previous run left in the store.
 const STORED: u32 = 20_000;
 /// Served two sip bans (both over); its lines are in the log before the daemon starts.
@@ -30,26 +28,6 @@ fn now_ms() -> i64 {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_millis() as i64
-}
-
-fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if cond() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
-}
-
-fn append(path: &Path, text: &str) {
-    let mut f = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .unwrap();
-    f.write_all(text.as_bytes()).unwrap();
 }
 
 fn three_failures(ip: &str) -> String {
@@ -67,38 +45,6 @@ fn ban(ip: IpAddr, since_ms: i64, until_ms: i64, ban_number: u32) -> BanRecord {
         reason: "sip auth-failure".into(),
         count: 3,
         ban_number,
-    }
-}
-
-struct Site {
-    dir: tempfile::TempDir,
-}
-
-impl Site {
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn ctl(&self, args: &[&str]) -> std::process::Output {
-        let socket = self.path("tg.sock").display().to_string();
-        Command::new(BIN)
-            .args(args)
-            .args(["--socket", &socket])
-            .output()
-            .unwrap()
-    }
-
-    fn counters(&self) -> serde_json::Value {
-        let out = self.ctl(&["status", "--format", "json"]);
-        if !out.status.success() {
-            return serde_json::Value::Null;
-        }
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        v["counters"].clone()
-    }
-
-    fn logs(&self) -> String {
-        std::fs::read_to_string(self.path("daemon.log")).unwrap_or_default()
     }
 }
 
@@ -134,9 +80,7 @@ fn after_a_restart_over_a_big_store_decisions_escalate_at_once_and_every_ban_is_
         "tests need root and iproute2 (CI runs as root)"
     );
     let pbx = Netns::new("rst").unwrap();
-    let site = Site {
-        dir: tempfile::tempdir().unwrap(),
-    };
+    let site = Site::new();
     let config = format!(
         "[daemon]\nstate_dir = \"{state}\"\nsocket = \"{sock}\"\nread_from = \"start\"\n\n\
          [jail.sip]\nlogs = [\"{log}\"]\nmax_retry = 3\nfind_time = \"10m\"\nban_time = \"1h\"\n\n\
@@ -146,7 +90,7 @@ fn after_a_restart_over_a_big_store_decisions_escalate_at_once_and_every_ban_is_
         sock = site.path("tg.sock").display(),
         log = site.path("messages").display(),
     );
-    std::fs::write(site.path("tollguard.toml"), config).unwrap();
+    site.write_config(&config);
 
     // What a previous run left: 20,000 running bans and three offenders' histories. The
     // namespace's kernel has no table at all, as after a reboot.
@@ -173,22 +117,7 @@ fn after_a_restart_over_a_big_store_decisions_escalate_at_once_and_every_ban_is_
     // TWICE's failures are already in the log: read in the daemon's very first look at it.
     append(&site.path("messages"), &three_failures(TWICE));
 
-    let log = std::fs::File::create(site.path("daemon.log")).unwrap();
-    let config = site.path("tollguard.toml").display().to_string();
-    let mut daemon: Child = pbx
-        .command(&[BIN, "run", "--config", &config])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let answered = wait_for(Duration::from_secs(15), || {
-        if let Ok(Some(status)) = daemon.try_wait() {
-            panic!("daemon exited: {status}\n{}", site.logs());
-        }
-        site.ctl(&["status"]).status.success()
-    });
-    assert!(answered, "daemon did not answer\n{}", site.logs());
+    let mut daemon = site.start(&pbx);
     append(
         &site.path("messages"),
         &(three_failures(ONCE) + &three_failures(RUNNING)),
@@ -246,13 +175,11 @@ fn after_a_restart_over_a_big_store_decisions_escalate_at_once_and_every_ban_is_
     let running = kernel.get(RUNNING).copied().unwrap_or(0);
     assert!(running > 80_000, "{RUNNING} re-banned: timeout {running}");
 
-    let bans = site.ctl(&["bans", "--format", "json"]);
-    let bans: Vec<serde_json::Value> = serde_json::from_slice(&bans.stdout).unwrap();
+    let bans = site.bans();
     let twice = bans.iter().find(|b| b["ip"] == TWICE).unwrap();
     assert_eq!(twice["jail"], "sip");
 
-    let _ = daemon.kill();
-    let _ = daemon.wait();
+    kill_and_reap(&mut daemon);
     assert!(
         site.logs().contains("jails seeded from the store"),
         "{}",
