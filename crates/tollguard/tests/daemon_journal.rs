@@ -11,29 +11,17 @@
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tg_testnet::Netns;
 
-const BIN: &str = env!("CARGO_BIN_EXE_tollguard");
+mod support;
+use support::{in_set, kill_and_reap, wait_for, Site};
+
 const CLIENT: &str = "203.0.113.9";
 const SECOND: &str = "203.0.113.77";
 const HOSTILE_CLIENT: &str = "203.0.113.30";
 const DECOY: &str = "198.51.100.99";
-
-static STARTS: AtomicU32 = AtomicU32::new(0);
-
-fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if cond() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
-}
 
 /// Runs `f` on a thread in a fresh mount namespace where /run/systemd and /var/log are empty
 /// tmpfs: whatever journald writes there never reaches the host, and goes away with the
@@ -187,8 +175,7 @@ impl Journald {
 
 impl Drop for Journald {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        kill_and_reap(&mut self.child);
     }
 }
 
@@ -199,120 +186,20 @@ fn ssh_failure(ip: &str, port: u32) -> Vec<u8> {
 /// Config, state and socket in a temporary directory; only the ssh jail, fed by the journal.
 /// `read_from = "start"`: without a saved cursor the daemon reads the whole (private) journal,
 /// so no entry races its journalctl's start and every count below is exact.
-struct Site {
-    dir: tempfile::TempDir,
-}
-
-impl Site {
-    fn new(namespace: &str) -> Site {
-        let dir = tempfile::tempdir().unwrap();
-        let d = dir.path();
-        let config = format!(
-            "[daemon]\nstate_dir = \"{state}\"\nsocket = \"{sock}\"\nread_from = \"start\"\n\n\
-             [jail.ssh]\nlogs = []\n\
-             journal = {{ match = [\"SYSLOG_IDENTIFIER=sshd\"], namespace = \"{namespace}\" }}\n\
-             max_retry = 3\nfind_time = \"10m\"\nban_time = \"1h\"\n\n\
-             [jail.sip]\nenabled = false\n[jail.iax]\nenabled = false\n[jail.ami]\nenabled = false\n\
-             [jail.web]\nenabled = false\n[jail.ftp]\nenabled = false\n",
-            state = d.join("state").display(),
-            sock = d.join("tg.sock").display(),
-        );
-        std::fs::write(d.join("tollguard.toml"), config).unwrap();
-        Site { dir }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    /// Starts the daemon inside `ns` and waits until its socket answers.
-    fn start(&self, ns: &Netns) -> Child {
-        let config = self.path("tollguard.toml").display().to_string();
-        let n = STARTS.fetch_add(1, Ordering::SeqCst);
-        let log = std::fs::File::create(self.path(&format!("daemon-{n}.log"))).unwrap();
-        let mut child = ns
-            .command(&[BIN, "run", "--config", &config])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let ready = wait_for(Duration::from_secs(15), || {
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("daemon exited: {status}\n{}", self.logs());
-            }
-            self.ctl(&["status"]).status.success()
-        });
-        assert!(
-            ready,
-            "daemon did not answer on its socket\n{}",
-            self.logs()
-        );
-        child
-    }
-
-    /// SIGTERM, the clean shutdown, and wait for it (`ip netns exec` execs: same pid).
-    fn stop(&self, mut child: Child) {
-        let pid = i32::try_from(child.id()).unwrap();
-        // SAFETY: sends a signal to the daemon this test started.
-        unsafe { libc::kill(pid, libc::SIGTERM) };
-        let exited = wait_for(Duration::from_secs(10), || {
-            matches!(child.try_wait(), Ok(Some(_)))
-        });
-        if !exited {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("daemon did not stop on SIGTERM\n{}", self.logs());
-        }
-    }
-
-    fn logs(&self) -> String {
-        let mut out = String::new();
-        for n in 0..STARTS.load(Ordering::SeqCst) {
-            if let Ok(text) = std::fs::read_to_string(self.path(&format!("daemon-{n}.log"))) {
-                out.push_str(&format!("--- daemon-{n}.log\n{text}"));
-            }
-        }
-        out
-    }
-
-    fn ctl(&self, args: &[&str]) -> std::process::Output {
-        Command::new(BIN)
-            .args(args)
-            .args(["--socket", &self.path("tg.sock").display().to_string()])
-            .output()
-            .unwrap()
-    }
-
-    fn counter(&self, name: &str) -> u64 {
-        let out = self.ctl(&["status", "--format", "json"]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        v["counters"][name].as_u64().unwrap()
-    }
-
-    /// The ban of `ip` as `tollguard bans --format json` shows it.
-    fn ban(&self, ip: &str) -> Option<serde_json::Value> {
-        let out = self.ctl(&["bans", "--format", "json"]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let bans: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
-        bans.into_iter().find(|b| b["ip"] == ip)
-    }
-}
-
-fn in_set(ns: &Netns, ip: &str) -> bool {
-    let out = ns
-        .exec(&["nft", "list", "set", "inet", "tollguard", "banned_v4"])
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).contains(ip)
+fn journal_site(namespace: &str) -> Site {
+    let site = Site::new();
+    let config = format!(
+        "[daemon]\nstate_dir = \"{state}\"\nsocket = \"{sock}\"\nread_from = \"start\"\n\n\
+         [jail.ssh]\nlogs = []\n\
+         journal = {{ match = [\"SYSLOG_IDENTIFIER=sshd\"], namespace = \"{namespace}\" }}\n\
+         max_retry = 3\nfind_time = \"10m\"\nban_time = \"1h\"\n\n\
+         [jail.sip]\nenabled = false\n[jail.iax]\nenabled = false\n[jail.ami]\nenabled = false\n\
+         [jail.web]\nenabled = false\n[jail.ftp]\nenabled = false\n",
+        state = site.path("state").display(),
+        sock = site.path("tg.sock").display(),
+    );
+    site.write_config(&config);
+    site
 }
 
 /// The host's own /run/systemd and /var/log/journal never saw the test's journald.
@@ -346,9 +233,9 @@ fn journal_failures_ban_only_through_the_match_and_resume_after_the_cursor() {
     let pbx = Netns::new("jpbx").unwrap();
     let name = unique_name("a");
     in_private_mounts(|| {
-        let site = Site::new(&name);
+        let site = journal_site(&name);
         let journald = Journald::start(&name, site.path("journald.log"));
-        let daemon = site.start(&pbx);
+        let mut daemon = site.start(&pbx);
 
         // sshd's failure text from programs the match does not select: OpenSSH >= 9.8 logs as
         // sshd-session, which the detector would read; any local program can log as well.
@@ -373,13 +260,13 @@ fn journal_failures_ban_only_through_the_match_and_resume_after_the_cursor() {
         assert_eq!(first_ban["count"], 3, "{first_ban}");
 
         // Down: failures of a second address are logged while nobody reads.
-        site.stop(daemon);
+        site.stop(&mut daemon, Duration::from_secs(10));
         let cursor = std::fs::read_to_string(site.path("state/journal.cursor")).unwrap();
         assert!(cursor.starts_with("s="), "cursor {cursor:?}");
         for port in 5000..5003 {
             journald.send("sshd", &ssh_failure(SECOND, port));
         }
-        let daemon = site.start(&pbx);
+        let mut daemon = site.start(&pbx);
         assert!(
             wait_for(Duration::from_secs(10), || in_set(&pbx, SECOND)),
             "entries written while the daemon was down were not read\n{}",
@@ -400,7 +287,7 @@ fn journal_failures_ban_only_through_the_match_and_resume_after_the_cursor() {
             "the first ban is kept across the restart"
         );
         assert!(!in_set(&pbx, DECOY));
-        site.stop(daemon);
+        site.stop(&mut daemon, Duration::from_secs(10));
     });
     assert_host_untouched(&name);
 }
@@ -414,7 +301,7 @@ fn hostile_journal_messages_are_skipped_or_counted_never_misattributed() {
     let pbx = Netns::new("jhst").unwrap();
     let name = unique_name("h");
     in_private_mounts(|| {
-        let site = Site::new(&name);
+        let site = journal_site(&name);
         let journald = Journald::start(&name, site.path("journald.log"));
         // A damaged saved cursor (journalctl refuses it) must not keep the journal unread.
         std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700)
@@ -499,7 +386,7 @@ fn hostile_journal_messages_are_skipped_or_counted_never_misattributed() {
             "daemon died\n{}",
             site.logs()
         );
-        site.stop(daemon);
+        site.stop(&mut daemon, Duration::from_secs(10));
     });
     assert_host_untouched(&name);
 }
