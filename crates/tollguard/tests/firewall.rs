@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,22 +13,10 @@ use std::time::{Duration, Instant};
 
 use tg_testnet::{Link, Netns};
 
-const BIN: &str = env!("CARGO_BIN_EXE_tollguard");
-const PROBE_TIMEOUT: Duration = Duration::from_millis(400);
+mod support;
+use support::{in_ns, kill_and_reap, spawn_dnsmasq, BIN};
 
-/// Runs `f` on a thread that has entered `ns`'s network namespace; sockets it opens stay there.
-fn in_ns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let path = format!("/run/netns/{ns}");
-    std::thread::spawn(move || {
-        let file = std::fs::File::open(&path).expect("open netns");
-        // SAFETY: setns on a valid namespace fd changes only this thread's network namespace.
-        let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-        assert_eq!(rc, 0, "setns {path}: {}", std::io::Error::last_os_error());
-        f()
-    })
-    .join()
-    .expect("namespace thread")
-}
+const PROBE_TIMEOUT: Duration = Duration::from_millis(400);
 
 /// TCP and UDP listeners in one namespace. UDP datagrams starting with `probe` are echoed;
 /// every datagram is counted per source address.
@@ -776,25 +763,7 @@ impl Dns {
         let mut perms = std::fs::metadata(dir).unwrap().permissions();
         std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
         std::fs::set_permissions(dir, perms).unwrap();
-        let child = ns
-            .command(&[
-                "dnsmasq",
-                "--keep-in-foreground",
-                "--conf-file=/dev/null",
-                "--no-resolv",
-                "--no-hosts",
-                "--user=root",
-                "--pid-file",
-                "--port=5353",
-                "--listen-address=127.0.0.1",
-                "--bind-interfaces",
-                "--local-ttl=2",
-                &format!("--addn-hosts={}", hosts.display()),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("dnsmasq");
+        let child = spawn_dnsmasq(ns, &hosts, 5353);
         // Wait until it answers on TCP (its UDP socket is bound at the same moment).
         let t0 = Instant::now();
         while t0.elapsed() < Duration::from_secs(5)
@@ -817,8 +786,7 @@ impl Dns {
 
 impl Drop for Dns {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        kill_and_reap(&mut self.child);
     }
 }
 
