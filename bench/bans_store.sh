@@ -29,27 +29,28 @@ done
 
 # A restart's or a flood's big batch: BULK bans recorded in one transaction (new addresses, then
 # the same addresses again, each replacing its ban), and the daemon's start-up read of every
-# history and running ban (history_pages, pages of 2,000).
+# history and running ban (history_pages, pages of 2,000), and the restore's listing of every
+# running ban (active_bans, sorted by start).
 BULK=${BULK:-100000}
 RUNS=${RUNS:-5}
 builds=(this)
 [[ -n ${BASELINE_CLI:-} ]] && builds=(baseline this)
 printf '\n%s bans in one batch, synchronous = NORMAL, ms (%s runs per build)\n\n' "$BULK" "$RUNS"
-printf '| %-8s | %-6s | %10s | %12s | %12s |\n' build run "record new" "record again" "read history"
-printf '|%s|%s|%s|%s|%s|\n' "----------" "--------" "------------" "--------------" "--------------"
+printf '| %-8s | %-6s | %10s | %12s | %12s | %11s |\n' build run "record new" "record again" "read history" "list active"
+printf '|%s|%s|%s|%s|%s|%s|\n' "----------" "--------" "------------" "--------------" "--------------" "-------------"
 for run in $(seq "$RUNS"); do
   for build in "${builds[@]}"; do
     cli=$CLI
     [[ $build == baseline ]] && cli=$BASELINE_CLI
     rm -f "$WORK"/bulk.db*
-    # "new X replace Y history Z rows N"
-    read -r _ new _ again _ hist _ _ < <("$cli" bulk "$WORK/bulk.db" "$BULK")
-    printf '| %-8s | %-6s | %10s | %12s | %12s |\n' "$build" "$run" "$new" "$again" "$hist"
-    echo "$build $new $again $hist" >>"$WORK/bulk.txt"
+    # "new X replace Y history Z rows N active A bans M"
+    read -r _ new _ again _ hist _ _ _ active _ _ < <("$cli" bulk "$WORK/bulk.db" "$BULK")
+    printf '| %-8s | %-6s | %10s | %12s | %12s | %11s |\n' "$build" "$run" "$new" "$again" "$hist" "$active"
+    echo "$build $new $again $hist $active" >>"$WORK/bulk.txt"
   done
 done
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 for build in "${builds[@]}"; do
   col() { awk -v b="$build" -v c="$1" '$1 == b { print $c }' "$WORK/bulk.txt" | median; }
-  printf '| %-8s | %-6s | %10s | %12s | %12s |\n' "$build" median "$(col 2)" "$(col 3)" "$(col 4)"
+  printf '| %-8s | %-6s | %10s | %12s | %12s | %11s |\n' "$build" median "$(col 2)" "$(col 3)" "$(col 4)" "$(col 5)"
 done

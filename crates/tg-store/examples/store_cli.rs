@@ -5,7 +5,8 @@
 //!                                   once its transaction has committed
 //! store_cli latency DB N full|normal  commit N one-ban batches; print p50/p99/max in ms
 //! store_cli bulk DB N               record N bans in one batch, then again (each replaces
-//!                                   one), then read the history back in pages; print ms
+//!                                   one), then read the history back in pages, then list the
+//!                                   active bans; print ms
 //! ```
 
 use std::io::Write;
@@ -87,7 +88,13 @@ fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
             let t = Instant::now();
             let rows = reader.history_pages(0, 2_000, &mut |_| true)?;
             let read = t.elapsed().as_secs_f64() * 1000.0;
-            println!("new {first:.1} replace {again:.1} history {read:.1} rows {rows}");
+            // The restart's restore reads every running ban (sorted by start) this way.
+            let t = Instant::now();
+            let active = store.active_bans(0)?.len();
+            let listed = t.elapsed().as_secs_f64() * 1000.0;
+            println!(
+                "new {first:.1} replace {again:.1} history {read:.1} rows {rows} active {listed:.1} bans {active}"
+            );
             Ok(())
         }
         _ => Err("usage: record-loop DB N | latency DB N full|normal | bulk DB N".into()),
