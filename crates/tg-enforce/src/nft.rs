@@ -36,8 +36,8 @@ use crate::{unique_ips, unique_orders, BanOrder, EnforceError, Enforcer};
 const EXPIRY_SLACK: Duration = Duration::from_secs(2);
 
 /// The most addresses one `restore` transaction carries, so that other bans can slip in
-/// between two transactions of a large restore (3–5 ms each, measured by bench/bans_batch.sh).
-pub const RESTORE_CHUNK: usize = 2000;
+/// between two transactions of a large restore (about 1 ms each quiet, a few ms with a busy `nft monitor` listening).
+pub const RESTORE_CHUNK: usize = 500;
 
 /// Bans as nftables set elements with timeouts.
 #[derive(Debug)]
