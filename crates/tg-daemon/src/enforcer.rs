@@ -1,13 +1,16 @@
 //! The enforcer thread: owns the store connection and the kernel enforcer, applies bans in
-//! batches — store first, kernel second, so `kill -9` at any moment loses no ban.
+//! batches, and `kill -9` at any moment loses no ban.
 //!
-//! A mass batch (a botnet, a restart's backlog: [`PARALLEL_FROM`] bans or more, none of them a
-//! manual ban awaiting its reply) writes the store and the kernel at the same time instead, on
-//! two threads, because the two take about as long and waiting for one before starting the
-//! other doubles the time to the last ban. That keeps the guarantee: the file positions that
-//! cover the batch's lines are committed only in the store transaction, so a kill before that
-//! commit makes the restart read those lines again and decide the same bans again, and a ban
-//! that reached the kernel first stays there (set elements outlive the process).
+//! Bans decided from log lines go to the kernel first and to the store right after (a mass
+//! batch — a botnet, a restart's backlog: [`PARALLEL_FROM`] bans or more — to both at the same
+//! time, on two threads, since the two take about as long). The kernel comes first because it
+//! is what protects, and because a store write now and then waits for a WAL checkpoint's
+//! fsync, which must not sit in an attacker's reaction time. The guarantee holds because the
+//! file positions that cover the batch's lines are committed only in its store transaction: a
+//! kill before that commit makes the restart read those lines again and decide the same bans
+//! again, and a ban that reached the kernel stays there (set elements outlive the process).
+//! A manual ban (`tollguard ban`, no log line behind it) is stored first and answered only
+//! once it is in both.
 //!
 //! Batching costs no latency: the thread takes every ban already queued (all that arrived while
 //! the previous batch was being applied), writes them in one store transaction and one kernel
@@ -45,8 +48,10 @@ pub const PARALLEL_FROM: usize = 512;
 /// How a batch reaches the store and the kernel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Order {
-    /// The store transaction commits before the kernel transaction starts.
+    /// The store transaction commits before the kernel transaction starts (manual bans).
     StoreFirst,
+    /// The kernel transaction, then the store's (bans decided from log lines).
+    KernelFirst,
     /// Both at once, on two threads (mass batches; see the module docs).
     Concurrent,
 }
@@ -152,10 +157,12 @@ impl EnforcerTask {
             if !batch.is_empty() {
                 // A manual ban is answered "done" only once it is both stored and in the kernel,
                 // in that order.
-                let mode = if replies.is_empty() && batch.len() >= PARALLEL_FROM {
+                let mode = if !replies.is_empty() {
+                    Order::StoreFirst
+                } else if batch.len() >= PARALLEL_FROM {
                     Order::Concurrent
                 } else {
-                    Order::StoreFirst
+                    Order::KernelFirst
                 };
                 let result = self.apply(&batch, mode);
                 self.stats
@@ -255,6 +262,17 @@ impl EnforcerTask {
                 // Conntrack clean-up happens off this path (tg-enforce).
                 let applied = self.enforcer.ban(&orders);
                 (stored, store_time, applied, t1.elapsed())
+            }
+            Order::KernelFirst => {
+                let t1 = Instant::now();
+                let applied = self.enforcer.ban(&orders);
+                let kernel_time = t1.elapsed();
+                let t0 = Instant::now();
+                let stored = self
+                    .store
+                    .record(&records, &positions)
+                    .map_err(|e| e.to_string());
+                (stored, t0.elapsed(), applied, kernel_time)
             }
             Order::Concurrent => {
                 let store = &mut self.store;
@@ -488,7 +506,7 @@ mod tests {
     }
 
     #[test]
-    fn bans_are_stored_before_the_kernel_sees_them_and_queued_ones_batch() {
+    fn decided_bans_reach_the_kernel_first_then_the_store_with_their_positions() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("state.db");
         let store = SqliteStore::open(&db).unwrap();
@@ -505,6 +523,15 @@ mod tests {
             dir.path().join("journal.cursor"),
         );
         let (tx, rx) = mpsc::channel();
+        let position = FilePosition {
+            path: "/var/log/asterisk/messages".into(),
+            dev: 1,
+            inode: 2,
+            offset: 777,
+            head_hash: 3,
+        };
+        tx.send(EnforceMsg::Positions(vec![position.clone()], None))
+            .unwrap();
         // 500 decisions queued before the thread starts: one batch.
         for i in 0..500 {
             stats.queued_bans.fetch_add(1, Ordering::Relaxed);
@@ -520,7 +547,17 @@ mod tests {
         stopped.recv_timeout(Duration::from_secs(10)).unwrap();
         thread.join().unwrap();
         let seen = seen.lock().unwrap();
-        assert_eq!(*seen, vec![(500, true)], "one batch, stored first");
+        assert_eq!(
+            *seen,
+            vec![(500, false)],
+            "one batch, in the kernel before the store"
+        );
+        let mut store = SqliteStore::open(&db).unwrap();
+        assert_eq!(
+            store.load_positions().unwrap(),
+            vec![position],
+            "the positions committed with the bans"
+        );
         assert_eq!(
             stats.queued_bans.load(Ordering::Relaxed),
             0,

@@ -5,7 +5,7 @@
 //! - [`pipeline`]: the detection thread (followers, detectors, jails); it reads from the first
 //!   millisecond while the store's history arrives in the background, looking new addresses up
 //!   in the store until it has;
-//! - [`enforcer`]: the enforcer thread (store first, kernel second, batched);
+//! - [`enforcer`]: the enforcer thread (kernel and store, batched; positions commit with bans);
 //! - [`control`] and [`protocol`]: the control socket and its line-delimited JSON;
 //! - [`trusted`]: configured, resolved and own addresses, never banned;
 //! - [`calls`]: the AMI live call guard and the alert notifier (tg-calls) on one tokio thread;

@@ -7,7 +7,8 @@
 //! enforcer.init()?;                                            // table, sets, chains; keeps bans
 //! tg_enforce::reconcile(&mut store, enforcer.as_mut(), now_ms)?; // store → kernel, one batch
 //! // or reconcile_in_chunks(.., 1000, &mut |e| { /* ban what queued up */ Ok(()) })
-//! // per batch of decisions: store.record(&bans, &positions) FIRST (tg-store docs), then
+//! // per batch of decisions: enforcer.ban, and store.record(&bans, &positions) committing the
+//! // positions only with their bans (either order: tg-store docs, "Durability"):
 //! enforcer.ban(&[BanOrder { ip, secs }])?;                    // one transaction; conntrack after
 //! enforcer.unban(&[ip])?;                                      // absent addresses are fine
 //! enforcer.list()?;                                            // (ip, seconds left)
@@ -41,13 +42,12 @@
 //!   ([`ipset::MAX_TIMEOUT_SECS`]). An IPv4-mapped IPv6 address is banned as IPv4.
 //!
 //! # Ordering and `kill -9`
-//! The caller records a batch in the store (one committed transaction) *before* calling
-//! `ban`; on start it calls `init` then [`reconcile`]. A kill between the two leaves the ban in
-//! the store, and reconcile re-adds it; a kill after both leaves it in the kernel, where it
-//! outlives the process anyway. See the tg-store docs for the whole walk-through. (The daemon
-//! writes a mass batch to the store and the kernel at the same time; that stays safe because
-//! the file positions covering its lines commit only with the store transaction, so a kill
-//! before it makes the restart decide those bans again: `tg_daemon::enforcer`.)
+//! The caller records a batch in the store in one transaction together with the file positions
+//! past the lines that caused it, and calls `ban` before or after that commit; on start it
+//! calls `init` then [`reconcile`]. A kill before the commit makes the restart read the lines
+//! again and decide the bans again; after it, reconcile re-adds what the kernel lost; bans in
+//! the kernel outlive the process anyway. The tg-store docs walk through every moment; the
+//! daemon's order is in `tg_daemon::enforcer`.
 //!
 //! # Safety of the calls
 //! nftables bans, restores and unbans are netlink messages built in the process from [`IpAddr`]

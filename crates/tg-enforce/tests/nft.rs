@@ -140,7 +140,7 @@ fn flush_ruleset_then_reconcile_restores_and_drops_expired() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("state.db");
     let db = db.to_str().unwrap();
-    // Store first, then the kernel — the daemon's order.
+    // Store first, then the kernel — the order of a manual ban.
     enforce(
         &net.pbx,
         &[

@@ -19,18 +19,19 @@
 //!
 //! # Durability: `kill -9` loses no ban
 //! The rules for the caller:
-//! 1. **store first, kernel second**: `record_bans` commits (one transaction per batch) before
-//!    the enforcer puts the batch into the kernel, and on every start the daemon runs
-//!    `tg_enforce::reconcile`, which re-adds every active ban of the store that is missing from
-//!    the kernel;
-//! 2. **a position never gets ahead of the bans**: a follower position is saved in the same
+//! 1. **a position never gets ahead of the bans**: a follower position is saved in the same
 //!    transaction as the bans of the lines before it ([`Store::record`]) or after them, never
-//!    before — otherwise a kill between the two skips the lines whose ban was not recorded.
+//!    before — otherwise a kill between the two skips the lines whose ban was not recorded;
+//! 2. **reconcile on every start**: the daemon runs `tg_enforce::reconcile`, which re-adds every
+//!    active ban of the store that is missing from the kernel.
 //!
-//! Walking through a kill at each moment:
-//! - before the commit: the ban never existed anywhere; the log lines that caused it are after
-//!   the last saved file position, so the restarted daemon reads them again and bans again;
-//! - after the commit, before the kernel: the store has it, reconcile re-adds it at start;
+//! The kernel write may then come before the commit (the daemon does that for bans decided from
+//! log lines, so a slow commit never delays protection) or after it (manual bans, which have no
+//! lines to be read again). Walking through a kill at each moment:
+//! - before the commit: the store has neither the ban nor the position past its lines, so the
+//!   restarted daemon reads those lines again and decides the ban again (a kernel that already
+//!   had it keeps it meanwhile); a manual ban, stored first, was not confirmed yet;
+//! - after the commit: the store has it, and reconcile re-adds it if the kernel lost it;
 //! - after both: the kernel still has it (bans live in the kernel, not in the process), and
 //!   reconcile leaves it alone.
 //!
