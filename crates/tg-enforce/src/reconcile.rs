@@ -62,9 +62,12 @@ fn pending(store: &mut dyn Store, now_ms: i64) -> Result<(Vec<BanOrder>, usize),
         .iter()
         .map(|b| {
             let left_ms = u64::try_from(b.until_ms.saturating_sub(now_ms)).unwrap_or(0);
+            // Never longer than the ban itself: a ban recorded after `now_ms` was taken (the
+            // daemon bans while it restores) would otherwise come back a second too long.
+            let length_ms = u64::try_from(b.until_ms.saturating_sub(b.since_ms)).unwrap_or(0);
             BanOrder {
                 ip: b.ip,
-                secs: left_ms.div_ceil(1000).max(1),
+                secs: left_ms.min(length_ms).div_ceil(1000).max(1),
             }
         })
         .collect();
@@ -141,6 +144,27 @@ mod tests {
                 secs: 61
             }]
         );
+    }
+
+    #[test]
+    fn a_ban_recorded_after_the_restore_began_comes_back_no_longer_than_it_is() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut store = SqliteStore::open(&tmp.path().join("state.db")).unwrap();
+        // Banned for exactly 4 h, half a second after the restore took its `now`.
+        store
+            .record_bans(&[BanRecord {
+                ip: "198.51.100.9".parse().unwrap(),
+                jail: "sip".into(),
+                since_ms: 1_000_500,
+                until_ms: 1_000_500 + 14_400_000,
+                reason: "x".into(),
+                count: 3,
+                ban_number: 3,
+            }])
+            .unwrap();
+        let mut enforcer = Recorder::default();
+        reconcile(&mut store, &mut enforcer, 1_000_000).unwrap();
+        assert_eq!(enforcer.restored[0].secs, 14_400, "not 14,401");
     }
 
     #[test]
