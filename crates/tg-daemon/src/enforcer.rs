@@ -505,70 +505,16 @@ mod tests {
         }
     }
 
-    #[test]
-    fn decided_bans_reach_the_kernel_first_then_the_store_with_their_positions() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("state.db");
-        let store = SqliteStore::open(&db).unwrap();
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let witness = Witness {
-            db: db.clone(),
-            seen: Arc::clone(&seen),
-        };
-        let stats = Arc::new(Stats::default());
-        let task = EnforcerTask::new(
-            Box::new(store),
-            Box::new(witness),
-            Arc::clone(&stats),
-            dir.path().join("journal.cursor"),
-        );
-        let (tx, rx) = mpsc::channel();
-        let position = FilePosition {
-            path: "/var/log/asterisk/messages".into(),
-            dev: 1,
-            inode: 2,
-            offset: 777,
-            head_hash: 3,
-        };
-        tx.send(EnforceMsg::Positions(vec![position.clone()], None))
-            .unwrap();
-        // 500 decisions queued before the thread starts: one batch.
-        for i in 0..500 {
-            stats.queued_bans.fetch_add(1, Ordering::Relaxed);
-            tx.send(EnforceMsg::Ban(request(i))).unwrap();
-        }
-        let thread = std::thread::spawn(move || task.run(rx));
-        let (done, wait) = mpsc::channel();
-        tx.send(EnforceMsg::List(done)).unwrap();
-        let listed = wait.recv_timeout(Duration::from_secs(10)).unwrap().unwrap();
-        assert_eq!(listed.len(), 500);
-        let (stop, stopped) = mpsc::channel();
-        tx.send(EnforceMsg::Stop(stop)).unwrap();
-        stopped.recv_timeout(Duration::from_secs(10)).unwrap();
-        thread.join().unwrap();
-        let seen = seen.lock().unwrap();
-        assert_eq!(
-            *seen,
-            vec![(500, false)],
-            "one batch, in the kernel before the store"
-        );
-        let mut store = SqliteStore::open(&db).unwrap();
-        assert_eq!(
-            store.load_positions().unwrap(),
-            vec![position],
-            "the positions committed with the bans"
-        );
-        assert_eq!(
-            stats.queued_bans.load(Ordering::Relaxed),
-            0,
-            "nothing left queued for the restore to wait on"
-        );
-        assert_eq!(Stats::get(&stats.bans_applied), 500);
-        assert_eq!(Stats::get(&stats.ban_batches), 1);
+    /// An enforcer task over a fresh store and a [`Witness`] kernel.
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        db: PathBuf,
+        seen: Arc<Mutex<Vec<(usize, bool)>>>,
+        stats: Arc<Stats>,
+        task: EnforcerTask,
     }
 
-    #[test]
-    fn a_mass_batch_is_stored_with_its_positions_and_banned_at_once() {
+    fn fixture() -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("state.db");
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -583,51 +529,103 @@ mod tests {
             Arc::clone(&stats),
             dir.path().join("journal.cursor"),
         );
-        let (tx, rx) = mpsc::channel();
-        let n = PARALLEL_FROM as u32 * 3;
-        let position = FilePosition {
+        Fixture {
+            _dir: dir,
+            db,
+            seen,
+            stats,
+            task,
+        }
+    }
+
+    fn position(offset: u64) -> FilePosition {
+        FilePosition {
             path: "/var/log/asterisk/messages".into(),
             dev: 1,
             inode: 2,
-            offset: 4096,
+            offset,
             head_hash: 3,
-        };
-        tx.send(EnforceMsg::Positions(vec![position.clone()], None))
-            .unwrap();
-        for i in 0..n {
-            tx.send(EnforceMsg::Ban(request(i))).unwrap();
         }
+    }
+
+    /// Runs `task` over what `tx` already holds, calls `during` with the running thread's
+    /// sender, then stops it and waits for it.
+    fn run_then_stop(
+        task: EnforcerTask,
+        tx: Sender<EnforceMsg>,
+        rx: Receiver<EnforceMsg>,
+        during: impl FnOnce(&Sender<EnforceMsg>),
+    ) {
         let thread = std::thread::spawn(move || task.run(rx));
+        during(&tx);
         let (stop, stopped) = mpsc::channel();
         tx.send(EnforceMsg::Stop(stop)).unwrap();
         stopped.recv_timeout(Duration::from_secs(30)).unwrap();
         thread.join().unwrap();
+    }
 
-        let seen = seen.lock().unwrap();
+    #[test]
+    fn decided_bans_reach_the_kernel_first_then_the_store_with_their_positions() {
+        let f = fixture();
+        let (tx, rx) = mpsc::channel();
+        tx.send(EnforceMsg::Positions(vec![position(777)], None))
+            .unwrap();
+        // 500 decisions queued before the thread starts: one batch.
+        for i in 0..500 {
+            f.stats.queued_bans.fetch_add(1, Ordering::Relaxed);
+            tx.send(EnforceMsg::Ban(request(i))).unwrap();
+        }
+        run_then_stop(f.task, tx, rx, |tx| {
+            let (done, wait) = mpsc::channel();
+            tx.send(EnforceMsg::List(done)).unwrap();
+            let listed = wait.recv_timeout(Duration::from_secs(10)).unwrap().unwrap();
+            assert_eq!(listed.len(), 500);
+        });
+        assert_eq!(
+            *f.seen.lock().unwrap(),
+            vec![(500, false)],
+            "one batch, in the kernel before the store"
+        );
+        let mut store = SqliteStore::open(&f.db).unwrap();
+        assert_eq!(
+            store.load_positions().unwrap(),
+            vec![position(777)],
+            "the positions committed with the bans"
+        );
+        assert_eq!(
+            f.stats.queued_bans.load(Ordering::Relaxed),
+            0,
+            "nothing left queued for the restore to wait on"
+        );
+        assert_eq!(Stats::get(&f.stats.bans_applied), 500);
+        assert_eq!(Stats::get(&f.stats.ban_batches), 1);
+    }
+
+    #[test]
+    fn a_mass_batch_is_stored_with_its_positions_and_banned_at_once() {
+        let f = fixture();
+        let (tx, rx) = mpsc::channel();
+        let n = PARALLEL_FROM as u32 * 3;
+        tx.send(EnforceMsg::Positions(vec![position(4096)], None))
+            .unwrap();
+        for i in 0..n {
+            tx.send(EnforceMsg::Ban(request(i))).unwrap();
+        }
+        run_then_stop(f.task, tx, rx, |_| {});
+
+        let seen = f.seen.lock().unwrap();
         assert_eq!(seen.len(), 1, "one kernel batch: {seen:?}");
         assert_eq!(seen[0].0, n as usize);
-        let mut store = SqliteStore::open(&db).unwrap();
+        let mut store = SqliteStore::open(&f.db).unwrap();
         assert_eq!(store.active_bans(now_ms()).unwrap().len(), n as usize);
-        assert_eq!(store.load_positions().unwrap(), vec![position]);
-        assert_eq!(Stats::get(&stats.bans_applied), u64::from(n));
-        assert_eq!(Stats::get(&stats.ban_errors), 0);
+        assert_eq!(store.load_positions().unwrap(), vec![position(4096)]);
+        assert_eq!(Stats::get(&f.stats.bans_applied), u64::from(n));
+        assert_eq!(Stats::get(&f.stats.ban_errors), 0);
     }
 
     #[test]
     fn a_manual_ban_in_a_mass_batch_is_stored_before_the_kernel_sees_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("state.db");
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let witness = Witness {
-            db: db.clone(),
-            seen: Arc::clone(&seen),
-        };
-        let task = EnforcerTask::new(
-            Box::new(SqliteStore::open(&db).unwrap()),
-            Box::new(witness),
-            Arc::new(Stats::default()),
-            dir.path().join("journal.cursor"),
-        );
+        let f = fixture();
         let (tx, rx) = mpsc::channel();
         let n = PARALLEL_FROM as u32 * 2;
         for i in 0..n {
@@ -635,35 +633,21 @@ mod tests {
         }
         let (reply, answer) = mpsc::channel();
         tx.send(EnforceMsg::BanAndReply(request(n), reply)).unwrap();
-        let thread = std::thread::spawn(move || task.run(rx));
-        answer
-            .recv_timeout(Duration::from_secs(30))
-            .unwrap()
-            .unwrap();
-        let (stop, stopped) = mpsc::channel();
-        tx.send(EnforceMsg::Stop(stop)).unwrap();
-        stopped.recv_timeout(Duration::from_secs(30)).unwrap();
-        thread.join().unwrap();
-        assert_eq!(*seen.lock().unwrap(), vec![(n as usize + 1, true)]);
+        run_then_stop(f.task, tx, rx, |_| {
+            answer
+                .recv_timeout(Duration::from_secs(30))
+                .unwrap()
+                .unwrap();
+        });
+        assert_eq!(*f.seen.lock().unwrap(), vec![(n as usize + 1, true)]);
     }
 
     #[test]
     fn each_ban_of_a_small_batch_is_announced_and_a_mass_ban_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("state.db");
-        let witness = Witness {
-            db: db.clone(),
-            seen: Arc::new(Mutex::new(Vec::new())),
-        };
+        let f = fixture();
         let (sender, mut notices) = tg_calls::alert::channel(64);
         let slot: AlertSlot = Arc::new(Mutex::new(Some(sender)));
-        let mut task = EnforcerTask::new(
-            Box::new(SqliteStore::open(&db).unwrap()),
-            Box::new(witness),
-            Arc::new(Stats::default()),
-            dir.path().join("journal.cursor"),
-        )
-        .with_alerts(Arc::clone(&slot));
+        let mut task = f.task.with_alerts(Arc::clone(&slot));
 
         task.apply(&[request(0), request(1)], Order::StoreFirst)
             .unwrap();
