@@ -23,25 +23,7 @@ fn enter(ns: &str) {
 }
 
 fn dnsmasq(ns: &Netns, hosts: &Path) -> Child {
-    let child = ns
-        .command(&[
-            "dnsmasq",
-            "--keep-in-foreground",
-            "--conf-file=/dev/null",
-            "--no-resolv",
-            "--no-hosts",
-            "--user=root",
-            "--pid-file",
-            "--port=5354",
-            "--listen-address=127.0.0.1",
-            "--bind-interfaces",
-            "--local-ttl=2",
-            &format!("--addn-hosts={}", hosts.display()),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let child = ns.spawn_dnsmasq(hosts, 5354).unwrap();
     std::thread::sleep(Duration::from_millis(300));
     child
 }

@@ -95,6 +95,34 @@ impl Netns {
         c.args(["netns", "exec", &self.name]).args(argv);
         c
     }
+
+    /// Starts a dnsmasq inside the namespace, in the foreground, answering names from the
+    /// hosts file `hosts` (and nothing else: no upstream, no /etc/hosts) on 127.0.0.1:`port`
+    /// with a TTL of 2 s, so tests can watch a name change. The caller owns the child (it also
+    /// dies with the namespace).
+    pub fn spawn_dnsmasq(
+        &self,
+        hosts: &std::path::Path,
+        port: u16,
+    ) -> io::Result<std::process::Child> {
+        self.command(&[
+            "dnsmasq",
+            "--keep-in-foreground",
+            "--conf-file=/dev/null",
+            "--no-resolv",
+            "--no-hosts",
+            "--user=root",
+            "--pid-file",
+            &format!("--port={port}"),
+            "--listen-address=127.0.0.1",
+            "--bind-interfaces",
+            "--local-ttl=2",
+            &format!("--addn-hosts={}", hosts.display()),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+    }
 }
 
 impl Drop for Netns {

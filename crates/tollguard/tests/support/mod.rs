@@ -92,26 +92,9 @@ impl Drop for Reaped {
     }
 }
 
-/// A dnsmasq in `ns` answering from `hosts` on 127.0.0.1:`port`, TTL 2 s, in the foreground.
+/// A dnsmasq in `ns` answering from `hosts` on 127.0.0.1:`port` ([`Netns::spawn_dnsmasq`]).
 pub fn spawn_dnsmasq(ns: &Netns, hosts: &Path, port: u16) -> Child {
-    ns.command(&[
-        "dnsmasq",
-        "--keep-in-foreground",
-        "--conf-file=/dev/null",
-        "--no-resolv",
-        "--no-hosts",
-        "--user=root",
-        "--pid-file",
-        &format!("--port={port}"),
-        "--listen-address=127.0.0.1",
-        "--bind-interfaces",
-        "--local-ttl=2",
-        &format!("--addn-hosts={}", hosts.display()),
-    ])
-    .stdout(Stdio::null())
-    .stderr(Stdio::null())
-    .spawn()
-    .expect("dnsmasq")
+    ns.spawn_dnsmasq(hosts, port).expect("dnsmasq")
 }
 
 /// A daemon's site: `tollguard.toml`, state, socket and one stderr log per start, all in a
