@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 
-use tg_model::{Finding, Kind, Service};
+use tg_model::{AttemptPart, Finding, Kind, Service};
 
 /// Longest AMI line accepted.
 pub const MAX_LINE: usize = 8 * 1024;
@@ -160,6 +160,8 @@ pub struct SecurityEvent {
     pub port: u16,
     /// `UDP`, `TCP`, `TLS`, `WS`, `WSS` or empty.
     pub transport: String,
+    /// Where it stands in its attempt (the same as the event's line in Asterisk's security log).
+    pub attempt: Option<AttemptPart>,
 }
 
 impl SecurityEvent {
@@ -170,26 +172,9 @@ impl SecurityEvent {
             service: self.service,
             kind: self.kind,
             ip: self.ip,
-            attempt: None,
+            attempt: self.attempt,
         }
     }
-}
-
-/// The jail kind of a security event; `None` for informational ones.
-pub fn security_kind(event: &str) -> Option<Kind> {
-    Some(match event {
-        "InvalidAccountID" => Kind::UnknownAccount,
-        "InvalidPassword" | "ChallengeResponseFailed" => Kind::AuthFailure,
-        "FailedACL" => Kind::AclDenied,
-        "RequestBadFormat"
-        | "RequestNotAllowed"
-        | "RequestNotSupported"
-        | "AuthMethodNotAllowed"
-        | "InvalidTransport"
-        | "UnexpectedAddress" => Kind::BadRequest,
-        "SessionLimit" | "MemoryLimit" | "LoadAverageLimit" => Kind::Flood,
-        _ => return None,
-    })
 }
 
 /// Parses `IPV4/UDP/203.0.113.5/5060` (transport may be absent: `IPV4/203.0.113.5/5060`).
@@ -248,8 +233,25 @@ pub fn parse_event_tv(text: &str) -> Option<i64> {
 /// no valid `RemoteAddress`.
 pub fn security_event(msg: &Message, now_ms: i64) -> Option<SecurityEvent> {
     let event = msg.event()?;
-    let kind = security_kind(event)?;
+    let field = |name| msg.get(name).unwrap_or("");
+    // The same kind and attempt as the event's line in Asterisk's security log, so the jails
+    // count the two (and the line's copy in a second file) as one attempt.
+    let kind = tg_detect::security_event_kind(event.as_bytes(), field("ACLName").as_bytes())?;
     let (ip, port, transport) = parse_remote_address(msg.get("RemoteAddress")?)?;
+    let digest = match field("Response") {
+        "" => field("ReceivedHash"),
+        r => r,
+    };
+    let attempt = tg_detect::security_event_attempt(&tg_detect::SecurityEventFields {
+        service: field("Service").as_bytes(),
+        event: event.as_bytes(),
+        kind,
+        event_tv: field("EventTV").as_bytes(),
+        account: field("AccountID").as_bytes(),
+        session: field("SessionID").as_bytes(),
+        port,
+        digest: digest.as_bytes(),
+    });
     let service = match msg.get("Service").unwrap_or("") {
         "AMI" => Service::Ami,
         "IAX2" => Service::Iax,
@@ -269,6 +271,7 @@ pub fn security_event(msg: &Message, now_ms: i64) -> Option<SecurityEvent> {
         ip,
         port,
         transport,
+        attempt,
     })
 }
 

@@ -82,6 +82,11 @@ fn ipv4(s: &[u8]) -> Option<Ipv4Addr> {
 
 /// An address with an optional or mandatory port, as `mode` says.
 pub(crate) fn host_port(s: &[u8], mode: Port) -> Option<IpAddr> {
+    endpoint(s, mode).map(|(ip, _)| ip)
+}
+
+/// [`host_port`] with the port, when the text has one.
+pub(crate) fn endpoint(s: &[u8], mode: Port) -> Option<(IpAddr, Option<u16>)> {
     if s.len() > MAX_ADDR_LEN + 8 {
         return None;
     }
@@ -91,41 +96,49 @@ pub(crate) fn host_port(s: &[u8], mode: Port) -> Option<IpAddr> {
         let after = &rest[close + 1..];
         if !inner.contains(&b':') {
             // `[1.2.3.4]:port` appears in fail2ban's PJSIP sample; accept it.
-            if !after.is_empty() && port(after.strip_prefix(b":")?).is_none() {
-                return None;
+            if after.is_empty() {
+                return Some((ip(inner)?, None));
             }
-            return ip(inner);
+            let p = port(after.strip_prefix(b":")?)?;
+            return Some((ip(inner)?, Some(p)));
         }
         return match after {
-            [] if mode != Port::Always => ip(inner),
-            [b':', p @ ..] if port(p).is_some() => ip(inner),
+            [] if mode != Port::Always => Some((ip(inner)?, None)),
+            [b':', p @ ..] => {
+                let p = port(p)?;
+                Some((ip(inner)?, Some(p)))
+            }
             _ => None,
         };
     }
     if mode == Port::Never {
-        return ip(s);
+        return Some((ip(s)?, None));
     }
     let Some(first) = memchr::memchr(b':', s) else {
-        return if mode == Port::Optional { ip(s) } else { None };
+        return if mode == Port::Optional {
+            Some((ip(s)?, None))
+        } else {
+            None
+        };
     };
     let last = memchr::memrchr(b':', s).unwrap_or(first);
     if first == last {
         // One colon: `v4:port`.
-        port(&s[last + 1..])?;
+        let p = port(&s[last + 1..])?;
         let v4 = ip(&s[..last])?;
-        return v4.is_ipv4().then_some(v4);
+        return v4.is_ipv4().then_some((v4, Some(p)));
     }
     if mode == Port::Optional {
         // A bare IPv6 never carries a port in this style.
-        return ip(s);
+        return Some((ip(s)?, None));
     }
-    port(&s[last + 1..])?;
-    ip(&s[..last])
+    let p = port(&s[last + 1..])?;
+    Some((ip(&s[..last])?, Some(p)))
 }
 
 /// A security-event address: `IPV4/UDP/1.2.3.4/5060`, `IPV6/TLS/2001:db8::1/5061`, or without
-/// the transport segment (`IPV4/1.2.3.4/5060`).
-pub(crate) fn security_addr(s: &[u8]) -> Option<IpAddr> {
+/// the transport segment (`IPV4/1.2.3.4/5060`), with its port.
+pub(crate) fn security_endpoint(s: &[u8]) -> Option<(IpAddr, u16)> {
     let (family, rest) = if let Some(r) = s.strip_prefix(b"IPV4/") {
         (4, r)
     } else if let Some(r) = s.strip_prefix(b"IPV6/") {
@@ -134,7 +147,7 @@ pub(crate) fn security_addr(s: &[u8]) -> Option<IpAddr> {
         return None;
     };
     let last = memchr::memrchr(b'/', rest)?;
-    port(&rest[last + 1..])?;
+    let p = port(&rest[last + 1..])?;
     let head = &rest[..last];
     let addr = match memchr::memchr(b'/', head) {
         Some(t) => {
@@ -151,7 +164,7 @@ pub(crate) fn security_addr(s: &[u8]) -> Option<IpAddr> {
     if family == 4 && !parsed.is_ipv4() {
         return None;
     }
-    Some(parsed)
+    Some((parsed, p))
 }
 
 /// A decimal port 0–65535 with no sign or spaces.
@@ -172,6 +185,10 @@ mod tests {
 
     fn a(s: &str) -> IpAddr {
         s.parse().unwrap()
+    }
+
+    fn security_addr(s: &[u8]) -> Option<IpAddr> {
+        security_endpoint(s).map(|(ip, _)| ip)
     }
 
     #[test]

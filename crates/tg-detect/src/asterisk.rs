@@ -11,16 +11,13 @@ use crate::find::{self, Fixed};
 use tg_model::{Kind, Service};
 
 use crate::addr::{self, Port};
+use crate::attempt;
 use crate::envelope::{self, Asterisk};
 use crate::security;
 use crate::verdict::{Candidates, Verdict};
 
-/// Attempt-key domains (see `Hit::attempt`).
-pub(crate) const ATTEMPT_SIP_CALLID: u8 = b'P';
-pub(crate) const ATTEMPT_AMI_USER: u8 = b'A';
-
 /// Dispatches on the module that wrote the line.
-pub(crate) fn detect<'a>(a: &Asterisk<'a>) -> Verdict<'a> {
+pub(crate) fn detect<'a>(a: &Asterisk<'a>) -> Verdict {
     // Attack lines are NOTICE, WARNING, SECURITY (and ERROR in some patched builds); the chatty
     // VERBOSE/DEBUG/DTMF lines are turned away before looking at the module.
     if !envelope::is_attack_level(a.level) {
@@ -40,7 +37,7 @@ pub(crate) fn detect<'a>(a: &Asterisk<'a>) -> Verdict<'a> {
     }
 }
 
-fn chan_sip(m: &[u8]) -> Verdict<'_> {
+fn chan_sip(m: &[u8]) -> Verdict {
     if m.starts_with(b"Registration from '") {
         return sip_registration(m);
     }
@@ -72,9 +69,10 @@ const CALLID: &[u8] = b"' (callid: ";
 static TO_EXTENSION: Fixed = Fixed::new(b") to extension '");
 static REJECTED_TAIL: Fixed = Fixed::new(b"' rejected because extension not found in context '");
 
-fn sip_registration(m: &[u8]) -> Verdict<'_> {
+fn sip_registration(m: &[u8]) -> Verdict {
     let mut cands = Candidates::default();
     let mut reason: &[u8] = b"";
+    let mut port = None;
     for p in FAILED_FOR.find_iter(m) {
         let rest = &m[p + FAILED_FOR.len()..];
         let Some(q) = memchr::memchr(b'\'', rest) else {
@@ -86,9 +84,10 @@ fn sip_registration(m: &[u8]) -> Verdict<'_> {
         if memchr::memchr(b'\'', tail).is_some() {
             continue;
         }
-        if let Some(ip) = addr::host_port(&rest[..q], Port::Optional) {
+        if let Some((ip, p)) = addr::endpoint(&rest[..q], Port::Optional) {
             cands.add(ip);
             reason = tail;
+            port = p;
         }
     }
     let kind = match reason {
@@ -102,7 +101,9 @@ fn sip_registration(m: &[u8]) -> Verdict<'_> {
         | b"Device not configured to use this transport type" => Kind::AclDenied,
         _ => Kind::Other,
     };
-    cands.verdict(Service::Sip, kind)
+    cands
+        .verdict(Service::Sip, kind)
+        .in_attempt(attempt::chan_sip_notice(port, kind))
 }
 
 /// S2 (chan_sip) and P2 (res_pjsip_session): a call to an extension that does not exist.
@@ -111,7 +112,7 @@ fn sip_registration(m: &[u8]) -> Verdict<'_> {
 /// context '<ctx>'.`, and PJSIP's `(<TRANSPORT>:<addr>)` forms including
 /// `<name>: Call (<TRANSPORT>:<addr>) to extension …`. `<user>` and `<exten>` are the caller's,
 /// on both sides of the address: every `(<addr>) to extension '` is a candidate.
-fn call_rejected(m: &[u8], pjsip: bool) -> Verdict<'_> {
+fn call_rejected(m: &[u8], pjsip: bool) -> Verdict {
     let starts_ok = m.starts_with(b"Call from '")
         || (pjsip
             && find::find(m, b": Call (")
@@ -131,6 +132,7 @@ fn call_rejected(m: &[u8], pjsip: bool) -> Verdict<'_> {
         return Verdict::Nothing;
     }
     let mut cands = Candidates::default();
+    let mut port = None;
     for p in TO_EXTENSION.find_iter(&m[..tail_at]) {
         let Some(open) = memchr::memrchr(b'(', &m[..p]) else {
             continue;
@@ -146,17 +148,25 @@ fn call_rejected(m: &[u8], pjsip: bool) -> Verdict<'_> {
             }
             inner = &inner[colon + 1..];
         }
-        if let Some(ip) = addr::host_port(inner, Port::Optional) {
+        if let Some((ip, p)) = addr::endpoint(inner, Port::Optional) {
             cands.add(ip);
+            port = p;
         }
     }
-    cands.verdict(Service::Sip, Kind::CallRejected)
+    let verdict = cands.verdict(Service::Sip, Kind::CallRejected);
+    if pjsip {
+        // chan_pjsip raises no security event for it: the line is the whole attempt.
+        verdict
+    } else {
+        // chan_sip's `FailedACL` (`no_extension_match`) is the same attempt.
+        verdict.in_attempt(attempt::chan_sip_notice(port, Kind::CallRejected))
+    }
 }
 
 /// P1: `Request '<M>' from '<from>' failed for '<addr>' (callid: <cid>) - <reason>[ after N tries
 /// in X ms]`, and the 12.x–13.9 form without `'<M>' `. `<from>` precedes the address and
 /// `<cid>` follows it, both the sender's: all placements are tried.
-fn pjsip_request_failed(m: &[u8]) -> Verdict<'_> {
+fn pjsip_request_failed(m: &[u8]) -> Verdict {
     if !(m.starts_with(b"Request '") || m.starts_with(b"Request from '")) {
         return Verdict::Nothing;
     }
@@ -176,6 +186,7 @@ fn pjsip_request_failed(m: &[u8]) -> Verdict<'_> {
     };
     let mut cands = Candidates::default();
     let mut callid: &[u8] = b"";
+    let mut port = None;
     for p in FAILED_FOR.find_iter(&m[..tail_at]) {
         let rest = &m[p + FAILED_FOR.len()..tail_at];
         let Some(q) = memchr::memchr(b'\'', rest) else {
@@ -184,14 +195,15 @@ fn pjsip_request_failed(m: &[u8]) -> Verdict<'_> {
         if !rest[q..].starts_with(CALLID) {
             continue;
         }
-        if let Some(ip) = addr::host_port(&rest[..q], Port::Always) {
+        if let Some((ip, p)) = addr::endpoint(&rest[..q], Port::Always) {
             cands.add(ip);
             callid = &rest[q + CALLID.len()..];
+            port = p;
         }
     }
     cands
         .verdict(Service::Sip, kind)
-        .with_attempt(ATTEMPT_SIP_CALLID, callid)
+        .in_attempt(attempt::pjsip_notice(port, callid, kind))
 }
 
 /// ` after 5 tries in 2.500 ms` exactly.
@@ -210,7 +222,7 @@ fn is_after_tries(s: &[u8]) -> bool {
 }
 
 /// P3: res_pjsip_registrar warnings that name the source (`src_name:src_port`, IPv6 unbracketed).
-fn pjsip_registrar(m: &[u8]) -> Verdict<'_> {
+fn pjsip_registrar(m: &[u8]) -> Verdict {
     // (fixed text right after `(<addr>)`, is everything after the address fixed text, kind)
     let (close, anchor_last, kind): (&[u8], bool, Kind) = if m.starts_with(b"AOR '") {
         if m.ends_with(b") unable to register") {
@@ -262,7 +274,7 @@ fn pjsip_registrar(m: &[u8]) -> Verdict<'_> {
 }
 
 /// chan_iax2 authdebug lines (catalogue §3.3).
-fn iax2(m: &[u8]) -> Verdict<'_> {
+fn iax2(m: &[u8]) -> Verdict {
     if let Some(rest) = m.strip_prefix(b"Host ") {
         // The address is the first word; what follows is fixed text, then the peer name.
         let Some(sp) = memchr::memchr(b' ', rest) else {
@@ -329,7 +341,7 @@ fn iax2(m: &[u8]) -> Verdict<'_> {
 
 /// manager.c: `<ip> tried to authenticate with nonexistent user '<user>'`, `<ip> failed to pass
 /// IP ACL as '<user>'`, `<ip> failed to authenticate as '<user>'`. The address opens the message.
-fn manager(m: &[u8]) -> Verdict<'_> {
+fn manager(m: &[u8]) -> Verdict {
     let Some(sp) = memchr::memchr(b' ', m) else {
         return Verdict::Nothing;
     };
@@ -349,15 +361,17 @@ fn manager(m: &[u8]) -> Verdict<'_> {
     };
     match addr::ip(&m[..sp]) {
         // The nonexistent-user line and the `failed to authenticate` that follows it name the
-        // same user in the same second: they share an attempt key and count once.
-        Some(ip) => Verdict::hit(Service::Ami, kind, ip).with_attempt(ATTEMPT_AMI_USER, user),
+        // same user: one attempt.
+        Some(ip) => {
+            Verdict::hit(Service::Ami, kind, ip).in_attempt(attempt::ami_notice(user, kind))
+        }
         None => Verdict::Suspicious,
     }
 }
 
 /// Dialplan `Log()` lines (`Ext. <exten>`): only FreePBX's `[from-sip-external]` rejection, whose
 /// address is `${CHANNEL(recvip)}` / `${CHANNEL(pjsip,remote_addr)}` (the socket).
-fn dialplan<'a>(a: &Asterisk<'a>) -> Verdict<'a> {
+fn dialplan<'a>(a: &Asterisk<'a>) -> Verdict {
     const REJECT: &[u8] = b"\"Rejecting unknown SIP connection from ";
     // `Friendly Scanner from <ip>` (FreePBX catch-all route, any extension): the address is cut
     // from the sender's Via header.

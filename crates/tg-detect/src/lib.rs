@@ -30,11 +30,12 @@
 //! - `netfilter`: the kernel's log lines of senders tollguard's firewall dropped for flooding
 //!   SIP (`tollguard-flood: IN=… SRC=<addr> DST=…`), as `firewall`/`flood` findings.
 //!
-//! Attempt keys: a PJSIP request logs a NOTICE and several SECURITY events with the same Call-ID;
-//! an AMI login to a nonexistent user logs two NOTICE lines naming the same user. Those lines get
-//! the same [`Detection::attempt`] key, made of the id *and the line's second*, so the jail
-//! counts them once while a sender that reuses one Call-ID or user name for every try is still
-//! counted at least once a second. chan_sip's `SessionID` is a recycled pointer: no key.
+//! Attempts: a PJSIP request logs a NOTICE and security events with the same Call-ID, the
+//! `messages` and `security` channels both get each event, an AMI login to a nonexistent user
+//! logs two NOTICE lines naming the same user. Each line says where it stands in its attempt
+//! ([`Detection::attempt`], built in `attempt` from what the real server writes), so the jail
+//! counts one attempt per answered challenge: never per line, and never one for a sender that
+//! reuses a Call-ID for every guess.
 //!
 //! Limits of reading one line at a time: a log channel that records raw SIP packets (`sip set
 //! debug`, `pjsip set logger`) writes sender-controlled lines with no prefix at all, and one of
@@ -43,6 +44,7 @@
 
 mod addr;
 mod asterisk;
+mod attempt;
 mod custom;
 mod envelope;
 mod find;
@@ -55,11 +57,12 @@ mod verdict;
 
 use std::net::IpAddr;
 
-use tg_model::{Kind, Service, Stamp};
+use tg_model::{attempt_hash, AttemptPart, Kind, Role, Service, Stamp};
 
 use envelope::When;
 use verdict::Verdict;
 
+pub use attempt::{security_event_attempt, security_event_kind, SecurityEventFields};
 pub use netfilter::FLOOD_LOG_PREFIX;
 
 /// Why a custom detector could not be built.
@@ -86,8 +89,9 @@ pub struct Detection {
     pub ip: IpAddr,
     /// The line's time, if it had one the detector could read.
     pub stamp: Option<Stamp>,
-    /// Attempt key for multi-line attempts (see `tg_model::Finding::attempt`).
-    pub attempt: Option<u64>,
+    /// Where the line stands in an attempt logged as several lines (see
+    /// `tg_model::Finding::attempt`).
+    pub attempt: Option<AttemptPart>,
 }
 
 /// The verdict on one line.
@@ -189,7 +193,7 @@ impl Detectors {
 
 /// A line taken apart: the built-in verdict, its stamps and its message.
 struct Read<'a> {
-    verdict: Verdict<'a>,
+    verdict: Verdict,
     /// The stamp closest to the message (Asterisk's own inside a syslog line).
     inner: When<'a>,
     /// The outer (syslog) stamp, used when the inner one is missing or unreadable.
@@ -279,14 +283,16 @@ fn read_syslog<'a>(
     })
 }
 
-/// Turns a hit into the public [`Detection`], deriving the attempt key.
-fn finish(hit: verdict::Hit<'_>, stamp: Option<Stamp>) -> Detection {
-    // The key joins the lines of one attempt: same domain, same id, same second. Bounding it to
-    // the second means a sender who reuses one Call-ID (or AMI user) for every try still counts
-    // at least once a second.
-    let attempt = match (hit.attempt, stamp) {
-        (Some((domain, id)), Some(st)) => Some(attempt_key(domain, id, st)),
-        _ => None,
+/// Turns a hit into the public [`Detection`].
+fn finish(hit: verdict::Hit, stamp: Option<Stamp>) -> Detection {
+    let attempt = match hit.attempt {
+        Some(verdict::AttemptOf::Part(part)) => Some(part),
+        Some(verdict::AttemptOf::Second) => stamp.map(|st| AttemptPart {
+            group: attempt_hash(&[b"second", &second_of(st).to_le_bytes()]),
+            role: Role::module(hit.kind).times(u8::MAX),
+            copy_of: None,
+        }),
+        None => None,
     };
     Detection {
         service: hit.service,
@@ -297,30 +303,16 @@ fn finish(hit: verdict::Hit<'_>, stamp: Option<Stamp>) -> Detection {
     }
 }
 
-fn attempt_key(domain: u8, id: &[u8], stamp: Stamp) -> u64 {
-    let second: i64 = match stamp {
+/// The second a stamp falls in, as a number that differs between any two seconds of a year.
+fn second_of(stamp: Stamp) -> i64 {
+    match stamp {
         Stamp::Absolute(ms) => ms.div_euclid(1000),
         Stamp::NoYear {
             month,
             day,
             ms_of_day,
         } => (i64::from(month) * 32 + i64::from(day)) * 86_400 + i64::from(ms_of_day / 1000),
-    };
-    // FNV-1a: stable across runs and builds (the daemon and `scan` must agree).
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |b: u8| {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    };
-    eat(domain);
-    for &b in id {
-        eat(b);
     }
-    eat(0);
-    for b in second.to_le_bytes() {
-        eat(b);
-    }
-    h
 }
 
 #[cfg(test)]

@@ -26,22 +26,17 @@ use tg_model::{Kind, Service};
 
 use crate::addr;
 use crate::find;
-use crate::verdict::Verdict;
+use crate::verdict::{AttemptOf, Verdict};
 
 /// The log prefix tg-firewall's flood rule writes (`tg_firewall::FLOOD_LOG_PREFIX`; the
 /// tollguard crate's `scan_flood` test keeps the two equal).
 pub const FLOOD_LOG_PREFIX: &str = "tollguard-flood: ";
 
-/// Attempt-key domain: every flood line of one address within one second is one count. The
-/// log rule lets a burst of ten lines through at once, so counting lines would ban a sender
-/// that crossed the limit once; counting seconds with drops measures how long it flooded.
-pub(crate) const ATTEMPT_FLOOD_SECOND: u8 = b'F';
-
 /// A message from the `kernel` tag: a flood line, or `Nothing` for every other kernel message.
 // Out of line: inlined, it tipped the compiler into calling (not inlining) `services::tagged`
 // on every syslog line, ~4 ns a line of any program (`benches/miss_ab.sh`).
 #[inline(never)]
-pub(crate) fn kernel(body: &[u8]) -> Verdict<'static> {
+pub(crate) fn kernel(body: &[u8]) -> Verdict {
     let Some(m) = flood_message(body) else {
         return Verdict::Nothing;
     };
@@ -58,8 +53,11 @@ pub(crate) fn kernel(body: &[u8]) -> Verdict<'static> {
         return Verdict::Suspicious;
     };
     match addr::ip(&rest[..end]) {
+        // Every flood line of one address within one second is one count. The log rule lets a
+        // burst of ten lines through at once, so counting lines would ban a sender that crossed
+        // the limit once; counting seconds with drops measures how long it flooded.
         Some(ip) => {
-            Verdict::hit(Service::Firewall, Kind::Flood, ip).with_attempt(ATTEMPT_FLOOD_SECOND, b"")
+            Verdict::hit(Service::Firewall, Kind::Flood, ip).with_attempt(AttemptOf::Second)
         }
         None => Verdict::Suspicious,
     }

@@ -13,36 +13,38 @@
 //!   `Request*`) need all pairs to agree, else the line is `Suspicious`.
 
 use crate::find::{self, Fixed};
-use tg_model::{Kind, Service};
+use tg_model::Service;
 
 use crate::addr;
-use crate::asterisk::{ATTEMPT_AMI_USER, ATTEMPT_SIP_CALLID};
+use crate::attempt;
 use crate::verdict::{Candidates, Verdict};
 
-pub(crate) fn detect(m: &[u8]) -> Verdict<'_> {
+pub(crate) fn detect(m: &[u8]) -> Verdict {
     let Some(rest) = m.strip_prefix(b"SecurityEvent=\"") else {
         return Verdict::Nothing;
     };
     let Some(q) = memchr::memchr(b'"', rest) else {
         return Verdict::Nothing;
     };
-    let (kind, server_tail) = match &rest[..q] {
-        b"InvalidAccountID" => (Kind::UnknownAccount, true),
-        b"FailedACL" => (Kind::AclDenied, true),
-        b"InvalidTransport" => (Kind::AclDenied, true),
-        // No emitter found upstream; its `AuthMethod` may echo the request, so assume the worst.
-        b"AuthMethodNotAllowed" => (Kind::AclDenied, false),
-        b"SessionLimit" | b"MemoryLimit" | b"LoadAverageLimit" => (Kind::Flood, true),
-        b"UnexpectedAddress" => (Kind::Other, true),
-        b"ChallengeResponseFailed" | b"InvalidPassword" => (Kind::AuthFailure, false),
-        b"RequestBadFormat" | b"RequestNotAllowed" | b"RequestNotSupported" => {
-            (Kind::BadRequest, false)
-        }
-        // ChallengeSent, SuccessfulAuth and anything unknown are not attacks.
-        _ => return Verdict::Nothing,
-    };
+    let name = &rest[..q];
+    // ChallengeSent, SuccessfulAuth and anything unknown are not attacks.
+    if attempt::security_event_kind(name, b"").is_none() {
+        return Verdict::Nothing;
+    }
+    // Events with sender text after `RemoteAddress` (an echoed request, a digest); no emitter
+    // of `AuthMethodNotAllowed` was found upstream, and its `AuthMethod` may echo the request.
+    let server_tail = !matches!(
+        name,
+        b"ChallengeResponseFailed"
+            | b"InvalidPassword"
+            | b"AuthMethodNotAllowed"
+            | b"RequestBadFormat"
+            | b"RequestNotAllowed"
+            | b"RequestNotSupported"
+    );
     let mut cur = &rest[q + 1..];
     let mut service_name: &[u8] = b"";
+    let mut event_tv: &[u8] = b"";
     for key in [
         &b",EventTV=\""[..],
         b",Severity=\"",
@@ -55,8 +57,10 @@ pub(crate) fn detect(m: &[u8]) -> Verdict<'_> {
         let Some(end) = memchr::memchr(b'"', after) else {
             return Verdict::Nothing;
         };
-        if key == b",Service=\"" {
-            service_name = &after[..end];
+        match key {
+            b",Service=\"" => service_name = &after[..end],
+            b",EventTV=\"" => event_tv = &after[..end],
+            _ => {}
         }
         cur = &after[end + 1..];
     }
@@ -70,7 +74,7 @@ pub(crate) fn detect(m: &[u8]) -> Verdict<'_> {
     const LOCAL: &[u8] = b"\",LocalAddress=\"";
     const REMOTE: &[u8] = b"\",RemoteAddress=\"";
     let mut cands = Candidates::default();
-    let mut last: Option<(usize, std::net::IpAddr, &[u8])> = None;
+    let mut last: Option<(usize, std::net::IpAddr, u16, &[u8])> = None;
     for p in LOCAL_FIXED.find_iter(cur) {
         let local_start = p + LOCAL.len();
         let Some(lq) = memchr::memchr(b'"', &cur[local_start..]) else {
@@ -91,42 +95,54 @@ pub(crate) fn detect(m: &[u8]) -> Verdict<'_> {
         if !(local.starts_with(b"IPV4/") || local.starts_with(b"IPV6/")) {
             continue;
         }
-        if let Some(ip) = addr::security_addr(&after_local[..rq]) {
+        if let Some((ip, port)) = addr::security_endpoint(&after_local[..rq]) {
             cands.add(ip);
-            last = Some((p, ip, after));
+            last = Some((p, ip, port, after));
         }
     }
-    let Some((pair_at, last_ip, tail)) = last else {
+    let Some((pair_at, last_ip, port, tail)) = last else {
         return Verdict::Suspicious;
     };
-    let kind = if kind == Kind::AclDenied && tail.starts_with(b",ACLName=\"no_extension_match\"") {
-        Kind::CallRejected
-    } else {
-        kind
+    let acl_name = field(tail, b",ACLName=\"").unwrap_or(b"");
+    let Some(kind) = attempt::security_event_kind(name, acl_name) else {
+        return Verdict::Nothing;
     };
     let verdict = if server_tail {
         Verdict::hit(service, kind, last_ip)
     } else {
         cands.verdict(service, kind)
     };
-    // The attempt id: PJSIP's SessionID is the Call-ID (shared with the NOTICE line of the same
-    // request); AMI's is the login name (its SessionID is a session pointer, shared by every
-    // login on one connection); chan_sip's pointer is reused across dialogs, so none.
+    // Which attempt: PJSIP's SessionID is the Call-ID (shared with the NOTICE line of the same
+    // request); AMI's AccountID is the login name; chan_sip's SessionID is a recycled pointer,
+    // so its attempts are told apart by port and kind (see `crate::attempt`).
     let before_pair = &cur[..pair_at];
-    match service_name {
-        b"PJSIP" => match find::rfind(before_pair, b",SessionID=\"") {
-            Some(i) => verdict.with_attempt(ATTEMPT_SIP_CALLID, &before_pair[i + 12..]),
-            None => verdict,
-        },
-        b"AMI" => {
-            let account = cur
-                .strip_prefix(b",AccountID=\"")
-                .and_then(|a| find::find(a, b"\",SessionID=\"").map(|e| &a[..e]));
-            match account {
-                Some(user) => verdict.with_attempt(ATTEMPT_AMI_USER, user),
-                None => verdict,
-            }
-        }
-        _ => verdict,
+    let session =
+        find::rfind(before_pair, b",SessionID=\"").map_or(&b""[..], |i| &before_pair[i + 12..]);
+    let account = cur
+        .strip_prefix(b",AccountID=\"")
+        .and_then(|a| find::find(a, b"\",SessionID=\"").map(|e| &a[..e]))
+        .unwrap_or(b"");
+    let digest = field(tail, b",Response=\"")
+        .or_else(|| field(tail, b",ReceivedHash=\""))
+        .unwrap_or(b"");
+    match attempt::security_event_attempt(&attempt::SecurityEventFields {
+        service: service_name,
+        event: name,
+        kind,
+        event_tv,
+        account,
+        session,
+        port,
+        digest,
+    }) {
+        Some(part) => verdict.in_attempt(part),
+        None => verdict,
     }
+}
+
+/// The value of the first `key` (`,Name="`) in `s`, up to its closing quote.
+fn field<'a>(s: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
+    let at = find::find(s, key)? + key.len();
+    let end = memchr::memchr(b'"', &s[at..])?;
+    Some(&s[at..at + end])
 }

@@ -16,7 +16,7 @@ use crate::verdict::{Candidates, Verdict};
 /// A syslog/journal line from program `tag`.
 // Every syslog line passes here, twice at most; a call instead costs ~4 ns a line.
 #[inline]
-pub(crate) fn tagged<'a>(tag: &'a [u8], body: &'a [u8]) -> (Verdict<'a>, When<'a>) {
+pub(crate) fn tagged<'a>(tag: &'a [u8], body: &'a [u8]) -> (Verdict, When<'a>) {
     let verdict = match tag {
         b"sshd" | b"sshd-session" => sshd(body),
         b"proftpd" => proftpd(body),
@@ -38,7 +38,7 @@ pub(crate) fn tagged<'a>(tag: &'a [u8], body: &'a [u8]) -> (Verdict<'a>, When<'a
 
 /// A line that opened with a bracketed stamp but is not Asterisk's: Apache's error log or
 /// `freepbx_security.log`.
-pub(crate) fn bracketed(rest: &[u8]) -> Verdict<'_> {
+pub(crate) fn bracketed(rest: &[u8]) -> Verdict {
     if let Some(after) = rest.strip_prefix(b"[freepbx_security.") {
         return match find::find(after, b"]: ") {
             Some(i) => freepbx(&after[i + 3..]),
@@ -55,7 +55,7 @@ pub(crate) fn bracketed(rest: &[u8]) -> Verdict<'_> {
 /// vsftpd's own `[pid N] [user] FAIL LOGIN: …`.
 // As `tagged`: on the path of every line that is not Asterisk's.
 #[inline]
-pub(crate) fn untagged(rest: &[u8]) -> (Verdict<'_>, When<'_>) {
+pub(crate) fn untagged(rest: &[u8]) -> (Verdict, When<'_>) {
     let verdict = if rest.starts_with(b"[pid ") {
         vsftpd_own(rest)
     } else if rest.starts_with(b"[") {
@@ -76,7 +76,7 @@ fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
 // ---------------------------------------------------------------------------------------------
 
 /// OpenSSH's `auth.log` messages (user names are the client's and precede the address).
-fn sshd(body: &[u8]) -> Verdict<'_> {
+fn sshd(body: &[u8]) -> Verdict {
     let mut m = body;
     for prefix in [&b"error: "[..], b"fatal: "] {
         if let Some(r) = m.strip_prefix(prefix) {
@@ -221,7 +221,7 @@ fn ssh_tail_ok(t: &[u8]) -> bool {
 /// Apache's error log after the date: `[module:level] [pid …] [client <addr>] <message>`.
 /// The bracket groups are the server's; the message (URIs, user names) is the client's, so the
 /// address comes from the `[client …]` group only and the message only decides the kind.
-fn apache(rest: &[u8]) -> Verdict<'_> {
+fn apache(rest: &[u8]) -> Verdict {
     let mut s = rest;
     let mut module: &[u8] = b"";
     let mut client: Option<&[u8]> = None;
@@ -336,7 +336,7 @@ fn apache_kind(message: &[u8], module: &[u8]) -> Option<Kind> {
 }
 
 /// nginx through syslog/journal: `[host nginx: ]<date> [error] …`.
-fn nginx_syslog(body: &[u8]) -> (Verdict<'_>, When<'_>) {
+fn nginx_syslog(body: &[u8]) -> (Verdict, When<'_>) {
     let mut b = body;
     if let Some(sys) = envelope::syslog(b).filter(|s| s.tag == b"nginx") {
         b = sys.body;
@@ -351,7 +351,7 @@ fn nginx_syslog(body: &[u8]) -> (Verdict<'_>, When<'_>) {
 /// nginx's error log after the date: `[error] pid#tid: *conn <message>, client: <addr>, server:
 /// <name>, request: "<line>", host: "<host>"`. The user name comes before the address and the
 /// request line after it, both the client's: every `, client: <addr>, server: ` is a candidate.
-fn nginx(rest: &[u8]) -> Verdict<'_> {
+fn nginx(rest: &[u8]) -> Verdict {
     let Some(after_level) = rest
         .strip_prefix(b"[")
         .and_then(|r| find::find(r, b"] ").map(|i| &r[i + 2..]))
@@ -398,7 +398,7 @@ fn nginx(rest: &[u8]) -> Verdict<'_> {
 /// `freepbx_security.log`: `Authentication failure for <user> from <addr>` (GUI and UCP), with
 /// Monolog's ` [] []` context after it in newer versions. The user name precedes the address.
 /// `Possible proxy detected … set to <ip>` carries a forwarded-header address: ignored.
-fn freepbx(m: &[u8]) -> Verdict<'_> {
+fn freepbx(m: &[u8]) -> Verdict {
     if !m.starts_with(b"Authentication failure for ") {
         return Verdict::Nothing;
     }
@@ -423,7 +423,7 @@ fn freepbx(m: &[u8]) -> Verdict<'_> {
 
 /// vsftpd through syslog: PAM's `authentication failure; … rhost=<addr>[ user=<user>]` or
 /// `[<user>] FAIL LOGIN: Client "<addr>"`.
-fn vsftpd(body: &[u8]) -> Verdict<'_> {
+fn vsftpd(body: &[u8]) -> Verdict {
     let mut m = body;
     for prefix in [&b"(pam_unix) "[..], b"pam_unix(vsftpd:auth): "] {
         if let Some(r) = m.strip_prefix(prefix) {
@@ -449,7 +449,7 @@ fn vsftpd(body: &[u8]) -> Verdict<'_> {
 }
 
 /// vsftpd's own log after the date: `[pid N] [<user>] FAIL LOGIN: Client "<addr>"`.
-fn vsftpd_own(rest: &[u8]) -> Verdict<'_> {
+fn vsftpd_own(rest: &[u8]) -> Verdict {
     let Some(close) = memchr::memchr(b']', rest) else {
         return Verdict::Nothing;
     };
@@ -460,7 +460,7 @@ fn vsftpd_own(rest: &[u8]) -> Verdict<'_> {
 }
 
 /// `[<user>] FAIL LOGIN: Client "<addr>"[, "<reason>"]`: the user precedes the address.
-fn vsftpd_fail_login(m: &[u8]) -> Verdict<'_> {
+fn vsftpd_fail_login(m: &[u8]) -> Verdict {
     const MARK: &[u8] = b"] FAIL LOGIN: Client \"";
     if !m.starts_with(b"[") || find::find(m, MARK).is_none() {
         return Verdict::Nothing;
@@ -485,7 +485,7 @@ fn vsftpd_fail_login(m: &[u8]) -> Verdict<'_> {
 /// proftpd: `<server> (<host>[<addr>]): <message>` or `… (<host>[<addr>]) - <message>`. The
 /// session header is the server's (the host is its reverse lookup); the message, with the
 /// client's USER argument, follows it.
-fn proftpd(body: &[u8]) -> Verdict<'_> {
+fn proftpd(body: &[u8]) -> Verdict {
     let Some(sp) = memchr::memchr(b' ', body) else {
         return Verdict::Nothing;
     };
@@ -526,7 +526,7 @@ fn proftpd(body: &[u8]) -> Verdict<'_> {
 }
 
 /// pure-ftpd: `(<user>@<addr>) [WARNING] Authentication failed for user [<user>]`.
-fn pure_ftpd(body: &[u8]) -> Verdict<'_> {
+fn pure_ftpd(body: &[u8]) -> Verdict {
     const MARK: &[u8] = b") [WARNING] Authentication failed for user [";
     if !body.starts_with(b"(") {
         return Verdict::Nothing;

@@ -258,11 +258,17 @@ fn ami_lines_and_one_attempt_key() {
     let b = found("[2016-05-06 07:08:09] NOTICE[31554] manager.c: 192.0.2.4 failed to authenticate as 'opennms'");
     assert_eq!((a.service, a.kind), (Service::Ami, Kind::UnknownAccount));
     assert_eq!((b.service, b.kind), (Service::Ami, Kind::AuthFailure));
-    assert!(a.attempt.is_some());
-    assert_eq!(a.attempt, b.attempt);
-    // A later try is another attempt.
-    let c = found("[2016-05-06 07:08:11] NOTICE[31554] manager.c: 192.0.2.4 failed to authenticate as 'opennms'");
-    assert_ne!(c.attempt, b.attempt);
+    // One login, two lines: the same group, distinct roles, so they fill one attempt.
+    let (pa, pb) = (a.attempt.unwrap(), b.attempt.unwrap());
+    assert_eq!(pa.group, pb.group);
+    assert_ne!(pa.role, pb.role);
+    // The event of the same login joins it; another user's lines are another group.
+    let ev = found(&event("InvalidAccountID", "AMI", "opennms", "0x7f00", "")).attempt;
+    assert_eq!(ev.unwrap().group, pa.group);
+    let c = found(
+        "[2016-05-06 07:08:11] NOTICE[31554] manager.c: 192.0.2.4 failed to authenticate as 'root'",
+    );
+    assert_ne!(c.attempt.unwrap().group, pb.group);
     hit(
         "[2016-05-06 07:08:09] NOTICE[6772] manager.c: 2001:db8::4 failed to pass IP ACL as 'admin'",
         Service::Ami,
@@ -390,23 +396,73 @@ fn security_event_injection() {
 }
 
 #[test]
-fn pjsip_notice_and_security_share_the_callid_key() {
+fn pjsip_notice_and_its_events_are_one_attempt() {
     let notice = found("[2015-05-24 08:42:16] NOTICE[1] res_pjsip/pjsip_distributor.c: Request 'REGISTER' from '<sip:100@x>' failed for '203.0.113.9:5070' (callid: abc@h) - Failed to authenticate");
-    let sec = found(&event(
-        "ChallengeResponseFailed",
-        "PJSIP",
-        "100",
-        "abc@h",
-        ",Challenge=\"c\",Response=\"r\",ExpectedResponse=\"\"",
-    ));
-    assert!(notice.attempt.is_some());
-    assert_eq!(notice.attempt, sec.attempt);
+    let crf = |response: &str| {
+        found(&event(
+            "ChallengeResponseFailed",
+            "PJSIP",
+            "100",
+            "abc@h",
+            &format!(",Challenge=\"c\",Response=\"{response}\",ExpectedResponse=\"\""),
+        ))
+        .attempt
+        .unwrap()
+    };
+    let (n, e) = (notice.attempt.unwrap(), crf("r"));
+    assert_eq!(n.group, e.group, "the Call-ID and port join them");
+    assert_ne!(n.role, e.role);
+    assert_eq!((n.copy_of, n.role.per_attempt()), (None, 1));
+    // The same event again (the `security` file) is a copy; another digest is another guess.
+    assert_eq!(e.copy_of, crf("r").copy_of);
+    assert!(e.copy_of.is_some());
+    assert_ne!(e.copy_of, crf("r2").copy_of);
     let other = found(&event("InvalidAccountID", "PJSIP", "100", "zzz", ""));
-    assert_ne!(other.attempt, notice.attempt);
-    // chan_sip's SessionID is a recycled pointer: no key.
+    assert_ne!(other.attempt.unwrap().group, n.group);
+    // An unknown user's request is written twice per attempt (challenge and answer).
+    let unknown = found("[2015-05-24 08:42:16] NOTICE[1] res_pjsip/pjsip_distributor.c: Request 'REGISTER' from '<sip:999@x>' failed for '203.0.113.9:5070' (callid: abc@h) - No matching endpoint found");
+    let unknown = unknown.attempt.unwrap();
+    assert_eq!((unknown.group, unknown.role.per_attempt()), (n.group, 2));
+    // IPv6: the port is read from the bracketed form and from the event's address alike.
+    let v6 = found("[2015-05-24 08:42:16] NOTICE[1] res_pjsip/pjsip_distributor.c: Request 'REGISTER' from '<sip:100@x>' failed for '[2001:db8::77]:5060' (callid: k) - Failed to authenticate");
+    let v6_event = found(&format!("{SEC}SecurityEvent=\"ChallengeResponseFailed\",EventTV=\"2015-05-24T08:42:16.296+0300\",Severity=\"Error\",Service=\"PJSIP\",EventVersion=\"1\",AccountID=\"100\",SessionID=\"k\",LocalAddress=\"IPV6/UDP/2001:db8::1/5060\",RemoteAddress=\"IPV6/UDP/2001:db8::77/5060\",Challenge=\"c\",Response=\"r\",ExpectedResponse=\"\""));
+    assert_eq!(v6.attempt.unwrap().group, v6_event.attempt.unwrap().group);
+}
+
+#[test]
+fn chan_sip_notice_and_its_event_are_one_attempt_by_port_and_kind() {
+    let notice = |port: u16, why: &str| {
+        found(&format!("[Dec  7 16:58:22] NOTICE[29173] chan_sip.c: Registration from '<sip:101@198.51.100.1>' failed for '203.0.113.9:{port}' - {why}"))
+            .attempt
+            .unwrap()
+    };
+    let wrong = notice(5070, "Wrong password");
+    let ev = found(&event(
+        "InvalidPassword",
+        "SIP",
+        "101",
+        "0x7f80540028c0",
+        ",Challenge=\"157588da\",ReceivedChallenge=\"157588da\",ReceivedHash=\"0da2\"",
+    ))
+    .attempt
+    .unwrap();
+    assert_eq!(wrong.group, ev.group);
+    assert_ne!(wrong.role, ev.role);
+    assert!(ev.copy_of.is_some());
+    // Another port, or another kind at the same port, is another attempt's line: an ACL
+    // refusal's event never absorbs a wrong password's NOTICE.
+    assert_ne!(notice(5071, "Wrong password").group, wrong.group);
+    let acl = found(&event(
+        "FailedACL",
+        "SIP",
+        "101",
+        "0x7f",
+        ",ACLName=\"device_must_match_acl\"",
+    ));
+    assert_ne!(acl.attempt.unwrap().group, wrong.group);
     assert_eq!(
-        found(&event("InvalidAccountID", "SIP", "1", "0x7f", "")).attempt,
-        None
+        notice(5070, "Device does not match ACL").group,
+        acl.attempt.unwrap().group
     );
 }
 

@@ -3,31 +3,40 @@
 
 use std::net::IpAddr;
 
-use tg_model::{Kind, Service};
+use tg_model::{AttemptPart, Kind, Service};
 
 /// What a family detector concluded about one message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Verdict<'a> {
+pub(crate) enum Verdict {
     /// Not this family, or not an attack.
     Nothing,
     /// This family's attack shape, but no trustworthy address.
     Suspicious,
     /// An attack with its address.
-    Hit(Hit<'a>),
+    Hit(Hit),
 }
 
 /// An attack with a trustworthy address.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Hit<'a> {
+pub(crate) struct Hit {
     pub service: Service,
     pub kind: Kind,
     pub ip: IpAddr,
-    /// `(domain, id)` the attempt key is made from (with the line's second), when one attempt is
-    /// logged as several lines: a PJSIP Call-ID, an AMI login name.
-    pub attempt: Option<(u8, &'a [u8])>,
+    /// Where the line stands in an attempt logged as several lines (see `crate::attempt`).
+    pub attempt: Option<AttemptOf>,
 }
 
-impl<'a> Verdict<'a> {
+/// How a hit joins others into one attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AttemptOf {
+    /// As the part says.
+    Part(AttemptPart),
+    /// Every line of the address in the same second is one count (the firewall's flood drops:
+    /// the kernel logs a burst of packets, not a number of attempts).
+    Second,
+}
+
+impl Verdict {
     pub(crate) fn hit(service: Service, kind: Kind, ip: IpAddr) -> Self {
         Verdict::Hit(Hit {
             service,
@@ -37,14 +46,19 @@ impl<'a> Verdict<'a> {
         })
     }
 
-    pub(crate) fn with_attempt(self, domain: u8, id: &'a [u8]) -> Self {
+    pub(crate) fn with_attempt(self, attempt: AttemptOf) -> Self {
         match self {
             Verdict::Hit(h) => Verdict::Hit(Hit {
-                attempt: Some((domain, id)),
+                attempt: Some(attempt),
                 ..h
             }),
             other => other,
         }
+    }
+
+    /// [`Verdict::with_attempt`] for a part.
+    pub(crate) fn in_attempt(self, part: AttemptPart) -> Self {
+        self.with_attempt(AttemptOf::Part(part))
     }
 }
 
@@ -69,7 +83,7 @@ impl Candidates {
     }
 
     /// A hit for the one address; `Suspicious` for none or several (the shape matched).
-    pub(crate) fn verdict(self, service: Service, kind: Kind) -> Verdict<'static> {
+    pub(crate) fn verdict(self, service: Service, kind: Kind) -> Verdict {
         match self.found {
             Some(ip) if !self.conflict => Verdict::hit(service, kind, ip),
             _ => Verdict::Suspicious,

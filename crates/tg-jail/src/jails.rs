@@ -6,9 +6,7 @@ use std::net::IpAddr;
 use tg_config::jail::Jail;
 use tg_model::{canonical_ip, Finding, Kind, Service, TrustedSet};
 
-/// Findings from one address with the same attempt key count once only if they follow each
-/// other within this long (one attempt's lines are written within milliseconds).
-const ATTEMPT_MERGE_MS: i64 = 10_000;
+use crate::attempts::OpenAttempts;
 
 /// A ban the jails decided on.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,7 +50,7 @@ struct Offender {
 
 #[derive(Default)]
 struct AddressState {
-    last_attempt: Option<(u64, i64)>,
+    open: OpenAttempts,
     attempts: u64,
 }
 
@@ -199,15 +197,10 @@ impl JailSet {
             };
         }
         let addr = self.addresses.entry(ip).or_default();
-        if let Some(key) = f.attempt {
-            let repeat = matches!(addr.last_attempt,
-                Some((k, t)) if k == key && (f.time_ms - t).abs() <= ATTEMPT_MERGE_MS);
-            addr.last_attempt = Some((key, f.time_ms));
-            if repeat {
+        if let Some(part) = f.attempt {
+            if !addr.open.admit(part, f.time_ms) {
                 return Observation::default();
             }
-        } else {
-            addr.last_attempt = None;
         }
         let mut obs = Observation::default();
         for (j, jail) in self.jails.iter().enumerate() {
@@ -263,14 +256,12 @@ impl JailSet {
                 || o.window.back().is_some_and(|&t| t > now_ms - find_ms)
         });
         // Per-address state must go too, or every scanner ever seen stays in memory: keep it
-        // while a jail still holds counters for the address or its attempt key can still merge.
+        // while a jail still holds counters for the address or a line can still join one of
+        // its open attempts.
         let live: std::collections::HashSet<IpAddr> =
             self.offenders.keys().map(|&(_, ip)| ip).collect();
-        self.addresses.retain(|ip, a| {
-            live.contains(ip)
-                || a.last_attempt
-                    .is_some_and(|(_, t)| (now_ms - t).abs() <= ATTEMPT_MERGE_MS)
-        });
+        self.addresses
+            .retain(|ip, a| !a.open.expire(now_ms) || live.contains(ip));
     }
 }
 
@@ -285,6 +276,7 @@ fn escalate(jail: &Jail, n: u32) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tg_model::{attempt_hash, AttemptPart, Role};
 
     fn jailset(trusted: &[&str]) -> JailSet {
         let mut t = TrustedSet::new();
@@ -482,12 +474,55 @@ mod tests {
     #[test]
     fn lines_of_one_attempt_count_once() {
         let mut js = jailset(&[]);
+        let part = |role, copy: Option<u64>| AttemptPart {
+            group: attempt_hash(&[b"callid"]),
+            role,
+            copy_of: copy,
+        };
         let mut f = sip("198.51.100.9", 0);
-        f.attempt = Some(77);
+        f.attempt = Some(part(Role::module(Kind::AuthFailure), None));
         assert!(js.observe(&f).counted);
-        assert!(!js.observe(&f).counted);
-        f.attempt = Some(78);
-        assert!(js.observe(&f).counted);
+        f.attempt = Some(part(Role::event(Kind::AuthFailure), Some(1)));
+        assert!(!js.observe(&f).counted, "the NOTICE's event");
+        assert!(!js.observe(&f).counted, "its copy in the security file");
+        f.attempt = Some(part(Role::module(Kind::AuthFailure), None));
+        assert!(js.observe(&f).counted, "the next guess, same Call-ID");
         assert_eq!(js.attempts("198.51.100.9".parse().unwrap()), 2);
+    }
+
+    #[test]
+    fn a_cracker_reusing_one_call_id_is_banned_and_a_phone_with_four_typos_is_not() {
+        let mut js = jailset(&[]);
+        let guess = |ip: &str, ms: i64, group: &[u8], n: u64| {
+            let f = |role, copy_of| Finding {
+                time_ms: ms,
+                attempt: Some(AttemptPart {
+                    group: attempt_hash(&[group]),
+                    role,
+                    copy_of,
+                }),
+                ..sip(ip, 0)
+            };
+            let id = Some(attempt_hash(&[group, &n.to_le_bytes()]));
+            [
+                f(Role::module(Kind::AuthFailure), None),
+                f(Role::event(Kind::AuthFailure), id),
+                f(Role::event(Kind::AuthFailure), id),
+            ]
+        };
+        let mut cracker = Vec::new();
+        for n in 0..5 {
+            for f in guess("198.51.100.77", n as i64 * 6, b"2627972419", n) {
+                cracker.extend(js.observe(&f).decisions);
+            }
+            assert_eq!(cracker.is_empty(), n < 4, "guess {}", n + 1);
+        }
+        assert_eq!(cracker[0].count, 5);
+        for n in 0..4 {
+            for f in guess("198.51.100.188", n as i64 * 212, b"5062", n) {
+                assert!(js.observe(&f).decisions.is_empty(), "typo {}", n + 1);
+            }
+        }
+        assert_eq!(js.attempts("198.51.100.188".parse().unwrap()), 4);
     }
 }

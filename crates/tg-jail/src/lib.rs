@@ -3,10 +3,13 @@
 //! A [`JailSet`] counts each address's findings per jail on the **log's own clock** (the
 //! finding's `time_ms`, never the wall clock), so replaying a week of logs offline decides exactly
 //! what the daemon would have decided live. Trusted addresses are never counted. A repeat offender's
-//! ban grows by the jail's multiplier up to its cap.
+//! ban grows by the jail's multiplier up to its cap. What is counted is an *attempt*, not a line:
+//! the lines one attempt writes (a NOTICE and its security events, in one file or two) are
+//! joined first (`attempts`).
 //!
 //! This crate does no I/O: no files, no clocks, no sockets.
 
+mod attempts;
 mod clock;
 mod jails;
 

@@ -5,6 +5,8 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::AttemptPart;
+
 /// The service an attacker went after. This is what jails select on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -90,6 +92,22 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every kind, in a stable order.
+    pub const ALL: [Kind; 7] = [
+        Kind::AuthFailure,
+        Kind::UnknownAccount,
+        Kind::AclDenied,
+        Kind::CallRejected,
+        Kind::BadRequest,
+        Kind::Flood,
+        Kind::Other,
+    ];
+
+    /// The kind's position in [`Kind::ALL`].
+    pub fn index(self) -> u8 {
+        self as u8
+    }
+
     /// The kebab-case name used in configs and JSON.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -121,11 +139,11 @@ pub struct Finding {
     pub kind: Kind,
     /// The offender, in canonical form (IPv4-mapped IPv6 folded to IPv4).
     pub ip: IpAddr,
-    /// Identifies the attempt when one attempt is logged as several lines (a PJSIP Call-ID, an
-    /// AMI login name). Consecutive findings from the same address with the same key count as
-    /// one attempt. Attacker-chosen text may feed this key: it can only merge or split the
-    /// attacker's *own* findings, never move them to another address.
-    pub attempt: Option<u64>,
+    /// Where this line stands within an attempt logged as several lines (a PJSIP NOTICE and
+    /// its security events, the same event in two files, AMI's two lines for one login); `None`
+    /// when every such line is an attempt of its own. Attacker-chosen text may feed it: it can
+    /// only merge or split the attacker's *own* findings, never move them to another address.
+    pub attempt: Option<AttemptPart>,
 }
 
 /// A time read from a log line, before the year is known.
@@ -150,6 +168,13 @@ pub enum Stamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kind_index_is_its_place_in_all() {
+        for (i, k) in Kind::ALL.into_iter().enumerate() {
+            assert_eq!(usize::from(k.index()), i);
+        }
+    }
 
     #[test]
     fn every_service_name_reads_back() {

@@ -4,11 +4,13 @@
 //! This crate does no I/O and depends on nothing heavier than `serde` and `ipnet`, so the
 //! detectors and jails that build on it stay pure.
 
+mod attempt;
 pub mod civil;
 mod duration;
 mod finding;
 mod trusted;
 
+pub use attempt::{attempt_hash, AttemptPart, Role};
 pub use duration::{format_duration, parse_duration, DurationError};
 pub use finding::{Finding, Kind, Service, Stamp};
 pub use trusted::{canonical_ip, TrustedSet};

@@ -852,8 +852,8 @@ fn print_text(out: &mut impl Write, s: &Summary, secs: f64) -> io::Result<()> {
             .max(7);
         writeln!(
             out,
-            "  {:<width$}  {:>8}  {:<19}  {:<19}  {:<10}  WHAT",
-            "ADDRESS", "FINDINGS", "FIRST SEEN", "LAST SEEN", "WOULD BAN"
+            "  {:<width$}  {:>8}  {:>8}  {:<19}  {:<19}  {:<10}  WHAT",
+            "ADDRESS", "FINDINGS", "ATTEMPTS", "FIRST SEEN", "LAST SEEN", "WOULD BAN"
         )?;
         for o in s.offenders.iter().take(TEXT_ROWS) {
             // "sip: 74 unknown-account, 5 call-rejected; ami: 7 auth-failure"
@@ -876,9 +876,10 @@ fn print_text(out: &mut impl Write, s: &Summary, secs: f64) -> io::Result<()> {
             };
             writeln!(
                 out,
-                "  {:<width$}  {:>8}  {:<19}  {:<19}  {:<10}  {}",
+                "  {:<width$}  {:>8}  {:>8}  {:<19}  {:<19}  {:<10}  {}",
                 o.ip.to_string(),
                 thousands(o.count),
+                thousands(o.attempts),
                 o.first_seen.replace('T', " "),
                 o.last_seen.replace('T', " "),
                 ban,
@@ -892,6 +893,11 @@ fn print_text(out: &mut impl Write, s: &Summary, secs: f64) -> io::Result<()> {
                 thousands((s.offenders.len() - TEXT_ROWS) as u64)
             )?;
         }
+        writeln!(
+            out,
+            "  (FINDINGS counts lines; ATTEMPTS what the jails count: the lines of one attempt,\n   \
+             such as a NOTICE and its security event in two files, count once.)"
+        )?;
     }
     writeln!(out)?;
     if s.would_ban == 0 {
