@@ -31,7 +31,7 @@ OUT=$ROOT/bench/out
 PEERS=$OUT/peers
 REPS=${REPS:-3}
 LINES=${LINES:-1000000}
-GEN=${GEN:-$ROOT/../shared/bench/gen_asterisk_log.py}
+GEN=${GEN:-$ROOT/testdata/workload/gen_asterisk_log.py}
 F2B_FILTER=/etc/fail2ban/filter.d/asterisk.conf
 F2BRS_VERSION=1.5.4
 mkdir -p "$OUT" "$PEERS"

@@ -1,5 +1,5 @@
 //! Criterion benchmarks of `Detectors::detect`: one hit line per family, a miss line, and the
-//! shared workload (`shared/bench/gen_asterisk_log.py`, 80% benign Asterisk lines) per line.
+//! workload (`testdata/workload/gen_asterisk_log.py`, 80% benign Asterisk lines) per line.
 //!
 //! `cargo bench -p tg-detect --bench detect`; `TG_WORKLOAD=/tmp/w.log` benchmarks that file
 //! instead of a generated 200,000-line one.
@@ -53,12 +53,11 @@ fn workload_text() -> Vec<u8> {
     if let Some(path) = std::env::var_os("TG_WORKLOAD") {
         return std::fs::read(&path).expect("TG_WORKLOAD is readable");
     }
-    let shared = std::env::var_os("TOLLGUARD_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+    let generator = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/workload/gen_asterisk_log.py");
     let out = std::env::temp_dir().join("tg-detect-bench-workload.log");
     let status = Command::new("python3")
-        .arg(shared.join("bench/gen_asterisk_log.py"))
+        .arg(&generator)
         .args(["--seed", "42", "--lines", "200000", "--attack-ratio", "0.2"])
         .args(["--attackers", "500", "--out"])
         .arg(&out)

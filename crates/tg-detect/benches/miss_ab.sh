@@ -5,20 +5,19 @@
 #
 #   crates/tg-detect/benches/miss_ab.sh [BEFORE] [RUNS]      (default a0b063d 5)
 #
-# Inputs: the benign lines of the shared Asterisk workload (seed 42), and a generated syslog
+# Inputs: the benign lines of the Asterisk workload (testdata/workload, seed 42), and a generated syslog
 # file of lines the detectors must turn away — other kernel messages (conntrack, ufw/iptables
 # log lines with SRC=, USB, audit), CRON and systemd lines — plus, for scale, the same syslog
 # file with 1% tollguard-flood lines (hits). BEFORE is built from `git archive` in a temporary
 # directory with its own target dir (the repository is not touched).
 set -eu
 here=$(cd "$(dirname "$0")/../../.." && pwd)
-shared=${TOLLGUARD_SHARED:-$here/../shared}
 before=${1:-a0b063d}
 runs=${2:-5}
 out=${TMPDIR:-/tmp}/tg-detect-miss-ab
 mkdir -p "$out/src"
 
-python3 "$shared/bench/gen_asterisk_log.py" --seed 42 --lines 400000 --attack-ratio 0.2 \
+python3 "$here/testdata/workload/gen_asterisk_log.py" --seed 42 --lines 400000 --attack-ratio 0.2 \
     --attackers 500 --out "$out/w.log" >/dev/null
 attack='Registration from|pjsip_distributor|Severity="Error"|chan_iax2.c: Host|rejected because'
 grep -v -E "$attack" "$out/w.log" >"$out/asterisk_benign.log" || true

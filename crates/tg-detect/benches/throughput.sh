@@ -1,19 +1,18 @@
 #!/bin/sh
-# Single-thread detector throughput on the shared workload, as a table.
+# Single-thread detector throughput on the Asterisk workload, as a table.
 #
 #   crates/tg-detect/benches/throughput.sh [LINES]      (default 1000000)
 #
-# Generates the workload with shared/bench/gen_asterisk_log.py (seed 42, 20% attack lines,
+# Generates the workload with testdata/workload/gen_asterisk_log.py (seed 42, 20% attack lines,
 # 500 attackers), builds the release example and prints lines/s for the whole file, its benign
 # lines and its attack lines, plus attackers found against the generator's .truth file.
 set -eu
 here=$(cd "$(dirname "$0")/../../.." && pwd)
-shared=${TOLLGUARD_SHARED:-$here/../shared}
 lines=${1:-1000000}
 out=${TMPDIR:-/tmp}/tg-detect-throughput
 mkdir -p "$out"
 log=$out/w.log
-python3 "$shared/bench/gen_asterisk_log.py" --seed 42 --lines "$lines" --attack-ratio 0.2 \
+python3 "$here/testdata/workload/gen_asterisk_log.py" --seed 42 --lines "$lines" --attack-ratio 0.2 \
     --attackers 500 --out "$log" >/dev/null
 attack='Registration from|pjsip_distributor|Severity="Error"|chan_iax2.c: Host|rejected because'
 grep -E "$attack" "$log" >"$out/attack.log" || true

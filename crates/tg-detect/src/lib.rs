@@ -18,7 +18,8 @@
 //! Every step is linear in the line length and allocation-free on the built-in path (the JSON
 //! formatter path parses with serde_json and allocates only for escaped strings).
 //!
-//! Families (catalogue `shared/research/asterisk-log-formats.md`):
+//! Families (catalogued in the research note `asterisk-log-formats.md`, kept outside this
+//! repository):
 //! - `asterisk`: chan_sip registration failures (every reason) and rejected calls; res_pjsip
 //!   `Request … failed for …` (with and without the method, `after N tries`), rejected calls
 //!   (both shapes), registrar warnings; chan_iax2 authdebug lines; manager.c logins; FreePBX's

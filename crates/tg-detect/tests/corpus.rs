@@ -1,5 +1,5 @@
-//! The public corpus (`shared/corpus/logs/*.tsv`, lines labelled by fail2ban and CrowdSec) run
-//! through the built-in detectors.
+//! The public corpus (`testdata/corpus/*.tsv`, lines labelled by fail2ban and CrowdSec; origin
+//! and licences in `testdata/README.md`) run through the built-in detectors.
 //!
 //! - Asterisk files: at least 95% of the labelled offenders found with the right address.
 //! - Every file: no address on a line labelled 0, never a wrong address on any line.
@@ -63,11 +63,8 @@ const NOT_MATCHED: &[(&str, &str, &str)] = &[
 /// Files of services tollguard does not cover: only "never a wrong address" is checked.
 const FOREIGN: &[&str] = &["freeswitch.tsv", "recidive.tsv"];
 
-fn shared_dir() -> PathBuf {
-    match std::env::var_os("TOLLGUARD_SHARED") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"),
-    }
+fn corpus_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/corpus")
 }
 
 struct Row {
@@ -96,7 +93,7 @@ fn rows(text: &str) -> Vec<Row> {
 
 #[test]
 fn corpus() {
-    let dir = shared_dir().join("corpus/logs");
+    let dir = corpus_dir();
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
         .map(|e| e.unwrap().path())

@@ -1,4 +1,4 @@
-//! The shared benchmark workload (`shared/bench/gen_asterisk_log.py`), small: every attack line
+//! The benchmark workload (`testdata/workload/gen_asterisk_log.py`), small: every attack line
 //! is found, every attacker in the `.truth` file is found, and no other address is reported.
 
 use std::collections::BTreeSet;
@@ -8,16 +8,13 @@ use std::process::Command;
 
 use tg_detect::{Detectors, Outcome};
 
-fn shared_dir() -> PathBuf {
-    match std::env::var_os("TOLLGUARD_SHARED") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"),
-    }
+fn generator() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/workload/gen_asterisk_log.py")
 }
 
 #[test]
 fn generated_workload_finds_exactly_the_attackers() {
-    let generator = shared_dir().join("bench/gen_asterisk_log.py");
+    let generator = generator();
     assert!(generator.exists(), "missing {}", generator.display());
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("w.log");
