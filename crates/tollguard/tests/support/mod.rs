@@ -3,8 +3,11 @@
 //! socket and daemon logs in a temporary directory; `tollguard run` started in a namespace,
 //! stopped, and asked for its status and bans), set membership in the namespace's nftables,
 //! and a dnsmasq inside a namespace. Each test file keeps its own configs and log lines.
+//! [`sip_responder`] is a SIP registrar that answers and logs like Asterisk.
 
 #![allow(dead_code)]
+
+pub mod sip_responder;
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -75,6 +78,18 @@ pub fn nft_set(ns: &Netns, set: &str) -> String {
 /// Whether `ip` is in the namespace's kernel ban set `banned_v4`.
 pub fn in_set(ns: &Netns, ip: &str) -> bool {
     nft_set(ns, "banned_v4").contains(ip)
+}
+
+/// Whether `ip` (IPv4 or IPv6) is in the namespace's kernel ban set of its family.
+pub fn in_ban_set(ns: &Netns, ip: &str) -> bool {
+    let set = if ip.contains(':') {
+        "banned_v6"
+    } else {
+        "banned_v4"
+    };
+    nft_set(ns, set)
+        .split(|c: char| c.is_whitespace() || matches!(c, ',' | '{' | '}'))
+        .any(|t| t == ip)
 }
 
 /// Kills and reaps a child (`ip netns exec` execs the program: the child's pid is its pid).
