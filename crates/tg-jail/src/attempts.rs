@@ -211,7 +211,11 @@ mod tests {
         // word (chan_sip's group holds one kind).
         let u = Kind::UnknownAccount;
         assert_eq!(
-            count(&[(notice("g", u), 0), (notice("g", a), 0), (event("g", u, "x"), 0)]),
+            count(&[
+                (notice("g", u), 0),
+                (notice("g", a), 0),
+                (event("g", u, "x"), 0)
+            ]),
             1
         );
     }

@@ -447,7 +447,7 @@ fn phone_with_max_retry_minus_one_typos_is_not_banned() {
             String::from_utf8_lossy(&out.stderr)
         )
     });
-    let phone = scan["offenders"]
+    let phone = scan["summary"]["offenders"]
         .as_array()
         .into_iter()
         .flatten()
