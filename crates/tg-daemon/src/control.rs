@@ -65,11 +65,11 @@ pub fn bind(path: &Path) -> Result<UnixListener, DaemonError> {
         path: path.to_path_buf(),
         source,
     };
-    if path.exists() {
+    if std::fs::symlink_metadata(path).is_ok() {
         if UnixStream::connect(path).is_ok() {
             return Err(DaemonError::AlreadyRunning(path.to_path_buf()));
         }
-        std::fs::remove_file(path).map_err(err)?;
+        remove_socket(path).map_err(err)?;
     }
     // SAFETY: umask only swaps the process's file-creation mask; no memory is involved.
     let old = unsafe { libc::umask(0o177) };
@@ -79,6 +79,35 @@ pub fn bind(path: &Path) -> Result<UnixListener, DaemonError> {
     let listener = bound.map_err(err)?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(err)?;
     Ok(listener)
+}
+
+/// Removes the socket file at `path`, and nothing else: a regular file, a directory or a
+/// symlink there (even one pointing at a socket) is refused with an error that says what it is,
+/// since root deleting whatever a config names is an attack. A missing file is fine.
+pub fn remove_socket(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let kind = meta.file_type();
+    if !kind.is_socket() {
+        let what = if kind.is_symlink() {
+            "a symbolic link"
+        } else if kind.is_dir() {
+            "a directory"
+        } else if kind.is_file() {
+            "a regular file"
+        } else {
+            "not a socket"
+        };
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::AlreadyExists,
+            format!("{what} is in the way; tollguard removes only its own socket there"),
+        ));
+    }
+    std::fs::remove_file(path)
 }
 
 /// Answers connections until the listener fails (it is closed at shutdown).
@@ -297,4 +326,50 @@ pub fn rfc3339(unix_ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(unix_ms)
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
         .unwrap_or_else(|| unix_ms.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_socket_is_ever_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tollguard.sock");
+        // A regular file, a directory and a symlink to a socket at the configured path stay.
+        std::fs::write(&path, b"precious").unwrap();
+        let e = bind(&path).expect_err("a regular file is in the way");
+        assert!(anyhow_chain(&e).contains("a regular file"), "{e}");
+        assert_eq!(std::fs::read(&path).unwrap(), b"precious");
+        std::fs::remove_file(&path).unwrap();
+        std::fs::create_dir(&path).unwrap();
+        assert!(remove_socket(&path).is_err());
+        assert!(path.is_dir());
+        std::fs::remove_dir(&path).unwrap();
+        let real = dir.path().join("real.sock");
+        let _stale = UnixListener::bind(&real).unwrap();
+        std::os::unix::fs::symlink(&real, &path).unwrap();
+        assert!(remove_socket(&path).is_err());
+        assert!(real.exists() && std::fs::symlink_metadata(&path).is_ok());
+        std::fs::remove_file(&path).unwrap();
+        // A stale socket of ours is replaced; a missing one is fine.
+        drop(UnixListener::bind(&path).unwrap());
+        let listener = bind(&path).expect("a stale socket is replaced");
+        drop(listener);
+        remove_socket(&path).unwrap();
+        assert!(std::fs::symlink_metadata(&path).is_err());
+        remove_socket(&path).unwrap();
+    }
+
+    /// The error with its sources, as the binary prints it.
+    fn anyhow_chain(e: &DaemonError) -> String {
+        let mut out = e.to_string();
+        let mut source = std::error::Error::source(e);
+        while let Some(s) = source {
+            out.push_str(": ");
+            out.push_str(&s.to_string());
+            source = s.source();
+        }
+        out
+    }
 }

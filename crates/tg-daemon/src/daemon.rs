@@ -391,7 +391,7 @@ impl Daemon {
             // SAFETY: kill only sends a signal to the journalctl child we started.
             unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
         }
-        let _ = std::fs::remove_file(&self.config.daemon.socket);
+        let _ = control::remove_socket(&self.config.daemon.socket);
         // The detection, enforcer and restore threads have finished; the inotify, control and
         // refresher threads stay blocked in their system calls and end with the process.
         drop(self.threads);
@@ -616,7 +616,7 @@ impl SocketFile {
 impl Drop for SocketFile {
     fn drop(&mut self) {
         if let Some(path) = self.0.take() {
-            let _ = std::fs::remove_file(path);
+            let _ = control::remove_socket(&path);
         }
     }
 }
