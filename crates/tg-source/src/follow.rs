@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
-use std::os::unix::fs::{FileExt, MetadataExt};
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -73,6 +73,13 @@ pub struct FollowStats {
     pub truncations: u64,
 }
 
+fn not_a_regular_file() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        "not a regular file (a FIFO, socket or device): tollguard follows regular files only",
+    )
+}
+
 /// One open file being read.
 struct Handle {
     file: File,
@@ -89,9 +96,17 @@ struct Handle {
 }
 
 impl Handle {
+    /// Opens a regular file only. Non-blocking, so a FIFO swapped in at the path after we looked
+    /// cannot hold the detection thread in `open` waiting for a writer.
     fn open(path: &Path, offset: u64) -> io::Result<Handle> {
-        let mut file = File::open(path)?;
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)?;
         let meta = file.metadata()?;
+        if !meta.is_file() {
+            return Err(not_a_regular_file());
+        }
         let offset = offset.min(meta.len());
         file.seek(SeekFrom::Start(offset))?;
         let mut h = Handle {
@@ -217,6 +232,9 @@ pub struct Follower {
     current: Option<Handle>,
     retired: Vec<Handle>,
     stats: FollowStats,
+    /// The FIFO, socket or device last found at the path (`dev`, `inode`): reported once, then
+    /// left alone until something else is there.
+    refused: Option<(u64, u64)>,
 }
 
 impl Follower {
@@ -231,6 +249,7 @@ impl Follower {
             current: None,
             retired: Vec::new(),
             stats: FollowStats::default(),
+            refused: None,
         }
     }
 
@@ -304,6 +323,14 @@ impl Follower {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(e),
         };
+        if !meta.is_file() {
+            let seen = (meta.dev(), meta.ino());
+            return match self.refused.replace(seen) {
+                Some(before) if before == seen => Ok(()),
+                _ => Err(not_a_regular_file()),
+            };
+        }
+        self.refused = None;
         let offset = match self.saved.take() {
             Some(pos) if pos.dev == meta.dev() && pos.inode == meta.ino() => {
                 let h = Handle::open(&self.path, 0)?;
@@ -548,6 +575,38 @@ mod tests {
         f.poll(&mut |l| out.push(String::from_utf8_lossy(l).into_owned()))
             .unwrap();
         out
+    }
+
+    #[test]
+    fn a_fifo_at_the_path_is_reported_once_and_never_blocks() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("messages");
+        let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: mkfifo reads a NUL-terminated path; no memory is shared.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let path = p.clone();
+        std::thread::spawn(move || {
+            let mut f = Follower::new(&path, StartAt::Start, None);
+            let first = f.poll(&mut |_| {}).map_err(|e| e.to_string());
+            let second = f.poll(&mut |_| {}).map_err(|e| e.to_string());
+            let _ = done_tx.send((first, second, f));
+        });
+        // With a blocking open this would wait for a writer forever.
+        let (first, second, mut f) = done_rx
+            .recv_timeout(Duration::from_secs(5))
+            .expect("poll returned while nobody writes to the FIFO");
+        assert!(first.unwrap_err().contains("not a regular file"));
+        assert_eq!(second, Ok(0), "reported once");
+        // A regular file put there later is followed.
+        std::fs::remove_file(&p).unwrap();
+        append(&p, b"line\n");
+        assert_eq!(poll(&mut f), ["line"]);
+        // The handle refuses a FIFO itself, whatever a stat before it said.
+        std::fs::remove_file(&p).unwrap();
+        // SAFETY: as above.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        assert!(Handle::open(&p, 0).is_err());
     }
 
     #[test]
