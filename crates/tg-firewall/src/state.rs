@@ -183,14 +183,20 @@ pub struct Applied {
 }
 
 /// Loads `script` atomically (removing `fw_*` objects it no longer has) and records the
-/// previous policy for `rollback`. With `confirm_within`, records a pending apply; the caller
-/// then starts the watchdog (see [`spawn_detached`]).
+/// previous policy for `rollback`.
+///
+/// With `confirm_within`, the apply is recorded as pending and `arm` is called with its id
+/// *before* anything is loaded: it must start the watchdog (see [`spawn_detached`]). Whatever
+/// happens to this process after the load (killed, its terminal gone, a broken pipe), a policy
+/// that was loaded always has a watchdog that rolls it back unless confirmed. When `arm` fails,
+/// nothing is loaded; when the load fails, the pending record goes and the watchdog exits.
 pub fn apply(
     nft: &Nft,
     dir: &StateDir,
     script: &Script,
     names: &Resolved,
     confirm_within: Option<Duration>,
+    arm: impl FnOnce(&str) -> Result<(), FwError>,
 ) -> Result<Applied, FwError> {
     let _lock = dir.lock()?;
     let already_pending = dir.pending()?.is_some();
@@ -211,27 +217,62 @@ pub fn apply(
             }
         }
     }
-    let full = render::reconcile(&script.text, &live_objects(nft));
-    nft.load(&full)?;
-    dir.write("current.nft", &script.text)?;
-    dir.save_names(names)?;
-    match confirm_within {
+    let pending_id = match confirm_within {
         Some(d) if !d.is_zero() => {
             let id = format!("{}-{}", unix_now(), std::process::id());
             dir.write(
                 "pending",
                 &format!("{id} {}\n", unix_now() + d.as_secs().max(1)),
             )?;
-            Ok(Applied {
-                pending_id: Some(id),
-            })
+            if let Err(e) = arm(&id) {
+                dir.remove("pending")?;
+                return Err(e);
+            }
+            Some(id)
         }
-        _ => {
+        _ => None,
+    };
+    let full = render::reconcile(&script.text, &live_objects(nft));
+    if let Err(e) = nft.load(&full) {
+        if pending_id.is_some() {
             dir.remove("pending")?;
-            Ok(Applied { pending_id: None })
         }
+        return Err(e.into());
     }
+    dir.write("current.nft", &script.text)?;
+    dir.save_names(names)?;
+    if pending_id.is_none() {
+        dir.remove("pending")?;
+    }
+    Ok(Applied { pending_id })
 }
+
+/// Rolls back a pending apply whose deadline passed more than [`EXPIRED_GRACE`] ago: its
+/// watchdog is gone (killed, the machine rebooted). Every tollguard command that manages the
+/// firewall, and the daemon, calls this first. Returns what it did, `None` when nothing was
+/// pending or the deadline is not past.
+pub fn rollback_if_expired(nft: &Nft, dir: &StateDir) -> Result<Option<String>, FwError> {
+    if dir.pending()?.is_none() {
+        return Ok(None);
+    }
+    let _lock = dir.lock()?;
+    let Some((id, deadline)) = dir.pending()? else {
+        return Ok(None);
+    };
+    if unix_now() < deadline.saturating_add(EXPIRED_GRACE.as_secs()) {
+        return Ok(None);
+    }
+    let what = rollback_locked(nft, dir)?;
+    dir.log(&format!(
+        "apply {id} was still pending {}s after its deadline (no watchdog rolled it back): {what}",
+        unix_now().saturating_sub(deadline)
+    ));
+    Ok(Some(format!("apply {id} was never confirmed: {what}")))
+}
+
+/// How long after a pending apply's deadline its own watchdog is given before another start
+/// rolls it back.
+pub const EXPIRED_GRACE: Duration = Duration::from_secs(5);
 
 /// Confirms the pending apply; `false` when none was pending.
 pub fn confirm(dir: &StateDir) -> Result<bool, FwError> {

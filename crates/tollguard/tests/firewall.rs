@@ -630,6 +630,97 @@ fn unconfirmed_apply_rolls_back_and_confirmed_one_stays() {
 }
 
 #[test]
+fn an_apply_whose_reader_went_away_is_rolled_back_and_an_expired_one_is_undone_at_start() {
+    assert!(tg_testnet::available(), "the firewall tests need root");
+    let pbx = Netns::new("pbxpipe").unwrap();
+    let s = Netns::new("spipe").unwrap();
+    Link::connect(&pbx, "203.0.113.1/24", &s, "203.0.113.2/24").unwrap();
+    let _l = Listeners::start(&pbx, &[22, 80], &[]);
+    let tmp = tempfile::tempdir().unwrap();
+    let web_open = "[firewall.services.ssh]\nzones = [\"anyone\"]\n[firewall.services.http]\nzones = [\"anyone\"]\n";
+    let web_closed = "[firewall.services.ssh]\nzones = [\"anyone\"]\n[firewall.services.http]\nzones = [\"nobody\"]\n";
+    let config = write_config(tmp.path(), web_open);
+    let cfg = config.to_str().unwrap();
+    ok(&tollguard(
+        &pbx,
+        &[
+            "firewall",
+            "apply",
+            "--config",
+            cfg,
+            "--confirm-within",
+            "0",
+        ],
+    ));
+    let http = || probe(s.name(), P::Tcp, ip("203.0.113.1"), 80);
+    assert!(http(), "first policy opens http");
+
+    // `tollguard firewall apply | true`: stdout's reader is gone before apply writes a line.
+    write_config(tmp.path(), web_closed);
+    let mut child = pbx
+        .command(&[
+            BIN,
+            "firewall",
+            "apply",
+            "--config",
+            cfg,
+            "--confirm-within",
+            "2s",
+        ])
+        .env_remove("SSH_CONNECTION")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        out.status.success(),
+        "a gone reader is no failure: {stderr}"
+    );
+    assert!(!http(), "the new policy was loaded");
+    let t0 = Instant::now();
+    while !http() && t0.elapsed() < Duration::from_secs(8) {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(http(), "its watchdog was armed and rolled it back");
+
+    // An apply whose watchdog died (a reboot, a kill): the next tollguard start undoes it.
+    ok(&tollguard(
+        &pbx,
+        &[
+            "firewall",
+            "apply",
+            "--config",
+            cfg,
+            "--confirm-within",
+            "30s",
+        ],
+    ));
+    assert!(!http());
+    let killed = Command::new("pkill")
+        .args(["-f", &format!("firewall watchdog --config {cfg}")])
+        .status()
+        .unwrap();
+    assert!(killed.success(), "the watchdog was running");
+    let pending_file = tmp.path().join("state/firewall/pending");
+    let pending = std::fs::read_to_string(&pending_file).unwrap();
+    let id = pending.split_whitespace().next().unwrap().to_string();
+    // Its deadline long past.
+    std::fs::write(&pending_file, format!("{id} 1000\n")).unwrap();
+    let out = tollguard(&pbx, &["firewall", "status", "--config", cfg]);
+    let text = ok(&out);
+    assert!(text.contains("was never confirmed"), "{text}");
+    assert!(http(), "rolled back to the confirmed policy");
+    assert!(!pending_file.exists());
+    let log = std::fs::read_to_string(tmp.path().join("state/firewall/watchdog.log")).unwrap();
+    assert!(log.contains("after its deadline"), "{log}");
+}
+
+#[test]
 fn refused_inputs_name_the_key_and_line_and_apply_nothing() {
     assert!(tg_testnet::available(), "the firewall tests need root");
     let pbx = Netns::new("pbx").unwrap();

@@ -107,7 +107,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::Success)
         }
         Command::Rollback(a) => {
-            let (config, _) = load(&a.config)?;
+            let (config, _) = load_only(&a.config)?;
             let what = state::rollback(&Nft::locate()?, &state_dir(&config))?;
             println!("rollback: {what}");
             Ok(ExitCode::Success)
@@ -119,7 +119,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
             refresh_forever(&config, policy)
         }
         Command::Watchdog(a) => {
-            let (config, _) = load(&a.config.config)?;
+            let (config, _) = load_only(&a.config.config)?;
             state::watchdog(
                 &Nft::locate()?,
                 &state_dir(&config),
@@ -131,7 +131,15 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Reads the config, then rolls back an apply whose watchdog is gone (see
+/// [`roll_back_expired`]).
 fn load(path: &Path) -> anyhow::Result<(Config, String)> {
+    let (config, text) = load_only(path)?;
+    roll_back_expired(&config)?;
+    Ok((config, text))
+}
+
+fn load_only(path: &Path) -> anyhow::Result<(Config, String)> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let config = Config::parse(&text, path)?;
@@ -204,7 +212,21 @@ fn apply_cmd(a: ApplyArgs) -> anyhow::Result<ExitCode> {
     let nft = Nft::locate()?;
     let dir = state_dir(&config);
     let confirm = (a.confirm_within > 0).then(|| Duration::from_secs(a.confirm_within));
-    let applied = state::apply(&nft, &dir, &script, &resolved, confirm)?;
+    let exe = std::env::current_exe().context("finding the tollguard binary for the watchdog")?;
+    let applied = state::apply(&nft, &dir, &script, &resolved, confirm, |id| {
+        let args: Vec<OsString> = vec![
+            "firewall".into(),
+            "watchdog".into(),
+            "--config".into(),
+            path.clone().into(),
+            "--id".into(),
+            id.into(),
+            "--after".into(),
+            a.confirm_within.to_string().into(),
+        ];
+        // Without a watchdog nobody would undo a lockout: nothing is loaded then.
+        state::spawn_detached(&exe, &args).map(|_| ())
+    })?;
     let open: Vec<String> = policy
         .services
         .iter()
@@ -221,39 +243,46 @@ fn apply_cmd(a: ApplyArgs) -> anyhow::Result<ExitCode> {
             )
         })
         .collect();
-    println!("applied: {}", sanitize(&open.join("; ")));
+    // The policy is loaded and its watchdog armed: a reader that went away (`apply | head`)
+    // must not turn this into a failure, so what follows ignores stdout's errors.
+    say(format_args!("applied: {}", sanitize(&open.join("; "))));
     for (name, addrs) in &resolved {
         let list: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
-        println!("trusted {} = {}", sanitize(name), list.join(", "));
+        say(format_args!(
+            "trusted {} = {}",
+            sanitize(name),
+            list.join(", ")
+        ));
     }
-    if let Some(id) = applied.pending_id {
-        let exe =
-            std::env::current_exe().context("finding the tollguard binary for the watchdog")?;
-        let args: Vec<OsString> = vec![
-            "firewall".into(),
-            "watchdog".into(),
-            "--config".into(),
-            path.clone().into(),
-            "--id".into(),
-            id.into(),
-            "--after".into(),
-            a.confirm_within.to_string().into(),
-        ];
-        if let Err(e) = state::spawn_detached(&exe, &args) {
-            // Without a watchdog nobody would undo a lockout: undo now rather than risk it.
-            let undo = state::rollback(&nft, &dir);
-            anyhow::bail!("could not start the rollback watchdog ({e}); rolled back: {undo:?}");
-        }
-        println!(
+    if applied.pending_id.is_some() {
+        say(format_args!(
             "run `tollguard firewall confirm --config {}` within {}s, or this policy is rolled back",
             path.display(),
             a.confirm_within
-        );
+        ));
     }
     if a.watch {
         return refresh_forever(&config, policy);
     }
     Ok(ExitCode::Success)
+}
+
+/// One line on stdout, ignoring a reader that went away.
+fn say(line: std::fmt::Arguments<'_>) {
+    let _ = writeln!(std::io::stdout(), "{line}");
+}
+
+/// Rolls back an apply left pending past its deadline (its watchdog died with the machine or
+/// was killed), saying so on stderr; every firewall command and `tollguard run` start with it.
+pub fn roll_back_expired(config: &Config) -> anyhow::Result<()> {
+    let dir = state_dir(config);
+    if dir.pending()?.is_none() {
+        return Ok(());
+    }
+    if let Some(what) = state::rollback_if_expired(&Nft::locate()?, &dir)? {
+        eprintln!("tollguard: {}", sanitize(&what));
+    }
+    Ok(())
 }
 
 fn refresh_forever(config: &Config, policy: Policy) -> anyhow::Result<ExitCode> {

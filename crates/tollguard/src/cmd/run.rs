@@ -33,6 +33,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
+    // An apply left pending by a machine that rebooted before its watchdog acted: undo it
+    // before protecting the machine with a policy nobody confirmed. A config the daemon cannot
+    // read is its own error to report.
+    if let Ok(config) = std::fs::read_to_string(&args.config)
+        .map_err(anyhow::Error::from)
+        .and_then(|text| Ok(tg_config::Config::parse(&text, &args.config)?))
+    {
+        if let Err(e) = super::firewall::roll_back_expired(&config) {
+            eprintln!("tollguard: warning: checking for an unconfirmed firewall apply: {e:#}");
+        }
+    }
     tg_daemon::run(&args.config)
         .with_context(|| format!("tollguard run --config {}", args.config.display()))?;
     Ok(ExitCode::Success)
