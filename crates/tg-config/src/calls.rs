@@ -94,8 +94,12 @@ pub struct AmiConfig {
     pub port: u16,
     /// The manager.conf user.
     pub user: String,
-    /// Its secret.
+    /// Its secret (or, better, `secret_file`; [`crate::Config::load`] reads that file into
+    /// here).
     pub secret: String,
+    /// A root-owned file of mode 0600 holding the secret, so the config itself can be
+    /// world-readable.
+    pub secret_file: Option<Spanned<std::path::PathBuf>>,
 }
 
 impl Default for AmiConfig {
@@ -105,6 +109,7 @@ impl Default for AmiConfig {
             port: 5038,
             user: String::new(),
             secret: String::new(),
+            secret_file: None,
         }
     }
 }
@@ -439,6 +444,15 @@ impl CallsConfig {
                 "calls.ami.host",
                 format!("{host:?} is not a host name or address"),
             );
+
+            if let Some(file) = &ami.secret_file {
+                check(
+                    ami.secret.is_empty() || ami.secret_file.is_none(),
+                    file.span(),
+                    "calls.ami.secret_file",
+                    "secret and secret_file are both set: keep one".into(),
+                );
+            }
         }
         let g = &self.guard;
         for (key, list) in [
@@ -463,6 +477,19 @@ impl CallsConfig {
                     ),
                 );
             }
+        }
+        // AMI is a line protocol: a line break in the secret would end the Login action and
+        // start another. The secret itself is never repeated in a message.
+        if self
+            .ami
+            .as_ref()
+            .is_some_and(|ami| ami.secret.contains(['\r', '\n']))
+        {
+            problems.push(Problem {
+                line: None,
+                key: Some("calls.ami.secret".into()),
+                message: "contains a line break".into(),
+            });
         }
     }
 }

@@ -5,12 +5,14 @@
 //! `[daemon]` ([`daemon`]), `[trusted]` ([`trusted`]), `[jail.NAME]` ([`jail`]),
 //! `[[detector]]` ([`detector`]), `[firewall]` ([`firewall`]), `[calls]` and `[alerts]`
 //! ([`calls`]). Unknown keys are errors that name the key and line. Validation is pure and
-//! collects every error, not just the first.
+//! collects every error, not just the first. Reading the file, and the secret files it names,
+//! checks their owner and mode first when running as root (`file`).
 
 pub mod calls;
 pub mod daemon;
 pub mod detector;
 mod duration;
+mod file;
 pub mod firewall;
 pub mod jail;
 pub mod trusted;
@@ -89,17 +91,45 @@ impl fmt::Display for ConfigError {
 }
 
 impl Config {
-    /// Reads and validates a configuration file.
+    /// Reads and validates a configuration file, and the secret files it names. Run as root,
+    /// a file not owned by root or writable by others is refused (see `file`).
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        Config::load_with_text(path).map(|(config, _)| config)
+    }
+
+    /// [`Config::load`], with the file's text (the firewall compiles from it).
+    pub fn load_with_text(path: &Path) -> Result<(Config, String), ConfigError> {
+        let fail = |key: Option<&str>, line, message| ConfigError {
             path: path.to_path_buf(),
             problems: vec![Problem {
-                line: None,
-                key: None,
-                message: format!("cannot read: {e}"),
+                line,
+                key: key.map(str::to_string),
+                message,
             }],
-        })?;
-        Config::parse(&text, path)
+        };
+        let text =
+            file::read_checked(path, file::Purpose::Config).map_err(|m| fail(None, None, m))?;
+        let mut config = Config::parse(&text, path)?;
+        if let Some(ami) = config.calls.as_mut().and_then(|c| c.ami.as_mut()) {
+            if let Some(secret_file) = &ami.secret_file {
+                let key = Some("calls.ami.secret_file");
+                let line = Some(line_of(&text, secret_file.span().start));
+                let at = secret_file.get_ref();
+                let read = file::read_checked(at, file::Purpose::Secret)
+                    .map_err(|m| fail(key, line, format!("{}: {m}", at.display())))?;
+                let secret = read.strip_suffix('\n').unwrap_or(&read);
+                let secret = secret.strip_suffix('\r').unwrap_or(secret);
+                if secret.is_empty() || secret.contains(['\r', '\n']) {
+                    return Err(fail(
+                        key,
+                        line,
+                        format!("{}: must hold the secret on one line", at.display()),
+                    ));
+                }
+                ami.secret = secret.to_string();
+            }
+        }
+        Ok((config, text))
     }
 
     /// Parses and validates configuration text; `path` is only used in messages.
@@ -182,6 +212,44 @@ mod tests {
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
         Config::parse(text, Path::new("t.toml"))
+    }
+
+    #[test]
+    fn the_ami_secret_comes_from_a_root_only_file_and_never_holds_a_line_break() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("ami.secret");
+        std::fs::write(&secret, "s3cret\n").unwrap();
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let conf = dir.path().join("tollguard.toml");
+        let write = |body: &str| std::fs::write(&conf, body).unwrap();
+        write(&format!(
+            "[calls]\n[calls.ami]\nuser = \"tg\"\nsecret_file = {:?}\n",
+            secret
+        ));
+        let c = Config::load(&conf).unwrap();
+        assert_eq!(c.calls.unwrap().ami.unwrap().secret, "s3cret");
+        // Readable by others: refused, at the key's line, without the secret in the message.
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = Config::load(&conf).unwrap_err().to_string();
+        assert!(e.contains("tollguard.toml:4: calls.ami.secret_file"), "{e}");
+        assert!(!e.contains("s3cret"), "{e}");
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::fs::write(&secret, "line1\nline2\n").unwrap();
+        let e = Config::load(&conf).unwrap_err().to_string();
+        assert!(e.contains("one line") && !e.contains("line1"), "{e}");
+        // Both, or a line break in the inline secret: config errors, the secret not echoed.
+        let e = parse(&format!(
+            "[calls]\n[calls.ami]\nsecret = \"x\"\nsecret_file = {secret:?}\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("both set"), "{e}");
+        let e = parse("[calls]\n[calls.ami]\nsecret = \"pa\\r\\nAction: Originate\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("calls.ami.secret: contains a line break"), "{e}");
+        assert!(!e.contains("Originate"), "{e}");
     }
 
     #[test]

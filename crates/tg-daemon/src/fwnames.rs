@@ -23,7 +23,7 @@ pub fn plan(config: &Config, config_path: &Path) -> Result<Option<Policy>, Daemo
         return Ok(None);
     }
     let fw = |e: String| DaemonError::Firewall(format!("{}: {e}", config_path.display()));
-    let text = std::fs::read_to_string(config_path).map_err(|e| fw(e.to_string()))?;
+    let (_, text) = Config::load_with_text(config_path).map_err(|e| fw(e.to_string()))?;
     let policy = Policy::build(config, &text, config_path).map_err(|e| fw(e.to_string()))?;
     Ok((!policy.trusted_names.is_empty()).then_some(policy))
 }

@@ -140,10 +140,7 @@ fn load(path: &Path) -> anyhow::Result<(Config, String)> {
 }
 
 fn load_only(path: &Path) -> anyhow::Result<(Config, String)> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let config = Config::parse(&text, path)?;
-    Ok((config, text))
+    Ok(Config::load_with_text(path)?)
 }
 
 fn state_dir(config: &Config) -> StateDir {

@@ -36,10 +36,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // An apply left pending by a machine that rebooted before its watchdog acted: undo it
     // before protecting the machine with a policy nobody confirmed. A config the daemon cannot
     // read is its own error to report.
-    if let Ok(config) = std::fs::read_to_string(&args.config)
-        .map_err(anyhow::Error::from)
-        .and_then(|text| Ok(tg_config::Config::parse(&text, &args.config)?))
-    {
+    if let Ok(config) = tg_config::Config::load(&args.config) {
         if let Err(e) = super::firewall::roll_back_expired(&config) {
             eprintln!("tollguard: warning: checking for an unconfirmed firewall apply: {e:#}");
         }
