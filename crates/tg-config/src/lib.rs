@@ -180,6 +180,30 @@ impl Config {
     pub fn jails(&self) -> Vec<jail::Jail> {
         jail::effective_jails(&self.jail)
     }
+
+    /// Settings that work but weaken what tollguard can promise, one sentence each, for the
+    /// daemon to print at start. Today: journal matches on fields the logging program sets
+    /// itself (`SYSLOG_IDENTIFIER`, `MESSAGE`…), which any local user can forge (`logger -t
+    /// sshd '… from X port 22'`, or `SYSLOG_IDENTIFIER=sshd` over the journal socket) to get an
+    /// innocent address banned. journald's own fields start with `_`.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for jail in self.jails().iter().filter(|j| j.enabled) {
+            for m in &jail.journal {
+                let field = m.split_once('=').map_or(m.as_str(), |(f, _)| f);
+                if !field.starts_with('_') {
+                    out.push(format!(
+                        "jail.{}: journal match {m:?} is on a field the logging program sets \
+                         itself, so any local user can write entries it matches and get an \
+                         address banned; match journald's trusted fields instead \
+                         (_SYSTEMD_UNIT=, _COMM= or _EXE=)",
+                        jail.name
+                    ));
+                }
+            }
+        }
+        out
+    }
 }
 
 /// The 1-based line holding byte offset `offset` of `text`.
@@ -250,6 +274,21 @@ mod tests {
             .to_string();
         assert!(e.contains("calls.ami.secret: contains a line break"), "{e}");
         assert!(!e.contains("Originate"), "{e}");
+    }
+
+    #[test]
+    fn journal_matches_on_client_set_fields_are_warned_about() {
+        let c = parse(
+            "[jail.ssh]\njournal = { match = [\"SYSLOG_IDENTIFIER=sshd\", \"_SYSTEMD_UNIT=ssh.service\"] }\n",
+        )
+        .unwrap();
+        let w = c.warnings();
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("SYSLOG_IDENTIFIER=sshd") && w[0].contains("_SYSTEMD_UNIT="));
+        assert!(
+            parse("").unwrap().warnings().is_empty(),
+            "the defaults are trusted"
+        );
     }
 
     #[test]

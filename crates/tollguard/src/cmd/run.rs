@@ -33,10 +33,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
-    // An apply left pending by a machine that rebooted before its watchdog acted: undo it
-    // before protecting the machine with a policy nobody confirmed. A config the daemon cannot
-    // read is its own error to report.
+    // Settings that weaken the protection are said once at start. An apply left pending by a
+    // machine that rebooted before its watchdog acted is undone before protecting the machine
+    // with a policy nobody confirmed. A config the daemon cannot read is its own error to
+    // report.
     if let Ok(config) = tg_config::Config::load(&args.config) {
+        for warning in config.warnings() {
+            eprintln!("tollguard: warning: {warning}");
+        }
         if let Err(e) = super::firewall::roll_back_expired(&config) {
             eprintln!("tollguard: warning: checking for an unconfirmed firewall apply: {e:#}");
         }
