@@ -2,14 +2,14 @@
 //! line, why and fix out.
 //!
 //! ```text
-//!  --root DIR ──► conf (Asterisk dialect, includes, templates) ──► checks ──► Report
-//!                 dialplan (contexts, includes, patterns)            │        (score,
+//!  --root DIR ──► tg_asterisk (the .conf dialect, dialplan, views) ──► checks ──► Report
+//!                                                                    │        (score,
 //!                 host (/proc/net, firewall, sshd, apache, rootkits) ┘         findings)
 //!                 version (advisory + end-of-life tables)
 //! ```
 //!
-//! Everything is read through [`root::Root`], so `--root DIR` audits a copy exactly as it
-//! would audit `/`. Nothing is executed except `/usr/sbin/asterisk -V`, with argv, and only
+//! Everything is read through [`tg_asterisk::Root`], so `--root DIR` audits a copy exactly
+//! as it would audit `/`. Nothing is executed except `/usr/sbin/asterisk -V`, with argv, and only
 //! when the root is the real `/` and no version was given.
 //!
 //! Secrets are read to be rated and never copied into a finding: titles name the object and
@@ -23,20 +23,17 @@
 #![deny(missing_docs)]
 
 pub mod checks;
-pub mod conf;
-pub mod dialplan;
 pub mod finding;
 pub mod render;
-pub mod root;
 pub mod secrets;
 pub mod version;
 
 use std::path::{Path, PathBuf};
 
 use checks::version::Known;
-use conf::{ConfError, ConfFile, Loader, Sources};
 pub use finding::{Category, Finding, Severity, RULES};
-use root::Root;
+use tg_asterisk::conf::{ConfError, ConfFile, Loader, Sources};
+use tg_asterisk::{dialplan, Root};
 
 /// What to audit.
 #[derive(Clone, Debug)]

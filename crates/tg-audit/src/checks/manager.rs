@@ -6,8 +6,8 @@
 //! interfaces; HTTP `enabled` no, `bindaddr` unset (nothing bound); `live_dangerously` no.
 
 use super::{has_acl, is_loopback, secret_finding, Ctx};
-use crate::conf::{is_true, ConfFile};
 use crate::finding::{Finding, Severity};
+use tg_asterisk::conf::{is_true, ConfFile};
 
 /// Write classes that amount to shell access (the best-practices doc: treat `originate`
 /// like `system`).

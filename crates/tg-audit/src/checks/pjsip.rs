@@ -8,8 +8,8 @@
 use std::collections::{HashMap, HashSet};
 
 use super::{has_acl, is_numeric_name, secret_finding, Ctx, Entrance};
-use crate::conf::{ConfFile, Section};
 use crate::finding::{Finding, Severity};
+use tg_asterisk::conf::{ConfFile, Section};
 
 fn of_type<'a>(conf: &'a ConfFile, ty: &'a str) -> impl Iterator<Item = &'a Section> + 'a {
     conf.objects()
@@ -180,9 +180,9 @@ pub fn check(ctx: &Ctx, out: &mut Vec<Finding>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::conf::{Loader, Sources};
-    use crate::root::Root;
     use std::path::Path;
+    use tg_asterisk::conf::{Loader, Sources};
+    use tg_asterisk::Root;
 
     #[test]
     fn header_only_identify_does_not_authenticate() {

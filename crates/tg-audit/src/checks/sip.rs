@@ -5,8 +5,8 @@
 //! since 1.8, peer/user `context` `default`, IAX `authdebug` off in current chan_iax2.
 
 use super::{has_acl, is_loopback, is_numeric_name, secret_finding, Ctx, Entrance};
-use crate::conf::{is_false, is_true, ConfFile, Section};
 use crate::finding::Finding;
+use tg_asterisk::conf::{is_false, is_true, ConfFile, Section};
 
 fn general(conf: &ConfFile) -> Option<&Section> {
     conf.section("general")

@@ -2,9 +2,9 @@
 //! daemon needs (`logger.conf`'s `security` level).
 
 use super::Ctx;
-use crate::conf::ConfFile;
 use crate::finding::Finding;
 use crate::secrets;
+use tg_asterisk::conf::ConfFile;
 
 /// Voicemail and logging checks.
 pub fn check(ctx: &Ctx, out: &mut Vec<Finding>) {
@@ -77,7 +77,7 @@ fn dialout(
     ctx: &Ctx,
     key: &str,
     context: &str,
-    at: crate::conf::Loc,
+    at: tg_asterisk::conf::Loc,
     whose: &str,
     out: &mut Vec<Finding>,
 ) {

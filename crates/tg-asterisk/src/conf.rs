@@ -32,7 +32,7 @@ pub struct Loc {
     pub line: u32,
 }
 
-/// Every file read during an audit, by machine path (`/etc/asterisk/sip.conf`).
+/// Every file a [`Loader`] read, by machine path (`/etc/asterisk/sip.conf`).
 #[derive(Debug, Default)]
 pub struct Sources {
     paths: Vec<PathBuf>,
