@@ -75,23 +75,15 @@ impl<'a> Channel<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::conf::{Loader, Sources};
-    use crate::Root;
-    use std::path::Path;
+    use crate::conf::parse_for_test;
 
     #[test]
     fn channels_with_formatters_levels_and_the_date_format() {
-        let root = Root::new("/nonexistent");
-        let mut sources = Sources::default();
-        let mut skipped = Vec::new();
-        let mut l = Loader::new(&root, "/etc/asterisk", &mut sources, &mut skipped);
-        let conf = l
-            .parse_text(
-                Path::new("/etc/asterisk/logger.conf"),
-                b"[general]\ndateformat=%F %T.%3q\n[logfiles]\nconsole => notice,warning\n\
-                  security => [plain]Security\nfull.json => [json]*\n",
-            )
-            .unwrap();
+        let conf = parse_for_test(
+            "/etc/asterisk/logger.conf",
+            b"[general]\ndateformat=%F %T.%3q\n[logfiles]\nconsole => notice,warning\n\
+              security => [plain]Security\nfull.json => [json]*\n",
+        );
         let logger = Logger::from_conf(&conf);
         assert_eq!(
             logger.dateformat.map(|e| e.value.as_str()),

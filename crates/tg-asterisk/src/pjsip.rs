@@ -88,23 +88,15 @@ pub fn trunk_hosts<T>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::conf::{Loader, Sources};
-    use crate::Root;
-    use std::path::Path;
+    use crate::conf::parse_for_test;
 
     #[test]
     fn header_only_identify_does_not_authenticate() {
-        let root = Root::new("/nonexistent");
-        let mut sources = Sources::default();
-        let mut skipped = Vec::new();
-        let mut l = Loader::new(&root, "/etc/asterisk", &mut sources, &mut skipped);
-        let conf = l
-            .parse_text(
-                Path::new("/etc/asterisk/pjsip.conf"),
-                b"[a]\ntype=identify\nendpoint=trunk-a\nmatch=203.0.113.5\n\
-                  [b]\ntype=identify\nendpoint=trunk-b\nmatch_header=X-Trunk: b\n",
-            )
-            .unwrap();
+        let conf = parse_for_test(
+            "/etc/asterisk/pjsip.conf",
+            b"[a]\ntype=identify\nendpoint=trunk-a\nmatch=203.0.113.5\n\
+              [b]\ntype=identify\nendpoint=trunk-b\nmatch_header=X-Trunk: b\n",
+        );
         let ids = identified(&conf);
         assert!(ids.contains("trunk-a"));
         assert!(!ids.contains("trunk-b"));

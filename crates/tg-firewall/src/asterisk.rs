@@ -39,15 +39,20 @@ fn read(path: &Path) -> Option<(ConfFile, Sources)> {
     Some((conf, sources))
 }
 
-/// The hosts a view found, as trusted entries with their file and line.
+/// A host text as a trusted entry: an address, a network or a host name.
+fn trusted(host: &str) -> Option<TrustedEntry> {
+    classify(host).ok()
+}
+
+/// The hosts a trunk view finds in `path`, with their file and line.
 fn derived(
     path: &Path,
-    view: fn(&ConfFile, fn(&str) -> Option<TrustedEntry>) -> Vec<TrunkHost<TrustedEntry>>,
+    view: impl FnOnce(&ConfFile) -> Vec<TrunkHost<TrustedEntry>>,
 ) -> Vec<DerivedHost> {
     let Some((conf, sources)) = read(path) else {
         return Vec::new();
     };
-    view(&conf, |host| classify(host).ok())
+    view(&conf)
         .into_iter()
         .map(|h| DerivedHost {
             entry: h.host,
@@ -60,13 +65,13 @@ fn derived(
 /// The trusted hosts `pjsip.conf` (and its includes) name: AOR `contact`s, `identify` `match`es,
 /// registration `server_uri`/`outbound_proxy`, endpoint `outbound_proxy`.
 pub fn pjsip_hosts(path: &Path) -> Vec<DerivedHost> {
-    derived(path, pjsip::trunk_hosts)
+    derived(path, |conf| pjsip::trunk_hosts(conf, trusted))
 }
 
 /// The trusted hosts `sip.conf` names: peers' `host=` (not `dynamic`), `outboundproxy=` and
 /// `register =>` servers.
 pub fn sip_hosts(path: &Path) -> Vec<DerivedHost> {
-    derived(path, sip::trunk_hosts)
+    derived(path, |conf| sip::trunk_hosts(conf, trusted))
 }
 
 /// `rtpstart`/`rtpend` from `rtp.conf`; `None` when the file or either key is missing or bad.
@@ -210,7 +215,7 @@ mod tests {
         let audit = tg_asterisk::Pbx::load(&tg_asterisk::Root::new(dir.path())).unwrap();
         let conf = audit.file("pjsip.conf").unwrap();
         assert!(conf.sections.iter().all(|s| s.name != "hidden"));
-        let hosts = tg_asterisk::pjsip::trunk_hosts(conf, |h| classify(h).ok());
+        let hosts = tg_asterisk::pjsip::trunk_hosts(conf, trusted);
         let lines: Vec<usize> = firewall.iter().map(|h| h.line).collect();
         assert_eq!(
             hosts.iter().map(|h| h.host.clone()).collect::<Vec<_>>(),
