@@ -2,14 +2,14 @@
 //! line, why and fix out.
 //!
 //! ```text
-//!  --root DIR ──► conf (Asterisk dialect, includes, templates) ──► checks ──► Report
-//!                 dialplan (contexts, includes, patterns)            │        (score,
+//!  --root DIR ──► tg_asterisk (the .conf dialect, dialplan, views) ──► checks ──► Report
+//!                                                                    │        (score,
 //!                 host (/proc/net, firewall, sshd, apache, rootkits) ┘         findings)
 //!                 version (advisory + end-of-life tables)
 //! ```
 //!
-//! Everything is read through [`root::Root`], so `--root DIR` audits a copy exactly as it
-//! would audit `/`. Nothing is executed except `/usr/sbin/asterisk -V`, with argv, and only
+//! Everything is read through [`tg_asterisk::Root`], so `--root DIR` audits a copy exactly
+//! as it would audit `/`. Nothing is executed except `/usr/sbin/asterisk -V`, with argv, and only
 //! when the root is the real `/` and no version was given.
 //!
 //! Secrets are read to be rated and never copied into a finding: titles name the object and
@@ -23,20 +23,17 @@
 #![deny(missing_docs)]
 
 pub mod checks;
-pub mod conf;
-pub mod dialplan;
 pub mod finding;
 pub mod render;
-pub mod root;
 pub mod secrets;
 pub mod version;
 
 use std::path::{Path, PathBuf};
 
 use checks::version::Known;
-use conf::{ConfError, ConfFile, Loader, Sources};
 pub use finding::{Category, Finding, Severity, RULES};
-use root::Root;
+use tg_asterisk::conf::{ConfError, ConfFile};
+use tg_asterisk::{dialplan, freepbx, Pbx, Root};
 
 /// What to audit.
 #[derive(Clone, Debug)]
@@ -98,61 +95,20 @@ pub enum AuditError {
     Root(String),
 }
 
-/// The configuration files read, relative to the Asterisk configuration directory.
-const FILES: [&str; 11] = [
-    "sip.conf",
-    "pjsip.conf",
-    "iax.conf",
-    "manager.conf",
-    "http.conf",
-    "ari.conf",
-    "voicemail.conf",
-    "extensions.conf",
-    "logger.conf",
-    "asterisk.conf",
-    "rtp.conf",
-];
-
 /// Runs the audit.
 pub fn audit(opts: &Options) -> Result<Report, AuditError> {
     let root = Root::new(&opts.root);
     if !opts.root.is_dir() {
         return Err(AuditError::Root(opts.root.display().to_string()));
     }
-    let mut sources = Sources::default();
-    let mut skipped = Vec::new();
-
-    // asterisk.conf may move the configuration directory (astetcdir).
-    let default_dir = PathBuf::from("/etc/asterisk");
-    let asterisk_conf =
-        Loader::new(&root, &default_dir, &mut sources, &mut skipped).load("asterisk.conf")?;
-    let config_dir = asterisk_conf
-        .as_ref()
-        .and_then(|c| c.value("directories", "astetcdir"))
-        .map(|e| PathBuf::from(&e.value))
-        .filter(|p| p.is_absolute())
-        .unwrap_or(default_dir);
-
-    let mut loaded: Vec<Option<ConfFile>> = Vec::new();
-    for name in FILES {
-        if name == "asterisk.conf" {
-            loaded.push(asterisk_conf.clone());
-            continue;
-        }
-        loaded.push(Loader::new(&root, &config_dir, &mut sources, &mut skipped).load(name)?);
-    }
-    let get = |name: &str| -> Option<&ConfFile> {
-        FILES
-            .iter()
-            .position(|f| *f == name)
-            .and_then(|i| loaded[i].as_ref())
-    };
+    let pbx = Pbx::load(&root)?;
+    let get = |name: &str| pbx.file(name);
     let empty = ConfFile::default();
     let dialplan = dialplan::Dialplan::from_conf(get("extensions.conf").unwrap_or(&empty));
     let firewall = checks::host::firewall(&root);
 
     let ctx = checks::Ctx {
-        sources: &sources,
+        sources: &pbx.sources,
         sip: get("sip.conf"),
         pjsip: get("pjsip.conf"),
         iax: get("iax.conf"),
@@ -167,7 +123,7 @@ pub fn audit(opts: &Options) -> Result<Report, AuditError> {
     };
     let mut findings = Vec::new();
     checks::run(&ctx, &mut findings);
-    for s in &skipped {
+    for s in &pbx.skipped {
         let f = Finding::new(
             "config.ignored-line",
             format!("Line ignored: {}", s.reason),
@@ -189,7 +145,7 @@ pub fn audit(opts: &Options) -> Result<Report, AuditError> {
     checks::host::check_rootkits(&root, &mut findings);
 
     for f in &mut findings {
-        if f.file.as_deref().is_some_and(is_freepbx_generated) {
+        if f.file.as_deref().is_some_and(freepbx::is_generated) {
             f.fix.push_str(
                 " (FreePBX regenerates this file: make the change in the FreePBX GUI, or override it in the matching *_custom.conf / *_custom_post.conf)",
             );
@@ -217,33 +173,14 @@ pub fn audit(opts: &Options) -> Result<Report, AuditError> {
             .unwrap_or_else(|_| opts.root.clone())
             .display()
             .to_string(),
-        files_read: sources
+        files_read: pbx
+            .sources
             .all()
             .iter()
             .map(|p| p.display().to_string())
             .collect(),
         findings,
     })
-}
-
-/// Files FreePBX writes from its database and overwrites on every "Apply Config"
-/// (`FreePBX/core`: `functions.inc.php`, `drivers/PJSip.class.php`).
-fn is_freepbx_generated(path: &str) -> bool {
-    let name = path.rsplit('/').next().unwrap_or(path);
-    if name.contains("custom") {
-        return false;
-    }
-    name.ends_with("_additional.conf")
-        || matches!(
-            name,
-            "pjsip.endpoint.conf"
-                | "pjsip.auth.conf"
-                | "pjsip.aor.conf"
-                | "pjsip.transports.conf"
-                | "pjsip.identify.conf"
-                | "pjsip.registration.conf"
-                | "sip_registrations.conf"
-        )
 }
 
 /// The version from the options, else from `/usr/sbin/asterisk -V` on the real root.

@@ -1,14 +1,16 @@
-//! Trusted hosts and the RTP range read from the PBX's own configuration: a small, tolerant
-//! reader of Asterisk's `.conf` syntax (sections, `key = value`, `;` comments, `#include`).
+//! Trusted hosts and the RTP range read from the PBX's own configuration, through the one
+//! reader of Asterisk's dialect (`tg_asterisk`), so the firewall reads a file exactly as the
+//! audit does: `pjsip.conf` AOR contacts, `identify` matches and registration/outbound-proxy
+//! URIs; `sip.conf` `host=` peers and `register =>` lines; `rtp.conf` `rtpstart`/`rtpend`.
 //!
-//! It reads only what the firewall needs: `pjsip.conf` AOR contacts, `identify` matches and
-//! registration/outbound-proxy URIs; `sip.conf` `host=` peers and `register =>` lines;
-//! `rtp.conf` `rtpstart`/`rtpend`. Lines it does not understand are skipped, never an error.
-//! (The full parser, with templates and every option, lives in tg-audit.)
+//! The glue here: files are read leniently (a line that cannot be a configuration is skipped,
+//! never an error; a missing or unreadable file is nothing), includes are resolved against
+//! the file's own directory, and hosts become [`TrustedEntry`]s.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use tg_asterisk::conf::{ConfFile, Loader, Sources};
+use tg_asterisk::{pjsip, rtp, sip, Root, TrunkHost};
 use tg_config::firewall::PortRange;
 use tg_config::trusted::{classify, TrustedEntry};
 
@@ -23,275 +25,63 @@ pub struct DerivedHost {
     pub line: usize,
 }
 
-/// One `key = value` of a section, with its position.
-#[derive(Clone, Debug)]
-struct Item {
-    key: String,
-    value: String,
-    file: PathBuf,
-    line: usize,
+/// Reads a config file of this machine with its `#include`s, leniently; `None` when it is
+/// missing or cannot be read.
+fn read(path: &Path) -> Option<(ConfFile, Sources)> {
+    let path = std::path::absolute(path).ok()?;
+    let root = Root::new("/");
+    let mut sources = Sources::default();
+    let mut skipped = Vec::new();
+    let conf = Loader::new(&root, path.parent()?, &mut sources, &mut skipped)
+        .lenient()
+        .load(path.to_str()?)
+        .ok()??;
+    Some((conf, sources))
 }
 
-/// A section: its name and items (inherited template items first).
-#[derive(Clone, Debug, Default)]
-struct Section {
-    name: String,
-    template: bool,
-    items: Vec<Item>,
-}
-
-impl Section {
-    fn get(&self, key: &str) -> Option<&str> {
-        self.items
-            .iter()
-            .rev()
-            .find(|i| i.key == key)
-            .map(|i| i.value.as_str())
-    }
-    fn all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a Item> + 'a {
-        self.items.iter().filter(move |i| i.key == key)
-    }
-}
-
-/// Lines longer than this are skipped (hostile or broken files).
-const MAX_LINE: usize = 8192;
-/// `#include` nesting limit.
-const MAX_DEPTH: usize = 8;
-
-/// Reads a config file and its `#include`s into sections. A missing file is no sections.
-fn read_sections(path: &Path) -> Vec<Section> {
-    let mut sections = Vec::new();
-    let mut templates: HashMap<String, Vec<Item>> = HashMap::new();
-    read_into(path, 0, &mut sections, &mut templates);
-    sections
-}
-
-fn read_into(
-    path: &Path,
-    depth: usize,
-    sections: &mut Vec<Section>,
-    templates: &mut HashMap<String, Vec<Item>>,
-) {
-    if depth > MAX_DEPTH {
-        return;
-    }
-    let Ok(bytes) = std::fs::read(path) else {
-        return;
-    };
-    let text = String::from_utf8_lossy(&bytes);
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut in_block_comment = false;
-    for (i, raw) in text.lines().enumerate() {
-        let line_no = i + 1;
-        if raw.len() > MAX_LINE {
-            continue;
-        }
-        let line = strip_comment(raw, &mut in_block_comment);
-        let line = line.trim().trim_start_matches('\u{feff}');
-        if line.is_empty() {
-            continue;
-        }
-        if let Some(rest) = line.strip_prefix('#') {
-            let (directive, arg) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
-            if directive == "include" || directive == "tryinclude" {
-                let arg = arg
-                    .trim()
-                    .trim_matches(|c| c == '"' || c == '<' || c == '>');
-                if !arg.is_empty() && !arg.contains('*') {
-                    let target = if Path::new(arg).is_absolute() {
-                        PathBuf::from(arg)
-                    } else {
-                        dir.join(arg)
-                    };
-                    read_into(&target, depth + 1, sections, templates);
-                }
-            }
-            continue;
-        }
-        if let Some(rest) = line.strip_prefix('[') {
-            let Some((name, after)) = rest.split_once(']') else {
-                continue;
-            };
-            let mut section = Section {
-                name: name.trim().to_string(),
-                ..Section::default()
-            };
-            if let Some(opts) = after
-                .trim()
-                .strip_prefix('(')
-                .and_then(|o| o.strip_suffix(')'))
-            {
-                for opt in opts.split(',').map(str::trim) {
-                    match opt {
-                        "!" => section.template = true,
-                        "+" | "" => {}
-                        parent => {
-                            if let Some(items) = templates.get(parent) {
-                                section.items.extend(items.iter().cloned());
-                            }
-                        }
-                    }
-                }
-            }
-            sections.push(section);
-            continue;
-        }
-        let Some(section) = sections.last_mut() else {
-            continue;
-        };
-        let (key, value) = match line.split_once("=>").filter(|(k, _)| !k.contains('=')) {
-            Some(kv) => kv,
-            None => match line.split_once('=') {
-                Some(kv) => kv,
-                None => continue,
-            },
-        };
-        section.items.push(Item {
-            key: key.trim().trim_end_matches('+').trim().to_ascii_lowercase(),
-            value: value.trim().to_string(),
-            file: path.to_path_buf(),
-            line: line_no,
-        });
-        if section.template {
-            templates.insert(section.name.clone(), section.items.clone());
-        }
-    }
-}
-
-/// Removes `;` comments (`\;` is a literal semicolon) and `;-- … --;` block comments.
-fn strip_comment(line: &str, in_block: &mut bool) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut rest = line;
-    loop {
-        if *in_block {
-            match rest.find("--;") {
-                Some(end) => {
-                    rest = &rest[end + 3..];
-                    *in_block = false;
-                }
-                None => return out,
-            }
-        }
-        match rest.find(';') {
-            None => {
-                out.push_str(rest);
-                return out;
-            }
-            Some(i) if i > 0 && rest.as_bytes()[i - 1] == b'\\' => {
-                out.push_str(&rest[..i - 1]);
-                out.push(';');
-                rest = &rest[i + 1..];
-            }
-            Some(i) => {
-                out.push_str(&rest[..i]);
-                if rest[i..].starts_with(";--") && !rest[i..].starts_with(";---") {
-                    *in_block = true;
-                    rest = &rest[i + 3..];
-                } else {
-                    return out;
-                }
-            }
-        }
-    }
-}
-
-/// The host of a SIP URI or host spec: `sip:user@host:5060;transport=udp`, `[2001:db8::1]:5060`,
-/// `host`. `None` when what is left is neither an address nor a host name.
-pub fn host_of(spec: &str) -> Option<TrustedEntry> {
-    let mut s = spec.trim().trim_start_matches('<');
-    for scheme in ["sips:", "sip:", "SIP:", "SIPS:"] {
-        if let Some(rest) = s.strip_prefix(scheme) {
-            s = rest;
-        }
-    }
-    let s = s.split([';', '>', '/', '?', ',', ' ']).next().unwrap_or("");
-    let s = s.rsplit_once('@').map_or(s, |(_, host)| host);
-    let host = if let Some(rest) = s.strip_prefix('[') {
-        rest.split(']').next().unwrap_or("")
-    } else if s.matches(':').count() > 1 {
-        s // a bare IPv6 address (or an IPv6 CIDR in `match=`)
-    } else {
-        s.split(':').next().unwrap_or("")
-    };
-    let host = host.trim();
-    if host.is_empty() || host.eq_ignore_ascii_case("dynamic") {
-        return None;
-    }
+/// A host text as a trusted entry: an address, a network or a host name.
+fn trusted(host: &str) -> Option<TrustedEntry> {
     classify(host).ok()
+}
+
+/// The hosts a trunk view finds in `path`, with their file and line.
+fn derived(
+    path: &Path,
+    view: impl FnOnce(&ConfFile) -> Vec<TrunkHost<TrustedEntry>>,
+) -> Vec<DerivedHost> {
+    let Some((conf, sources)) = read(path) else {
+        return Vec::new();
+    };
+    view(&conf)
+        .into_iter()
+        .map(|h| DerivedHost {
+            entry: h.host,
+            file: sources.path(h.at.file).to_path_buf(),
+            line: h.at.line as usize,
+        })
+        .collect()
 }
 
 /// The trusted hosts `pjsip.conf` (and its includes) name: AOR `contact`s, `identify` `match`es,
 /// registration `server_uri`/`outbound_proxy`, endpoint `outbound_proxy`.
 pub fn pjsip_hosts(path: &Path) -> Vec<DerivedHost> {
-    let mut out = Vec::new();
-    for s in read_sections(path).iter().filter(|s| !s.template) {
-        let keys: &[&str] = match s.get("type") {
-            Some("aor") => &["contact", "outbound_proxy"],
-            Some("identify") => &["match"],
-            Some("registration") => &["server_uri", "outbound_proxy"],
-            Some("endpoint") => &["outbound_proxy"],
-            _ => continue,
-        };
-        for key in keys {
-            for item in s.all(key) {
-                for part in item.value.split(',') {
-                    // `match=` also takes CIDRs, which `host_of` would cut at the slash.
-                    let entry = classify(part.trim()).ok().or_else(|| host_of(part));
-                    if let Some(entry) = entry {
-                        out.push(DerivedHost {
-                            entry,
-                            file: item.file.clone(),
-                            line: item.line,
-                        });
-                    }
-                }
-            }
-        }
-    }
-    out
+    derived(path, |conf| pjsip::trunk_hosts(conf, trusted))
 }
 
 /// The trusted hosts `sip.conf` names: peers' `host=` (not `dynamic`), `outboundproxy=` and
 /// `register =>` servers.
 pub fn sip_hosts(path: &Path) -> Vec<DerivedHost> {
-    let mut out = Vec::new();
-    for s in read_sections(path).iter().filter(|s| !s.template) {
-        for item in s.items.iter() {
-            let host = match item.key.as_str() {
-                "host" | "outboundproxy" => host_of(&item.value),
-                "register" => register_host(&item.value),
-                _ => None,
-            };
-            if let Some(entry) = host {
-                out.push(DerivedHost {
-                    entry,
-                    file: item.file.clone(),
-                    line: item.line,
-                });
-            }
-        }
-    }
-    out
-}
-
-/// The server of `register => [transport://]user[:secret[:authuser]]@host[:port][/exten][~expiry]`.
-fn register_host(value: &str) -> Option<TrustedEntry> {
-    let v = value.split_once("://").map_or(value, |(_, rest)| rest);
-    let (_, host) = v.rsplit_once('@')?;
-    let host = host.split(['/', '~']).next().unwrap_or("");
-    host_of(host)
+    derived(path, |conf| sip::trunk_hosts(conf, trusted))
 }
 
 /// `rtpstart`/`rtpend` from `rtp.conf`; `None` when the file or either key is missing or bad.
 pub fn rtp_range(path: &Path) -> Option<PortRange> {
-    let sections = read_sections(path);
-    let general = sections
-        .iter()
-        .rev()
-        .find(|s| s.name.eq_ignore_ascii_case("general"))?;
-    let lo: u16 = general.get("rtpstart")?.parse().ok()?;
-    let hi: u16 = general.get("rtpend")?.parse().ok()?;
-    (lo > 0 && lo <= hi).then_some(PortRange { lo, hi })
+    let (conf, _) = read(path)?;
+    let ports = rtp::ports(&conf)?;
+    Some(PortRange {
+        lo: *ports.start(),
+        hi: *ports.end(),
+    })
 }
 
 #[cfg(test)]
@@ -401,5 +191,39 @@ mod tests {
             .iter()
             .all(|h| h.entry == TrustedEntry::Name("ok.example".into())));
         assert!(!hosts.is_empty());
+    }
+
+    #[test]
+    fn a_nested_block_comment_hides_a_trunk_from_the_firewall_as_from_the_audit() {
+        // Issue #11: the firewall's own reader ended a block comment at the first `--;`, so it
+        // trusted `hidden.example`, which Asterisk and the audit read as commented out.
+        let dir = tempfile::tempdir().unwrap();
+        let etc = dir.path().join("etc/asterisk");
+        std::fs::create_dir_all(&etc).unwrap();
+        let p = write(
+            &etc,
+            "pjsip.conf",
+            "[prov]\ntype=aor\ncontact=sip:trunk.example\n\
+             ;-- outer ;-- inner --; still comment\n\
+             [hidden]\ntype=aor\ncontact=sip:hidden.example\n\
+             --;\n[prov-id]\ntype=identify\nmatch=203.0.113.9\n",
+        );
+        let firewall = pjsip_hosts(&p);
+        assert_eq!(names(&firewall), vec!["trunk.example", "203.0.113.9/32"]);
+
+        // What `tollguard audit --root` reads: the same sections, the same hosts, same lines.
+        let audit = tg_asterisk::Pbx::load(&tg_asterisk::Root::new(dir.path())).unwrap();
+        let conf = audit.file("pjsip.conf").unwrap();
+        assert!(conf.sections.iter().all(|s| s.name != "hidden"));
+        let hosts = tg_asterisk::pjsip::trunk_hosts(conf, trusted);
+        let lines: Vec<usize> = firewall.iter().map(|h| h.line).collect();
+        assert_eq!(
+            hosts.iter().map(|h| h.host.clone()).collect::<Vec<_>>(),
+            firewall.iter().map(|h| h.entry.clone()).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            hosts.iter().map(|h| h.at.line as usize).collect::<Vec<_>>(),
+            lines
+        );
     }
 }

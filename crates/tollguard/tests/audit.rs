@@ -1,5 +1,6 @@
 //! `tollguard audit` as a user runs it: the built binary on the fixture trees of `tg-audit`.
-//! Exit codes 0/1/2, the JSON contract, the SARIF shape, and no secret in any output.
+//! Exit codes 0/1/2, the JSON contract, the SARIF shape, no secret in any output, and
+//! `tollguard firewall render` reading the PBX's configuration as the audit does.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -236,4 +237,53 @@ fn text_groups_by_severity_with_where_why_and_fix() {
         text.contains("fix: /etc/asterisk/sip_additional.conf:4: secret=<"),
         "{text}"
     );
+}
+
+/// Issue #11: the firewall had its own reader, which ended a block comment at the first `--;`;
+/// it trusted a trunk the audit (and Asterisk) read as commented out.
+#[test]
+fn a_nested_block_comment_hides_a_trunk_from_the_audit_and_the_firewall_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let etc = dir.path().join("etc/asterisk");
+    std::fs::create_dir_all(&etc).unwrap();
+    std::fs::write(
+        etc.join("sip.conf"),
+        "[general]\nallowguest=no\n\
+         [visible]\ntype=peer\nhost=203.0.113.7\nsecret=1234\n\
+         ;-- outer ;-- inner --; still comment\n\
+         [hidden]\ntype=peer\nhost=198.51.100.66\nsecret=1234\n\
+         --;\n",
+    )
+    .unwrap();
+
+    let out = audit(dir.path(), &["--asterisk-version", "22.10.1"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("SIP peer 'visible'"), "{text}");
+    assert!(!text.contains("hidden"), "{text}");
+
+    let config = dir.path().join("tollguard.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[daemon]\nstate_dir = {:?}\n[firewall]\ntrust_from_asterisk = true\nasterisk_dir = {:?}\n\
+             [firewall.services.sip]\nzones = [\"trusted\"]\n[firewall.services.ssh]\nzones = [\"anyone\"]\n",
+            dir.path().join("state"),
+            etc
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tollguard"))
+        .args(["firewall", "render", "--config"])
+        .arg(&config)
+        .output()
+        .expect("run tollguard");
+    let script = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{script}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(script.contains("203.0.113.7"), "{script}");
+    assert!(!script.contains("198.51.100.66"), "{script}");
 }

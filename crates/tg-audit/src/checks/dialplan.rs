@@ -5,10 +5,10 @@
 use std::collections::{HashMap, HashSet};
 
 use super::{device_contexts, entrances, Ctx};
-use crate::conf::Loc;
-use crate::dialplan::{is_open_ended, Step};
 use crate::finding::Finding;
 use crate::secrets;
+use tg_asterisk::conf::Loc;
+use tg_asterisk::dialplan::{is_open_ended, Step};
 
 /// Dialplan checks.
 pub fn check(ctx: &Ctx, out: &mut Vec<Finding>) {

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use super::rulesfile::Verdict;
 use crate::finding::{Finding, Severity};
-use crate::root::Root;
+use tg_asterisk::Root;
 
 const ROOTKIT_INDICATORS: &str = include_str!("../../data/rootkit-indicators.txt");
 

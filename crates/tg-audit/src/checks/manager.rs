@@ -6,8 +6,9 @@
 //! interfaces; HTTP `enabled` no, `bindaddr` unset (nothing bound); `live_dangerously` no.
 
 use super::{has_acl, is_loopback, secret_finding, Ctx};
-use crate::conf::{is_true, ConfFile};
 use crate::finding::{Finding, Severity};
+use tg_asterisk::conf::{is_true, ConfFile};
+use tg_asterisk::manager as ami;
 
 /// Write classes that amount to shell access (the best-practices doc: treat `originate`
 /// like `system`).
@@ -30,13 +31,10 @@ pub fn check(ctx: &Ctx, out: &mut Vec<Finding>) {
 }
 
 fn check_ami(ctx: &Ctx, conf: &ConfFile, out: &mut Vec<Finding>) {
-    let Some(enabled) = conf.value("general", "enabled") else {
+    let Some(enabled) = ami::enabled(conf) else {
         return;
     };
-    if !is_true(&enabled.value) {
-        return;
-    }
-    let bind = conf.value("general", "bindaddr");
+    let bind = ami::bindaddr(conf);
     let public = bind.is_none_or(|e| !is_loopback(&e.value));
     let admitted = ctx.firewall.admits_anyone("ami");
     if public && admitted {
@@ -55,10 +53,7 @@ fn check_ami(ctx: &Ctx, conf: &ConfFile, out: &mut Vec<Finding>) {
         );
         out.push(ctx.at(f, at));
     }
-    for user in conf
-        .objects()
-        .filter(|s| !s.name.eq_ignore_ascii_case("general"))
-    {
+    for user in ami::users(conf) {
         secret_finding(
             ctx,
             "ami",

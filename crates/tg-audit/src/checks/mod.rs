@@ -12,10 +12,10 @@ pub mod sip;
 pub mod version;
 pub mod voicemail;
 
-use crate::conf::{ConfFile, Loc, Section, Sources};
-use crate::dialplan::Dialplan;
 use crate::finding::Finding;
 use crate::secrets::{self, Weakness};
+use tg_asterisk::conf::{ConfFile, Loc, Section, Sources};
+use tg_asterisk::dialplan::Dialplan;
 
 /// Everything the checks read.
 pub struct Ctx<'a> {

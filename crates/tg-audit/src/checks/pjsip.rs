@@ -1,50 +1,14 @@
-//! res_pjsip (`pjsip.conf` and, on FreePBX, its `pjsip.*.conf` includes): objects by
-//! `type=`, auth secrets, endpoints without `auth=`, the `anonymous` endpoint, ACLs.
-//!
-//! Behaviour from the research notes (§3.2): authentication is only required when the
-//! endpoint has an `auth=`; a request matching no endpoint goes to `anonymous` when it
-//! exists; endpoint `context` defaults to `default`.
+//! res_pjsip (`pjsip.conf` and, on FreePBX, its `pjsip.*.conf` includes): auth secrets,
+//! endpoints without `auth=`, the `anonymous` endpoint, ACLs. What an endpoint is and does
+//! (its context, its auths, whether it is identified by address) is
+//! [`tg_asterisk::pjsip`]'s.
 
 use std::collections::{HashMap, HashSet};
 
 use super::{has_acl, is_numeric_name, secret_finding, Ctx, Entrance};
-use crate::conf::{ConfFile, Section};
 use crate::finding::{Finding, Severity};
-
-fn of_type<'a>(conf: &'a ConfFile, ty: &'a str) -> impl Iterator<Item = &'a Section> + 'a {
-    conf.objects()
-        .filter(move |s| s.value("type").is_some_and(|t| t.eq_ignore_ascii_case(ty)))
-}
-
-fn context_of(s: &Section) -> String {
-    s.value("context").unwrap_or("default").to_string()
-}
-
-fn auth_refs(s: &Section) -> Vec<String> {
-    s.value("auth")
-        .map(|v| {
-            v.split(',')
-                .map(|a| a.trim().to_string())
-                .filter(|a| !a.is_empty())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Endpoints identified by source address. An `identify` that matches only on a header
-/// (`match_header`) or the request URI does not count: the sender writes those.
-fn identified(conf: &ConfFile) -> HashSet<String> {
-    of_type(conf, "identify")
-        .filter(|s| s.get("match").is_some_and(|m| !m.value.is_empty()))
-        .filter_map(|s| s.value("endpoint"))
-        .map(str::to_ascii_lowercase)
-        .collect()
-}
-
-fn is_anonymous(s: &Section) -> bool {
-    let n = s.name.to_ascii_lowercase();
-    n == "anonymous" || n.starts_with("anonymous@")
-}
+use tg_asterisk::conf::Section;
+use tg_asterisk::pjsip::{auth_refs, context_of, identified, is_anonymous, of_type};
 
 /// Where res_pjsip lets unauthenticated callers in.
 pub fn entrances(ctx: &Ctx) -> Vec<Entrance> {
@@ -174,31 +138,5 @@ pub fn check(ctx: &Ctx, out: &mut Vec<Finding>) {
             );
             out.push(ctx.at(f, e.at));
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::conf::{Loader, Sources};
-    use crate::root::Root;
-    use std::path::Path;
-
-    #[test]
-    fn header_only_identify_does_not_authenticate() {
-        let root = Root::new("/nonexistent");
-        let mut sources = Sources::default();
-        let mut skipped = Vec::new();
-        let mut l = Loader::new(&root, "/etc/asterisk", &mut sources, &mut skipped);
-        let conf = l
-            .parse_text(
-                Path::new("/etc/asterisk/pjsip.conf"),
-                b"[a]\ntype=identify\nendpoint=trunk-a\nmatch=203.0.113.5\n\
-                  [b]\ntype=identify\nendpoint=trunk-b\nmatch_header=X-Trunk: b\n",
-            )
-            .unwrap();
-        let ids = identified(&conf);
-        assert!(ids.contains("trunk-a"));
-        assert!(!ids.contains("trunk-b"));
     }
 }

@@ -5,35 +5,12 @@
 //! since 1.8, peer/user `context` `default`, IAX `authdebug` off in current chan_iax2.
 
 use super::{has_acl, is_loopback, is_numeric_name, secret_finding, Ctx, Entrance};
-use crate::conf::{is_false, is_true, ConfFile, Section};
 use crate::finding::Finding;
+use tg_asterisk::conf::{is_false, is_true, ConfFile, Section};
+use tg_asterisk::sip::{context_of, general_context, is_dynamic, peers};
 
 fn general(conf: &ConfFile) -> Option<&Section> {
     conf.section("general")
-}
-
-fn general_context(conf: &ConfFile) -> String {
-    conf.value("general", "context")
-        .map(|e| e.value.clone())
-        .unwrap_or_else(|| "default".to_string())
-}
-
-/// Peers, users and friends: every real section but `[general]` and `[authentication]`.
-fn peers(conf: &ConfFile) -> impl Iterator<Item = &Section> {
-    conf.objects().filter(|s| {
-        !s.name.eq_ignore_ascii_case("general") && !s.name.eq_ignore_ascii_case("authentication")
-    })
-}
-
-fn context_of(conf: &ConfFile, s: &Section) -> String {
-    s.value("context")
-        .map(str::to_string)
-        .unwrap_or_else(|| general_context(conf))
-}
-
-fn is_dynamic(s: &Section) -> bool {
-    s.value("host")
-        .is_none_or(|h| h.eq_ignore_ascii_case("dynamic"))
 }
 
 fn insecure_invite(s: &Section) -> bool {

@@ -2,9 +2,10 @@
 //! daemon needs (`logger.conf`'s `security` level).
 
 use super::Ctx;
-use crate::conf::ConfFile;
 use crate::finding::Finding;
 use crate::secrets;
+use tg_asterisk::conf::ConfFile;
+use tg_asterisk::logger::Logger;
 
 /// Voicemail and logging checks.
 pub fn check(ctx: &Ctx, out: &mut Vec<Finding>) {
@@ -77,7 +78,7 @@ fn dialout(
     ctx: &Ctx,
     key: &str,
     context: &str,
-    at: crate::conf::Loc,
+    at: tg_asterisk::conf::Loc,
     whose: &str,
     out: &mut Vec<Finding>,
 ) {
@@ -97,15 +98,11 @@ fn dialout(
 
 fn logger(ctx: &Ctx, out: &mut Vec<Finding>) {
     let Some(conf) = ctx.logger else { return };
-    let logs_security = conf.section("logfiles").is_some_and(|s| {
-        s.entries
-            .iter()
-            .any(|e| levels(&e.value).any(|l| l == "security" || l == "*"))
-    });
-    if logs_security {
+    let logger = Logger::from_conf(conf);
+    if logger.channels.iter().any(|c| c.logs("security")) {
         return;
     }
-    let place = conf.section("logfiles").map(|s| s.at);
+    let place = logger.logfiles.map(|s| s.at);
     let fix = match place {
         Some(at) => format!(
             "{} [logfiles]: security => security (and point the ban daemon at it)",
@@ -125,13 +122,4 @@ fn logger(ctx: &Ctx, out: &mut Vec<Finding>) {
         Some(at) => ctx.at(f, at),
         None => f.at(conf.path.display().to_string(), None),
     });
-}
-
-/// The levels of a logger channel value such as `[plain]notice,warning,security`.
-fn levels(value: &str) -> impl Iterator<Item = String> + '_ {
-    let v = match value.find(']') {
-        Some(i) if value.starts_with('[') => &value[i + 1..],
-        _ => value,
-    };
-    v.split(',').map(|l| l.trim().to_ascii_lowercase())
 }

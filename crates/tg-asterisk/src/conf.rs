@@ -9,7 +9,10 @@
 //!
 //! What cannot be a configuration is an error naming file and line ([`ConfError`]); what
 //! Asterisk itself would skip with a warning (a line without `=`, `#exec`, an unterminated
-//! block comment) is skipped and reported as a [`Skipped`].
+//! block comment) is skipped and reported as a [`Skipped`]. A [`Loader::lenient`] reader
+//! (the firewall's: a broken line must not hide the trunks around it) reads on past what
+//! cannot be a configuration too, recording each place as a [`Skipped`]; on a file the
+//! strict reader accepts, it reads exactly the same sections.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -32,7 +35,7 @@ pub struct Loc {
     pub line: u32,
 }
 
-/// Every file read during an audit, by machine path (`/etc/asterisk/sip.conf`).
+/// Every file a [`Loader`] read, by machine path (`/etc/asterisk/sip.conf`).
 #[derive(Debug, Default)]
 pub struct Sources {
     paths: Vec<PathBuf>,
@@ -243,12 +246,31 @@ pub enum ConfError {
     },
 }
 
+impl ConfError {
+    /// What is wrong, in a few words (for a [`Skipped`] when reading leniently).
+    fn reason(&self) -> &'static str {
+        match self {
+            ConfError::Unreadable { .. } => "included file cannot be read",
+            ConfError::Binary { .. } => "binary data (control byte)",
+            ConfError::UnterminatedSection { .. } => "section header has no closing ']'",
+            ConfError::UnterminatedOptions { .. } => "section options have no closing ')'",
+            ConfError::NoSection { .. } => "setting outside any [section]",
+            ConfError::UnknownTemplate { .. } => "inherits from a section not defined before it",
+            ConfError::AppendToMissing { .. } => "'(+)' appends to a section not defined before it",
+            ConfError::MissingInclude { .. } => "#include of a file that does not exist",
+            ConfError::IncludeCycle { .. } => "include cycle",
+            ConfError::TooDeep { .. } => "includes nested too deep",
+        }
+    }
+}
+
 /// Reads Asterisk configuration files under one configuration directory.
 pub struct Loader<'a> {
     root: &'a Root,
     config_dir: PathBuf,
     sources: &'a mut Sources,
     skipped: &'a mut Vec<Skipped>,
+    lenient: bool,
 }
 
 impl<'a> Loader<'a> {
@@ -265,7 +287,30 @@ impl<'a> Loader<'a> {
             config_dir: config_dir.into(),
             sources,
             skipped,
+            lenient: false,
         }
+    }
+
+    /// A loader that reads on past what cannot be a configuration: the line (a broken header,
+    /// a setting outside any section, binary data) or the include (missing, unreadable, a
+    /// cycle, too deep) is skipped and recorded as a [`Skipped`]; a section inheriting from or
+    /// appending to an unknown one is read as a plain section. Only a main file that cannot
+    /// be read is still an error.
+    pub fn lenient(mut self) -> Self {
+        self.lenient = true;
+        self
+    }
+
+    /// `err` when strict; when lenient, records it as skipped at `at` and goes on.
+    fn recover(&mut self, err: ConfError, at: Loc) -> Result<(), ConfError> {
+        if !self.lenient {
+            return Err(err);
+        }
+        self.skipped.push(Skipped {
+            at,
+            reason: err.reason(),
+        });
+        Ok(())
     }
 
     /// Loads `name` (e.g. `sip.conf`) with its includes; `Ok(None)` when it does not exist
@@ -334,11 +379,13 @@ impl<'a> Loader<'a> {
         for (idx, raw) in bytes.split(|&b| b == b'\n').enumerate() {
             let line = idx as u32 + 1;
             if let Some(&byte) = raw.iter().find(|&&b| is_binary(b)) {
-                return Err(ConfError::Binary {
+                let err = ConfError::Binary {
                     file: display(),
                     line,
                     byte,
-                });
+                };
+                self.recover(err, Loc { file, line })?;
+                continue;
             }
             let was_in_comment = depth > 0;
             let text = String::from_utf8_lossy(raw);
@@ -379,10 +426,11 @@ impl<'a> Loader<'a> {
         display: &dyn Fn() -> String,
     ) -> Result<(), ConfError> {
         let Some(close) = code.find(']') else {
-            return Err(ConfError::UnterminatedSection {
+            let err = ConfError::UnterminatedSection {
                 file: display(),
                 line: at.line,
-            });
+            };
+            return self.recover(err, at);
         };
         let name = code[1..close].trim().to_string();
         let rest = code[close + 1..].trim();
@@ -390,11 +438,16 @@ impl<'a> Loader<'a> {
         let mut append = false;
         let mut parents = Vec::new();
         if let Some(opts) = rest.strip_prefix('(') {
-            let Some(end) = opts.find(')') else {
-                return Err(ConfError::UnterminatedOptions {
-                    file: display(),
-                    line: at.line,
-                });
+            let end = match opts.find(')') {
+                Some(end) => end,
+                None => {
+                    let err = ConfError::UnterminatedOptions {
+                        file: display(),
+                        line: at.line,
+                    };
+                    self.recover(err, at)?;
+                    0
+                }
             };
             for opt in opts[..end].split(',').map(str::trim) {
                 match opt {
@@ -407,24 +460,27 @@ impl<'a> Loader<'a> {
         }
         let key = name.to_ascii_lowercase();
         if append {
-            let Some(&idx) = state.by_name.get(&key) else {
-                return Err(ConfError::AppendToMissing {
-                    file: display(),
-                    line: at.line,
-                    name,
-                });
+            if let Some(&idx) = state.by_name.get(&key) {
+                state.current = Some(idx);
+                return Ok(());
+            }
+            let err = ConfError::AppendToMissing {
+                file: display(),
+                line: at.line,
+                name: name.clone(),
             };
-            state.current = Some(idx);
-            return Ok(());
+            self.recover(err, at)?;
         }
         let mut entries = Vec::new();
         for parent in &parents {
             let Some(&idx) = state.by_name.get(&parent.to_ascii_lowercase()) else {
-                return Err(ConfError::UnknownTemplate {
+                let err = ConfError::UnknownTemplate {
                     file: display(),
                     line: at.line,
                     name: parent.clone(),
-                });
+                };
+                self.recover(err, at)?;
+                continue;
             };
             entries.extend(state.sections[idx].entries.iter().cloned());
         }
@@ -485,17 +541,19 @@ impl<'a> Loader<'a> {
             if optional {
                 return Ok(());
             }
-            return Err(ConfError::MissingInclude {
+            let err = ConfError::MissingInclude {
                 file: display(),
                 line: at.line,
                 target: target.to_string(),
-            });
+            };
+            return self.recover(err, at);
         }
         if stack.len() >= MAX_INCLUDE_DEPTH {
-            return Err(ConfError::TooDeep {
+            let err = ConfError::TooDeep {
                 file: display(),
                 line: at.line,
-            });
+            };
+            return self.recover(err, at);
         }
         for inc in matches {
             if self.root.is_dir(&inc) {
@@ -510,16 +568,21 @@ impl<'a> Loader<'a> {
                     .collect();
                 chain.push(format!("{}:{}", path.display(), at.line));
                 chain.push(inc.display().to_string());
-                return Err(ConfError::IncludeCycle {
+                let err = ConfError::IncludeCycle {
                     file: display(),
                     line: at.line,
                     chain: chain.join(" -> "),
-                });
+                };
+                self.recover(err, at)?;
+                continue;
             }
             stack.push((path.to_path_buf(), at.line));
             let result = self.load_file(&inc, state, stack);
             stack.pop();
-            result?;
+            if let Err(err) = result {
+                // Lenient: only the included file's own unreadability gets here.
+                self.recover(err, at)?;
+            }
         }
         Ok(())
     }
@@ -532,10 +595,11 @@ impl<'a> Loader<'a> {
         display: &dyn Fn() -> String,
     ) -> Result<(), ConfError> {
         let Some(current) = state.current else {
-            return Err(ConfError::NoSection {
+            let err = ConfError::NoSection {
                 file: display(),
                 line: at.line,
-            });
+            };
+            return self.recover(err, at);
         };
         let code = code.strip_prefix('\\').unwrap_or(code);
         let Some(eq) = code.find('=') else {
@@ -633,6 +697,17 @@ fn unquote(s: &str) -> &str {
         }
     }
     s
+}
+
+/// Parses `text` strictly as the machine file `path` under `/etc/asterisk` (for the views'
+/// tests).
+#[cfg(test)]
+pub(crate) fn parse_for_test(path: &str, text: &[u8]) -> ConfFile {
+    let root = Root::new("/nonexistent");
+    let mut sources = Sources::default();
+    let mut skipped = Vec::new();
+    let mut l = Loader::new(&root, "/etc/asterisk", &mut sources, &mut skipped);
+    l.parse_text(Path::new(path), text).unwrap()
 }
 
 /// Asterisk's `ast_true()`: yes, true, y, t, 1, on.
@@ -792,6 +867,46 @@ mod tests {
         assert!(is_false("NO") && is_false("off") && !is_false("maybe"));
     }
 
+    fn parse_lenient(text: &[u8]) -> (ConfFile, Vec<Skipped>) {
+        let root = Root::new("/nonexistent-root");
+        let mut sources = Sources::default();
+        let mut skipped = Vec::new();
+        let mut l = Loader::new(&root, "/etc/asterisk", &mut sources, &mut skipped).lenient();
+        let c = l
+            .parse_text(Path::new("/etc/asterisk/t.conf"), text)
+            .unwrap();
+        (c, skipped)
+    }
+
+    #[test]
+    fn lenient_reads_past_what_strict_refuses() {
+        let text = b"a=0\n[ok]\na=1\n[broken\nb=2\n[x](nope)\nc=3\n[y](+)\nd=4\n\x01bin=5\n[z](!\n#include gone.conf\ne=6\n";
+        assert!(parse(std::str::from_utf8(text).unwrap()).is_err());
+        let (c, skipped) = parse_lenient(text);
+        let ok = c.section("ok").unwrap();
+        assert_eq!((ok.value("a"), ok.value("b")), (Some("1"), Some("2")));
+        assert_eq!(c.section("x").unwrap().value("c"), Some("3"));
+        assert_eq!(c.section("y").unwrap().value("d"), Some("4"));
+        assert_eq!(c.section("y").unwrap().value("bin"), None);
+        assert_eq!(c.section("z").unwrap().value("e"), Some("6"));
+        let lines: Vec<u32> = skipped.iter().map(|s| s.at.line).collect();
+        assert_eq!(lines, [1, 4, 6, 8, 10, 11, 12]);
+    }
+
+    #[test]
+    fn lenient_and_strict_read_a_valid_file_the_same() {
+        let text = "[base](!)\nsecret=abc\n[100](base)\nhost=dynamic\n;-- a ;-- b --; c --;\n[100](+)\nx+=1\nx+=2\njunk\n";
+        let (strict, strict_skipped) = parse(text).unwrap();
+        let (lenient, lenient_skipped) = parse_lenient(text.as_bytes());
+        // Same names, templates, entries, values and places (each read has its own Sources,
+        // so file ids agree too).
+        assert_eq!(
+            format!("{:?}", strict.sections),
+            format!("{:?}", lenient.sections)
+        );
+        assert_eq!(strict_skipped.len(), lenient_skipped.len());
+    }
+
     #[test]
     fn includes_globs_relative_and_cycles() {
         let dir = tempfile::tempdir().unwrap();
@@ -830,6 +945,16 @@ mod tests {
         assert_eq!(
             e,
             "/etc/asterisk/miss.conf:2: #include gone.conf: no such file"
+        );
+
+        let mut l = Loader::new(&root, "/etc/asterisk", &mut sources, &mut skipped).lenient();
+        let c = l.load("loop1.conf").unwrap().unwrap();
+        assert_eq!(c.section("a").unwrap().value("x"), Some("1"));
+        assert!(l.load("miss.conf").unwrap().unwrap().section("a").is_some());
+        let reasons: Vec<&str> = skipped.iter().map(|s| s.reason).collect();
+        assert_eq!(
+            reasons,
+            ["include cycle", "#include of a file that does not exist"]
         );
     }
 }

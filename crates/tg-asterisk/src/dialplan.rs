@@ -317,19 +317,13 @@ fn match_from(p: &[char], n: &[char]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::conf::{Loader, Sources};
-    use crate::root::Root;
-    use std::path::Path;
+    use crate::conf::parse_for_test;
 
     fn dialplan(text: &str) -> Dialplan {
-        let root = Root::new("/nonexistent");
-        let mut sources = Sources::default();
-        let mut skipped = Vec::new();
-        let mut l = Loader::new(&root, "/etc/asterisk", &mut sources, &mut skipped);
-        let c = l
-            .parse_text(Path::new("/etc/asterisk/extensions.conf"), text.as_bytes())
-            .unwrap();
-        Dialplan::from_conf(&c)
+        Dialplan::from_conf(&parse_for_test(
+            "/etc/asterisk/extensions.conf",
+            text.as_bytes(),
+        ))
     }
 
     #[test]
