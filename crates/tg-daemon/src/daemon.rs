@@ -546,7 +546,7 @@ fn spawn_restore(
     spawn("tg-restore", move || {
         lower_priority();
         let t = Instant::now();
-        let chunked = tg_enforce::reconcile_in_chunks(
+        let chunked = crate::reconcile::reconcile_in_chunks(
             &mut store,
             enforcer.as_mut(),
             now_ms(),

@@ -474,8 +474,8 @@ mod tests {
             Ok(())
         }
         fn ban(&mut self, orders: &[BanOrder]) -> Result<(), EnforceError> {
-            let mut store = SqliteStore::open(&self.db)?;
-            let active = store.active_bans(now_ms())?;
+            let mut store = SqliteStore::open(&self.db).expect("open the store");
+            let active = store.active_bans(now_ms()).expect("read the store");
             let all_stored = orders.iter().all(|o| active.iter().any(|b| b.ip == o.ip));
             self.seen.lock().unwrap().push((orders.len(), all_stored));
             Ok(())

@@ -22,7 +22,7 @@
 //! 1. **a position never gets ahead of the bans**: a follower position is saved in the same
 //!    transaction as the bans of the lines before it ([`Store::record`]) or after them, never
 //!    before — otherwise a kill between the two skips the lines whose ban was not recorded;
-//! 2. **reconcile on every start**: the daemon runs `tg_enforce::reconcile`, which re-adds every
+//! 2. **reconcile on every start**: the daemon runs `tg_daemon::reconcile`, which re-adds every
 //!    active ban of the store that is missing from the kernel.
 //!
 //! The kernel write may then come before the commit (the daemon does that for bans decided from
