@@ -100,6 +100,9 @@ pub struct Net {
 }
 
 impl Net {
+    /// Makes the three namespaces and starts the listener.
+    // Not `Default`: it makes namespaces and starts a process, which a default value should not.
+    #[allow(clippy::new_without_default)]
     pub fn new() -> Net {
         assert!(
             crate::available(),
