@@ -12,9 +12,9 @@
 #              at a time, 1 ms apart: the restore's time, and the newcomers' ban latency
 #              (p99, max) counting those started during the restore
 #   restore    after `nft flush ruleset` (or `ipset flush`): open the SQLite store holding N
-#              active bans, read them, put them back in one batch (tg_enforce::reconcile);
+#              active bans, read them, put them back in one batch (tg_daemon::reconcile);
 #              "process" adds the program start and init; "in batches" is
-#              tg_enforce::reconcile_in_chunks, which lets the daemon ban newcomers in between
+#              tg_daemon::reconcile::reconcile_in_chunks, which lets the daemon ban newcomers in between
 #   latency    one-address batches (a lone attacker): the whole `ban` call, nft transaction
 #              plus the conntrack pass, p50/p99 over L calls
 #   per-ban    the peers' method (fail2ban, fail2ban-rs): one `nft add element` process per ban,
@@ -30,8 +30,9 @@ RUNS=${2:-3}
 K=${K:-2000}
 L=${L:-300}
 
-cargo build --release -q -p tg-enforce --example enforce_cli
+cargo build --release -q -p tg-enforce --example enforce_cli -p tg-daemon --example restore_cli
 CLI=$PWD/target/release/examples/enforce_cli
+RESTORE=$PWD/target/release/examples/restore_cli   # the store and reconcile
 NS=tgbench-$$
 WORK=$(mktemp -d)
 cleanup() { ip netns del "$NS" 2>/dev/null || true; rm -rf "$WORK"; }
@@ -40,7 +41,7 @@ ip netns add "$NS"
 ip netns exec "$NS" ip link set lo up
 in_ns() { ip netns exec "$NS" "$@"; }
 now_ms() { date +%s%3N; }
-# `enforce_cli` prints "<step> <count> <ms> ms"; pick the ms of the n-th line for a step.
+# `enforce_cli` and `restore_cli` print "<step> <count> <ms> ms"; pick the ms of the n-th line for a step.
 ms_of() { awk -v step="$1" -v nth="${2:-1}" '$1 == step { if (++seen == nth) print $3 }'; }
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -49,7 +50,7 @@ RESULTS=$WORK/results.tsv
 record() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >> "$RESULTS"; }
 
 DB=$WORK/state.db
-in_ns "$CLI" seed-store "$DB" "$N" 86400 > /dev/null
+in_ns "$RESTORE" seed-store "$DB" "$N" 86400 > /dev/null
 
 for backend in nftables iptables; do
   for run in $(seq "$RUNS"); do
@@ -60,13 +61,13 @@ for backend in nftables iptables; do
 
     if [ "$backend" = nftables ]; then in_ns nft flush ruleset; else in_ns ipset flush; fi
     start=$(now_ms)
-    out=$(in_ns "$CLI" --backend "$backend" reconcile "$DB")
+    out=$(in_ns "$RESTORE" --backend "$backend" reconcile "$DB")
     end=$(now_ms)
     record "$backend" "restore $N from the store (reconcile)" "$(ms_of reconcile 1 <<< "$out")"
     record "$backend" "restore $N, whole process" "$((end - start))"
 
     if [ "$backend" = nftables ]; then in_ns nft flush ruleset; else in_ns ipset flush; fi
-    out=$(in_ns "$CLI" --backend "$backend" reconcile "$DB" 1000)
+    out=$(in_ns "$RESTORE" --backend "$backend" reconcile "$DB" 1000)
     record "$backend" "restore $N in batches of 1000" "$(ms_of reconcile 1 <<< "$out")"
     record "$backend" "  store read + first batch" "$(ms_of first-chunk 1 <<< "$out")"
     record "$backend" "  longest later batch" "$(ms_of longest-chunk 1 <<< "$out")"

@@ -15,7 +15,7 @@ mkdir -p "$BENCH_DIR"
 if [ ! -x /usr/bin/time ]; then
     apt-get install -y -qq time >/dev/null
 fi
-cargo build --release -q -p tollguard -p tg-calls --bin tollguard --bin tg-gen-cdr
+cargo build --release -q -p tollguard -p tg-cdr-gen --bin tollguard --bin tg-gen-cdr
 TG=target/release/tollguard
 GEN=target/release/tg-gen-cdr
 

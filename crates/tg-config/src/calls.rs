@@ -1,9 +1,9 @@
 //! `[calls]` and `[alerts]`: call-record analysis, the live call guard (`[calls.ami]`,
-//! `[calls.guard]`) and alert delivery (owned by the calls work; see tg-calls).
+//! `[calls.guard]`) and alert delivery (read by tg-cdr, tg-guard and tg-alert).
 //!
 //! Validation is pure: it checks the shape of every value (country codes, prefixes, business
 //! hours, actions, addresses) and names the line. Whether a country code is one the numbering
-//! plan knows is checked again by tg-calls, which has the numbering data.
+//! plan knows is checked again by tg-office, which has the numbering data.
 
 use serde::Deserialize;
 use toml::Spanned;
@@ -296,14 +296,14 @@ pub fn parse_utc_offset(text: &str) -> Result<i32, String> {
 pub enum OfficeClock {
     /// A fixed offset, seconds east of UTC (`utc_offset`, or 0 when nothing is set).
     Fixed(i32),
-    /// An IANA time-zone name (`timezone`); tg-calls looks it up in the system database.
+    /// An IANA time-zone name (`timezone`); tg-office looks it up in the system database.
     Zone(String),
     /// `timezone = "system"`: the machine's own zone.
     System,
 }
 
 /// The shape of an IANA time-zone name: `/`-separated parts of letters, digits, `_`, `-`, `+`
-/// (whether the zone exists is checked by tg-calls, which reads the database).
+/// (whether the zone exists is checked by tg-office, which reads the database).
 fn is_zone_name(s: &str) -> bool {
     s.len() <= 64
         && s.split('/').all(|part| {

@@ -1,5 +1,5 @@
 //! The `tg-calls` thread: one small tokio runtime that runs the AMI live call guard
-//! (`[calls.ami]`) and the alert notifier (`[alerts]`) from tg-calls.
+//! (`[calls.ami]`, tg-guard) and the alert notifier (`[alerts]`, tg-alert).
 //!
 //! The guard's security events (failed AMI/SIP logins, ACL refusals) become
 //! [`PipelineMsg::External`] findings, so they count in the same jails as log lines. Ban notices
@@ -12,10 +12,10 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use tg_calls::alert::{channel, AlertSender, AlertSettings, Notifier};
-use tg_calls::ami::SecurityEvent;
-use tg_calls::guard::{run_guard, GuardConfig};
+use tg_alert::{channel, AlertSender, AlertSettings, Notifier};
 use tg_config::Config;
+use tg_guard::ami::SecurityEvent;
+use tg_guard::guard::{run_guard, GuardConfig};
 
 use crate::pipeline::PipelineMsg;
 use crate::DaemonError;
@@ -118,7 +118,7 @@ fn set_slot(slot: &AlertSlot, sender: Option<AlertSender>) {
 async fn serve(
     plan: CallsPlan,
     alerts: AlertSender,
-    alert_rx: tokio::sync::mpsc::Receiver<tg_calls::alert::Alert>,
+    alert_rx: tokio::sync::mpsc::Receiver<tg_alert::Alert>,
     pipeline: Sender<PipelineMsg>,
     stop: tokio::sync::oneshot::Receiver<()>,
 ) {
@@ -173,7 +173,7 @@ async fn forward_events(
     }
 }
 
-async fn log_alerts(mut rx: tokio::sync::mpsc::Receiver<tg_calls::alert::Alert>) {
+async fn log_alerts(mut rx: tokio::sync::mpsc::Receiver<tg_alert::Alert>) {
     while let Some(a) = rx.recv().await {
         tracing::warn!("{} (no [alerts] configured)", a.subject);
     }

@@ -14,8 +14,8 @@
 //! - `tg-journal`: `journalctl -f`, when a jail names journal matches;
 //! - `tg-trusted`: re-resolves trusted host names and the host's addresses;
 //! - `tg-calls`: when `[calls.ami]` or `[alerts]` is configured, a single-threaded tokio runtime
-//!   ([`crate::calls`]) running the AMI live call guard, whose security events reach `tg-detect`
-//!   as external findings, and the alert notifier, which `tg-enforce` sends a ban notice per
+//!   ([`crate::calls`]) running the AMI live call guard (tg-guard), whose security events reach `tg-detect`
+//!   as external findings, and the alert notifier (tg-alert), which `tg-enforce` sends a ban notice per
 //!   ban batch; stopped and started again on a reload that changes those sections, stopped
 //!   (queued alerts delivered for a few seconds) on shutdown;
 //! - `tg-fw-names`: when `[firewall]` names trusted hosts, re-resolves them on their TTLs and
@@ -546,7 +546,7 @@ fn spawn_restore(
     spawn("tg-restore", move || {
         lower_priority();
         let t = Instant::now();
-        let chunked = tg_enforce::reconcile_in_chunks(
+        let chunked = crate::reconcile::reconcile_in_chunks(
             &mut store,
             enforcer.as_mut(),
             now_ms(),

@@ -6,13 +6,16 @@
 //!   millisecond while the store's history arrives in the background, looking new addresses up
 //!   in the store until it has;
 //! - [`enforcer`]: the enforcer thread (kernel and store, batched; positions commit with bans);
+//! - [`reconcile`]: the store's bans back into the kernel at start and after a flush (here, not
+//!   in tg-enforce, because the daemon is what holds both a store and an enforcer);
 //! - [`control`] and [`protocol`]: the control socket and its line-delimited JSON;
 //! - [`trusted`]: configured, resolved and own addresses, never banned;
-//! - [`calls`]: the AMI live call guard and the alert notifier (tg-calls) on one tokio thread;
+//! - [`calls`]: the AMI live call guard (tg-guard) and the alert notifier (tg-alert) on one
+//!   tokio thread;
 //! - [`fwnames`]: the firewall's trusted host names kept current in the kernel (tg-firewall);
 //! - [`stats`]: counters for `tollguard status`.
 //!
-//! The AMI live call guard (tg-calls) plugs in through [`pipeline::PipelineMsg::External`]:
+//! The AMI live call guard (tg-guard) plugs in through [`pipeline::PipelineMsg::External`]:
 //! it sends findings, and the jails count them like findings from logs. Every ban batch the
 //! enforcer puts into the kernel becomes ban notices for the notifier (`[alerts]`).
 
@@ -23,6 +26,7 @@ pub mod enforcer;
 pub mod fwnames;
 pub mod pipeline;
 pub mod protocol;
+pub mod reconcile;
 pub mod stats;
 pub mod trusted;
 

@@ -17,23 +17,18 @@
 //!                                bans' p50/p99/max ms counting only those started during the
 //!                                restore ("bans-during-restore K p50 .. p99 .. max ..")
 //!   ban-latency N                N one-address batches, one after another: p50/p99/max ms
-//!   seed-store DB N SECS         record N generated bans in the SQLite store at DB
-//!   record DB IP SECS            record one ban in the store (SECS < 0: already ended)
-//!   read-store DB                read the store's active bans (timing only)
-//!   reconcile DB [CHUNK]         restore the store's bans into the kernel (in one batch, or in
-//!                                batches of CHUNK, printing the longest batch)
 //! ```
 //! Commands joined by `+` run in one process with one enforcer (e.g. a ban then a re-ban).
-//! Timings go to stdout as `<step> <count> <milliseconds> ms`, for bench/bans_batch.sh.
+//! Timings go to stdout as `<step> <count> <milliseconds> ms`, for bench/bans_batch.sh. The store
+//! and restoring from it are tg-daemon's `restore_cli`.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Barrier;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use tg_enforce::{BanOrder, Enforcer, IpsetEnforcer, NftEnforcer};
-use tg_store::{BanRecord, SqliteStore, Store};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -204,87 +199,6 @@ fn one(enforcer: &mut dyn Enforcer, args: &[String], make: Make<'_>) -> Res {
             print_latencies("ban-latency", &mut ms);
             Ok(())
         }
-        ("seed-store", [db, n, secs]) => {
-            let mut store = SqliteStore::open(db.as_ref())?;
-            let now = now_ms();
-            let until = now + secs.parse::<i64>()? * 1000;
-            let bans: Vec<BanRecord> = generated(n.parse()?)
-                .map(|ip| BanRecord {
-                    ip,
-                    jail: "asterisk".into(),
-                    since_ms: now,
-                    until_ms: until,
-                    reason: "auth-failure".into(),
-                    count: 3,
-                    ban_number: 1,
-                })
-                .collect();
-            let t = Instant::now();
-            store.record_bans(&bans)?;
-            timing("seed-store", bans.len(), t);
-            Ok(())
-        }
-        ("record", [db, ip, secs]) => {
-            let mut store = SqliteStore::open(db.as_ref())?;
-            let now = now_ms();
-            let until_ms = now + secs.parse::<i64>()? * 1000;
-            let ban = BanRecord {
-                ip: ip.parse()?,
-                jail: "asterisk".into(),
-                since_ms: now.min(until_ms) - 1,
-                until_ms,
-                reason: "auth-failure".into(),
-                count: 3,
-                ban_number: 1,
-            };
-            Ok(store.record_bans(&[ban])?)
-        }
-        ("read-store", [db]) => {
-            let t = Instant::now();
-            let mut store = SqliteStore::open(db.as_ref())?;
-            let bans = store.active_bans(now_ms())?;
-            timing("read-store", bans.len(), t);
-            Ok(())
-        }
-        ("reconcile", [db]) => {
-            let t = Instant::now();
-            let mut store = SqliteStore::open(db.as_ref())?;
-            let report = tg_enforce::reconcile(&mut store, enforcer, now_ms())?;
-            timing("reconcile", report.restored, t);
-            println!("expired {}", report.expired);
-            Ok(())
-        }
-        ("reconcile", [db, chunk]) => {
-            let t = Instant::now();
-            let mut store = SqliteStore::open(db.as_ref())?;
-            // How long a new ban would wait: until the first callback (reading the store plus
-            // the first batch), then the longest stretch between two callbacks.
-            let mut last = Instant::now();
-            let mut first: Option<Duration> = None;
-            let mut longest = Duration::ZERO;
-            let report = tg_enforce::reconcile_in_chunks(
-                &mut store,
-                enforcer,
-                now_ms(),
-                chunk.parse()?,
-                &mut |_| {
-                    match first {
-                        None => first = Some(last.elapsed()),
-                        Some(_) => longest = longest.max(last.elapsed()),
-                    }
-                    last = Instant::now();
-                    Ok(())
-                },
-            )?;
-            timing("reconcile", report.restored, t);
-            println!(
-                "first-chunk 1 {:.1} ms",
-                first.unwrap_or_default().as_secs_f64() * 1000.0
-            );
-            println!("longest-chunk 1 {:.1} ms", longest.as_secs_f64() * 1000.0);
-            println!("expired {}", report.expired);
-            Ok(())
-        }
         _ => Err(format!("bad command line: {args:?} (see the file's docs)").into()),
     }
 }
@@ -316,12 +230,6 @@ fn print_latencies(step: &str, ms: &mut [f64]) {
         pick(0.99),
         pick(1.0)
     );
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 fn timing(step: &str, count: usize, since: Instant) {

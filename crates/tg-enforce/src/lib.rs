@@ -1,12 +1,13 @@
 //! Enforcers: decisions into the kernel, in batches (nftables sets with timeouts; iptables +
-//! ipset fallback), and [`reconcile`], which puts the store's bans back after a restart.
+//! ipset fallback). Putting the store's bans back after a restart is `tg_daemon::reconcile`'s
+//! job: this crate knows nothing of the store.
 //!
 //! # API (used by tg-daemon; blocking — run it on the daemon's own thread)
 //! ```text
 //! let mut enforcer = tg_enforce::build_from(&config.daemon)?;   // or build(backend)
 //! enforcer.init()?;                                            // table, sets, chains; keeps bans
-//! tg_enforce::reconcile(&mut store, enforcer.as_mut(), now_ms)?; // store → kernel, one batch
-//! // or reconcile_in_chunks(.., 1000, &mut |e| { /* ban what queued up */ Ok(()) })
+//! tg_daemon::reconcile::reconcile(&mut store, enforcer.as_mut(), now_ms)?; // store → kernel
+//! // (or reconcile_in_chunks(.., 1000, &mut |e| { /* ban what queued up */ Ok(()) }))
 //! // per batch of decisions: enforcer.ban, and store.record(&bans, &positions) committing the
 //! // positions only with their bans (either order: tg-store docs, "Durability"):
 //! enforcer.ban(&[BanOrder { ip, secs }])?;                    // one transaction; conntrack after
@@ -25,13 +26,13 @@
 //!   the pending pass.
 //! - [`Enforcer::restore`]: adds what is missing (present elements stay banned: older kernels
 //!   keep their timeout, recent ones take the restored one); no conntrack work. This is what
-//!   [`reconcile`] uses. nftables applies it in transactions of at most [`RESTORE_CHUNK`]
+//!   `reconcile` uses. nftables applies it in transactions of at most [`RESTORE_CHUNK`]
 //!   addresses, so another thread's ban (a new attacker during a 100,000-ban restore) waits for
 //!   one chunk, not for the whole restore.
 //! - Someone else's `nft flush ruleset` (Debian's `systemctl reload nftables` does one) removes
 //!   the ban objects with every ban in them. The next `ban`/`restore`/`unban` notices, re-creates
 //!   the objects and succeeds; [`Enforcer::intact`] lets the daemon notice sooner (poll it every
-//!   few seconds) and run `init` + [`reconcile`] to put the other bans back.
+//!   few seconds) and run `init` + `reconcile` to put the other bans back.
 //! - [`NftEnforcer`] also drops banned sources in forwarded traffic (chain `bans_forward`, for a
 //!   PBX in a container or VM behind the host); `NftEnforcer::new()?.forward(false)` leaves it
 //!   out. [`IpsetEnforcer`] guards `INPUT` only.
@@ -44,7 +45,7 @@
 //! # Ordering and `kill -9`
 //! The caller records a batch in the store in one transaction together with the file positions
 //! past the lines that caused it, and calls `ban` before or after that commit; on start it
-//! calls `init` then [`reconcile`]. A kill before the commit makes the restart read the lines
+//! calls `init` then `reconcile`. A kill before the commit makes the restart read the lines
 //! again and decide the bans again; after it, reconcile re-adds what the kernel lost; bans in
 //! the kernel outlive the process anyway. The tg-store docs walk through every moment; the
 //! daemon's order is in `tg_daemon::enforcer`.
@@ -63,14 +64,12 @@ mod conntrack;
 pub mod ipset;
 mod nft;
 mod program;
-mod reconcile;
 
 use std::net::IpAddr;
 use std::path::PathBuf;
 
 pub use ipset::IpsetEnforcer;
 pub use nft::{NftEnforcer, RESTORE_CHUNK};
-pub use reconcile::{reconcile, reconcile_in_chunks, ReconcileReport};
 pub use tg_config::daemon::Backend;
 
 /// Ban `ip` for `secs` seconds.
@@ -129,9 +128,6 @@ pub enum EnforceError {
         /// What was wrong.
         detail: String,
     },
-    /// The store failed during [`reconcile`].
-    #[error(transparent)]
-    Store(#[from] tg_store::StoreError),
 }
 
 /// Puts bans into the kernel. One implementation per backend.
@@ -140,7 +136,7 @@ pub trait Enforcer: Send {
     fn init(&mut self) -> Result<(), EnforceError>;
     /// True when the sets and drop rules are all in place (cheap: no elements are listed). A
     /// `false` means someone removed them (`nft flush ruleset`, a firewall reload): call
-    /// [`Enforcer::init`] then [`reconcile`]. Both real enforcers check the kernel; the default,
+    /// [`Enforcer::init`] then `tg_daemon::reconcile`. Both real enforcers check the kernel; the default,
     /// for test stand-ins without a kernel, says yes.
     fn intact(&mut self) -> Result<bool, EnforceError> {
         Ok(true)
@@ -150,7 +146,7 @@ pub trait Enforcer: Send {
     /// a second by a worker thread; see the crate docs).
     fn ban(&mut self, orders: &[BanOrder]) -> Result<(), EnforceError>;
     /// Adds the orders that are missing from the kernel, leaving present ones as they are; no
-    /// conntrack work (for [`reconcile`]). nftables: in transactions of at most
+    /// conntrack work (for `tg_daemon::reconcile`). nftables: in transactions of at most
     /// [`RESTORE_CHUNK`] addresses, so other bans can interleave; ipset: one batch.
     fn restore(&mut self, orders: &[BanOrder]) -> Result<(), EnforceError>;
     /// Lifts the bans of `ips`; addresses not banned are fine.

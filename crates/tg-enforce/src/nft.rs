@@ -10,7 +10,7 @@
 //! addresses: the kernel holds the nfnetlink mutex for one transaction at a time, so a ban
 //! from another thread (a new attacker during the restore) waits for one chunk — a few
 //! milliseconds — and not for the whole restore. A failure leaves the earlier chunks applied;
-//! the caller's retry (or the next [`reconcile`](crate::reconcile)) redoes the rest.
+//! the caller's retry (or the next `tg_daemon::reconcile`) redoes the rest.
 //!
 //! Refreshing an element that is already in the set costs three statements (see
 //! `tg_nft::bans`), three times the kernel work of a plain add. So the enforcer remembers which
@@ -18,7 +18,7 @@
 //! those; a batch of new offenders is one plain `add`. `live` may only err towards "present":
 //! an element added behind tollguard's back, unknown to `live`, keeps its own timeout on a
 //! re-ban on older kernels such as Debian 12's 6.1 (still banned, possibly shorter) — which is
-//! why the daemon calls [`reconcile`](crate::reconcile) (it fills `live`) before banning.
+//! why the daemon calls `tg_daemon::reconcile` (it fills `live`) before banning.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -119,7 +119,7 @@ impl NftEnforcer {
 impl NftEnforcer {
     /// Writes elements. If the kernel refuses because the ban objects are gone (`nft flush
     /// ruleset`, e.g. a `systemctl reload nftables`), re-creates them and writes once more; the
-    /// other bans that vanished with them are [`reconcile`](crate::reconcile)'s to restore.
+    /// other bans that vanished with them are `tg_daemon::reconcile`'s to restore.
     fn write(
         &mut self,
         op: impl Fn(&mut SetWriter) -> Result<(), NftError>,

@@ -100,42 +100,6 @@ fn ipset_bans_drop_the_attacker_only_refresh_unban_and_expire() {
     assert!(reaches(&net.attacker, "udp", PBX_V4) && reaches(&net.attacker, "tcp", PBX_V4));
 }
 
-#[test]
-fn ipset_reconcile_restores_after_the_sets_are_flushed() {
-    let net = Net::new();
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("state.db");
-    let db = db.to_str().unwrap();
-    enforce(
-        &net.pbx,
-        &[
-            "--backend",
-            IPT,
-            "record",
-            db,
-            ATTACKER_V4,
-            "120",
-            "+",
-            "ban",
-            ATTACKER_V4,
-            "120",
-        ],
-    );
-    sh_out(&net.pbx, &["ipset", "flush"]);
-    assert!(
-        reaches(&net.attacker, "udp", PBX_V4),
-        "flush removed the ban"
-    );
-    let out = enforce(&net.pbx, &["--backend", IPT, "reconcile", db]);
-    assert!(out.contains("reconcile 1 "), "{out}");
-    assert!(blocked(&net.attacker, "udp", PBX_V4) && blocked(&net.attacker, "tcp", PBX_V4));
-    let bans = listed(&net.pbx, IPT);
-    assert!(
-        bans.len() == 1 && (110..=120).contains(&bans[0].1),
-        "{bans:?}"
-    );
-}
-
 /// Another tool inserting an `ACCEPT` above our drop rule would let a banned sender through:
 /// `intact` notices and `init` puts the drop rule back on top.
 #[test]

@@ -134,51 +134,6 @@ fn a_reban_sets_the_new_duration_whether_longer_or_shorter() {
     assert!(blocked(&net.attacker, "udp", PBX_V4));
 }
 
-#[test]
-fn flush_ruleset_then_reconcile_restores_and_drops_expired() {
-    let net = Net::new();
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("state.db");
-    let db = db.to_str().unwrap();
-    // Store first, then the kernel — the order of a manual ban.
-    enforce(
-        &net.pbx,
-        &[
-            "record",
-            db,
-            ATTACKER_V4,
-            "120",
-            "+",
-            "record",
-            db,
-            "203.0.113.5",
-            "-5",
-        ],
-    );
-    enforce(&net.pbx, &["ban", ATTACKER_V4, "120"]);
-    sh_out(&net.pbx, &["nft", "flush", "ruleset"]);
-    assert!(
-        reaches(&net.attacker, "udp", PBX_V4),
-        "flush removed the ban"
-    );
-
-    let out = enforce(&net.pbx, &["reconcile", db]);
-    assert!(
-        out.contains("reconcile 1 ") && out.contains("expired 1"),
-        "{out}"
-    );
-    assert!(blocked(&net.attacker, "udp", PBX_V4) && blocked(&net.attacker, "tcp", PBX_V4));
-    let bans = listed(&net.pbx, NFT);
-    assert_eq!(bans.len(), 1, "{bans:?}");
-    assert!(
-        (110..=120).contains(&bans[0].1),
-        "remaining time, not a fresh ban: {bans:?}"
-    );
-    // A second reconcile finds nothing missing and changes nothing.
-    enforce(&net.pbx, &["reconcile", db]);
-    assert_eq!(listed(&net.pbx, NFT).len(), 1);
-}
-
 /// The firewall contract: a `fw_input` chain with policy drop that accepts established flows
 /// first, in the same table. An attacker's UDP "calls" (IPv4 and IPv6) are established (the pbx
 /// answers them); after the ban their datagrams stop arriving, and their conntrack entries are

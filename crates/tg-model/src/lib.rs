@@ -8,6 +8,7 @@ mod attempt;
 pub mod civil;
 mod duration;
 mod finding;
+pub mod text;
 mod trusted;
 
 pub use attempt::{attempt_hash, AttemptPart, Role};

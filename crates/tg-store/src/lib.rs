@@ -22,7 +22,7 @@
 //! 1. **a position never gets ahead of the bans**: a follower position is saved in the same
 //!    transaction as the bans of the lines before it ([`Store::record`]) or after them, never
 //!    before — otherwise a kill between the two skips the lines whose ban was not recorded;
-//! 2. **reconcile on every start**: the daemon runs `tg_enforce::reconcile`, which re-adds every
+//! 2. **reconcile on every start**: the daemon runs `tg_daemon::reconcile`, which re-adds every
 //!    active ban of the store that is missing from the kernel.
 //!
 //! The kernel write may then come before the commit (the daemon does that for bans decided from
@@ -130,7 +130,9 @@ impl HistoryPage {
     }
 }
 
-/// Why the store failed.
+/// Why the store failed. No backend's own error type appears here: the [`Store`] trait is the
+/// seam between the daemon and its backends (SQLite now, PostgreSQL next), so callers match on
+/// [`StoreErrorKind`] and the backend's error is only a boxed [`source`](std::error::Error::source).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// Could not create the state directory or the database file.
@@ -142,16 +144,18 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
-    /// SQLite refused an operation.
-    #[error("{path}: {what}: {source}")]
-    Sqlite {
-        /// The database.
-        path: PathBuf,
+    /// The database refused or failed an operation.
+    #[error("{database}: {what}: {source}")]
+    Database {
+        /// Which database: the SQLite file's path (a server's name for a remote store).
+        database: String,
         /// The operation.
         what: &'static str,
-        /// SQLite's error.
+        /// What kind of failure, for callers that react to some (a busy database, a read-only one).
+        kind: StoreErrorKind,
+        /// The backend's own error.
         #[source]
-        source: rusqlite::Error,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// The database was written by a newer tollguard.
     #[error(
@@ -165,6 +169,34 @@ pub enum StoreError {
         /// The newest this build knows.
         supported: i64,
     },
+}
+
+impl StoreError {
+    /// The kind of a [`StoreError::Database`] failure; [`StoreErrorKind::Other`] for the rest.
+    pub fn kind(&self) -> StoreErrorKind {
+        match self {
+            StoreError::Database { kind, .. } => *kind,
+            StoreError::Io { .. } | StoreError::SchemaTooNew { .. } => StoreErrorKind::Other,
+        }
+    }
+}
+
+/// What kind of database failure a [`StoreError::Database`] is, whatever the backend.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreErrorKind {
+    /// Another connection holds a lock for longer than the busy timeout.
+    Busy,
+    /// A write through a read-only connection or to a read-only file.
+    ReadOnly,
+    /// The database file is damaged or not a database.
+    Corrupt,
+    /// The disk (or the database's quota) is full.
+    Full,
+    /// A constraint (unique key, check) refused a row.
+    Constraint,
+    /// Anything else.
+    Other,
 }
 
 /// The store's small interface: SQLite now, a shared PostgreSQL store (a fleet bans together)

@@ -12,7 +12,9 @@ use rusqlite::{
     TransactionBehavior,
 };
 
-use crate::{AddressHistory, BanRecord, FilePosition, HistoryPage, Store, StoreError};
+use crate::{
+    AddressHistory, BanRecord, FilePosition, HistoryPage, Store, StoreError, StoreErrorKind,
+};
 
 /// The schema version this build writes (`PRAGMA user_version`). Version 2 keeps `bans` and
 /// `offenders` `WITHOUT ROWID`: their primary keys are their access paths, so each row lives in
@@ -241,11 +243,25 @@ impl SqliteStore {
     }
 }
 
+/// Maps SQLite's error into the backend-neutral [`StoreError`], keeping it as the source.
 fn sql(path: &Path, what: &'static str, source: rusqlite::Error) -> StoreError {
-    StoreError::Sqlite {
-        path: path.to_path_buf(),
+    StoreError::Database {
+        database: path.display().to_string(),
         what,
-        source,
+        kind: kind_of(&source),
+        source: Box::new(source),
+    }
+}
+
+fn kind_of(e: &rusqlite::Error) -> StoreErrorKind {
+    use rusqlite::ErrorCode as C;
+    match e.sqlite_error_code() {
+        Some(C::DatabaseBusy | C::DatabaseLocked) => StoreErrorKind::Busy,
+        Some(C::ReadOnly) => StoreErrorKind::ReadOnly,
+        Some(C::DatabaseCorrupt | C::NotADatabase) => StoreErrorKind::Corrupt,
+        Some(C::DiskFull) => StoreErrorKind::Full,
+        Some(C::ConstraintViolation) => StoreErrorKind::Constraint,
+        _ => StoreErrorKind::Other,
     }
 }
 
@@ -1237,5 +1253,22 @@ mod tests {
         std::fs::write(&path, vec![b'x'; 4096]).unwrap();
         let err = SqliteStore::open(&path).unwrap_err();
         assert!(err.to_string().contains("state.db"), "{err}");
+    }
+
+    #[test]
+    fn sqlite_errors_reach_callers_as_kinds_not_as_sqlite_types() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("state.db");
+        drop(SqliteStore::open(&path).unwrap());
+        let mut r = SqliteStore::open_read_only(&path).unwrap();
+        let err = r
+            .record_bans(&[ban("10.5.0.1", "sip", 9_000, 1)])
+            .unwrap_err();
+        assert_eq!(err.kind(), StoreErrorKind::ReadOnly, "{err}");
+        assert!(std::error::Error::source(&err).is_some());
+        let junk = tmp.path().join("junk.db");
+        std::fs::write(&junk, vec![b'x'; 4096]).unwrap();
+        let err = SqliteStore::open(&junk).unwrap_err();
+        assert_eq!(err.kind(), StoreErrorKind::Corrupt, "{err}");
     }
 }

@@ -8,6 +8,11 @@
 //! Addresses: [`Link::connect`] joins two namespaces with a veth pair and gives each end an
 //! address you choose. Use documentation or private ranges; the traffic never leaves the
 //! namespaces.
+//!
+//! [`pbx`] builds the network most kernel tests want on top: a PBX between an attacker and a
+//! trusted peer, an echo listener, probes, and a runner for example binaries inside it.
+
+pub mod pbx;
 
 use std::io;
 use std::process::{Command, Output, Stdio};

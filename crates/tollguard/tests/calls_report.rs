@@ -5,8 +5,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use tg_calls::clock::days_from_civil;
-use tg_calls::gen::{generate, Campaign, GenConfig};
+use tg_cdr_gen::{generate, Campaign, GenConfig};
+use tg_model::civil::days_from_civil;
 
 fn tollguard(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_tollguard"))

@@ -1,4 +1,4 @@
-//! `tollguard calls …`: flags and printing. The work is in `tg-calls`.
+//! `tollguard calls …`: flags and printing. The work is in `tg-cdr` (report) and `tg-guard` (live guard).
 //!
 //! `calls report` exits 0 when no alarm is high or critical, 1 when one is, 2 when the call
 //! records or the configuration cannot be read (the message names the file and line).
@@ -86,7 +86,7 @@ fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
     let calls = config.calls.clone().unwrap_or_default();
     let since = match &args.since {
         Some(s) => Some(
-            tg_calls::clock::parse_date(s)
+            tg_model::civil::parse_date(s)
                 .with_context(|| format!("--since {s:?}: expected YYYY-MM-DD"))?,
         ),
         None => None,
@@ -94,7 +94,7 @@ fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
     let report = build(&calls, &args, since)?;
     if let Some(out) = &args.html {
         let title = args.cdr.display().to_string();
-        std::fs::write(out, tg_calls::html::html(&report, &title))
+        std::fs::write(out, tg_cdr::html::html(&report, &title))
             .with_context(|| format!("cannot write {}", out.display()))?;
     }
     let mut stdout = std::io::stdout().lock();
@@ -104,7 +104,7 @@ fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
                 .ok()
                 .and_then(|c| c.parse().ok())
                 .unwrap_or(100);
-            for line in tg_calls::render::text(&report, width).lines() {
+            for line in tg_cdr::render::text(&report, width).lines() {
                 writeln!(stdout, "{}", sanitize(line))?;
             }
         }
@@ -116,7 +116,7 @@ fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
     stdout.flush()?;
     let high = report
         .worst()
-        .is_some_and(|s| s >= tg_calls::report::Severity::High);
+        .is_some_and(|s| s >= tg_cdr::report::Severity::High);
     Ok(if high {
         ExitCode::Findings
     } else {
@@ -128,15 +128,15 @@ fn build(
     calls: &CallsConfig,
     args: &ReportArgs,
     since: Option<i64>,
-) -> anyhow::Result<tg_calls::report::Report> {
-    let plan = tg_calls::classify::Dialplan::from_config(calls)?;
-    let classifier = tg_calls::classify::Classifier::new(plan);
-    let opts = tg_calls::report::ReportOptions::from_config(calls, since)?;
-    Ok(tg_calls::report::report_file(&args.cdr, classifier, opts)?)
+) -> anyhow::Result<tg_cdr::report::Report> {
+    let plan = tg_office::classify::Dialplan::from_config(calls)?;
+    let classifier = tg_office::classify::Classifier::new(plan);
+    let opts = tg_cdr::report::ReportOptions::from_config(calls, since)?;
+    Ok(tg_cdr::report::report_file(&args.cdr, classifier, opts)?)
 }
 
 fn guard(args: GuardArgs) -> anyhow::Result<ExitCode> {
     let config = Config::load(&args.config).map_err(|e| anyhow::anyhow!("{e}"))?;
-    tg_calls::guard::run_standalone(&config)?;
+    tg_guard::guard::run_standalone(&config)?;
     Ok(ExitCode::Success)
 }

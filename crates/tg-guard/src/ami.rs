@@ -207,7 +207,7 @@ pub fn parse_event_tv(text: &str) -> Option<i64> {
     if b.len() < 24 || b[10] != b'T' {
         return None;
     }
-    let base = crate::clock::parse_cdr_time(format!("{} {}", &t[..10], &t[11..19]).as_bytes())?;
+    let base = tg_model::civil::parse_date_time(format!("{} {}", &t[..10], &t[11..19]).as_bytes())?;
     let mut rest = &t[19..];
     let mut ms = 0i64;
     if let Some(r) = rest.strip_prefix('.') {

@@ -17,7 +17,7 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use crate::clock::{parse_cdr_time, parse_time_of_day};
+use tg_model::civil::{parse_date_time, parse_time_of_day};
 
 /// Longest line accepted; longer ones are skipped (Asterisk never writes more than 1 KiB).
 pub const MAX_LINE: usize = 64 * 1024;
@@ -168,7 +168,7 @@ impl DateCache {
         match self.day {
             Some(day) if b[..10] == self.text => Some(day * 86_400 + parse_time_of_day(&b[10..])?),
             _ => {
-                let t = parse_cdr_time(b)?;
+                let t = parse_date_time(b)?;
                 self.text.copy_from_slice(&b[..10]);
                 self.day = Some(t.div_euclid(86_400));
                 Some(t)

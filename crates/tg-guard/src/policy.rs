@@ -12,10 +12,12 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use tg_config::calls::{BusinessHours, CallsConfig};
 
-use crate::alert::Alert;
+use tg_alert::Alert;
+use tg_model::civil::weekday;
+use tg_office::classify::{Category, Classifier, Country, Destination};
+use tg_office::clock::{ClockError, OfficeClock};
+
 use crate::ami::Message;
-use crate::classify::{Category, Classifier, Country, Destination};
-use crate::clock::{weekday, ClockError, OfficeClock};
 
 /// What a broken policy does.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -592,7 +594,7 @@ fn longest_number(dial: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::classify::Dialplan;
+    use tg_office::classify::Dialplan;
 
     fn policy() -> Policy {
         let cfg = CallsConfig::default();
@@ -997,7 +999,7 @@ mod tests {
 
     /// Unix seconds of a UTC civil time.
     fn utc(y: i64, mo: u32, d: u32, h: i64, mi: i64) -> i64 {
-        crate::clock::days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60
+        tg_model::civil::days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60
     }
 
     fn after_hours(d: &[Decision]) -> bool {

@@ -15,11 +15,13 @@ use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
-use crate::alert::{Alert, AlertSender};
+use tg_alert::{Alert, AlertSender};
+use tg_model::text::clean;
+use tg_office::classify::{Classifier, ClassifyError, Dialplan};
+
 use crate::ami::{
     encode_action, read_line, read_message, security_event, AmiError, Message, SecurityEvent,
 };
-use crate::classify::{Classifier, ClassifyError, Dialplan};
 use crate::policy::{Decision, Policy, PolicySettings};
 
 /// How the guard reaches AMI and what it enforces.
@@ -59,7 +61,7 @@ pub enum GuardError {
     Classify(#[from] ClassifyError),
     /// The office time zone is unknown.
     #[error(transparent)]
-    Clock(#[from] crate::clock::ClockError),
+    Clock(#[from] tg_office::clock::ClockError),
     /// The runtime could not be built (standalone mode).
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
@@ -294,7 +296,7 @@ fn on_list_message(
                     "call guard: AMI refused CoreShowChannels ({}): calls already running when \
                      the guard (re)connects are not checked; give the AMI user the `reporting` \
                      (or `system`) class in manager.conf `write =` to fix this",
-                    crate::report::clean(msg.get("Message").unwrap_or("no reason").as_bytes())
+                    clean(msg.get("Message").unwrap_or("no reason").as_bytes())
                 );
             }
             Vec::new()
@@ -329,16 +331,15 @@ fn on_list_message(
 /// security events (without the daemon there are no jails to feed).
 pub fn run_standalone(config: &tg_config::Config) -> Result<(), GuardError> {
     let cfg = GuardConfig::from_config(config)?;
-    let settings =
-        crate::alert::AlertSettings::from_config(&config.alerts.clone().unwrap_or_default());
+    let settings = tg_alert::AlertSettings::from_config(&config.alerts.clone().unwrap_or_default());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(GuardError::Runtime)?;
     runtime.block_on(async move {
-        let (alerts, alert_rx) = crate::alert::channel(1024);
+        let (alerts, alert_rx) = tg_alert::channel(1024);
         let (sec_tx, mut sec_rx) = mpsc::channel::<SecurityEvent>(1024);
-        tokio::spawn(crate::alert::Notifier::new(settings).run(alert_rx));
+        tokio::spawn(tg_alert::Notifier::new(settings).run(alert_rx));
         tokio::spawn(async move {
             while let Some(ev) = sec_rx.recv().await {
                 eprintln!(
@@ -346,7 +347,7 @@ pub fn run_standalone(config: &tg_config::Config) -> Result<(), GuardError> {
                     ev.event,
                     ev.ip,
                     ev.service,
-                    crate::report::clean(ev.account.as_bytes())
+                    clean(ev.account.as_bytes())
                 );
             }
         });

@@ -1,6 +1,10 @@
 //! Alerts: email (SMTP) and webhook (JSON POST), rate-limited and de-duplicated, for the live
 //! guard, the daemon's bans and a daily summary.
 //!
+//! A crate of its own because its producers are unrelated: the daemon's enforcer (ban notices),
+//! the live call guard (tg-guard) and summaries; none of them should have to link the others to
+//! send an alert.
+//!
 //! Producers hold an [`AlertSender`] (cheap to clone, never blocks: when the queue is full the
 //! alert is counted and dropped). One [`Notifier`] task delivers. Its admission rule is pure
 //! ([`Limiter::admit`]): an alert whose key was sent within `dedup_window` is suppressed, and at
@@ -22,7 +26,7 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::timeout;
 
-use crate::clock::{civil_from_days, format_time, weekday};
+use tg_model::civil::{civil_from_days, format_time, weekday};
 
 /// Makes Message-IDs unique within the process.
 static MESSAGE_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);

@@ -1,9 +1,22 @@
 //! Reconcile: after a start (or a reboot, or `nft flush ruleset`), put the store's active bans
 //! back into the kernel in one batch, with their remaining time, and drop expired ones.
+//!
+//! It lives in the daemon, the one place that holds both a store and an enforcer, so that
+//! tg-enforce knows nothing of the store (and links no SQLite).
 
-use tg_store::Store;
+use tg_enforce::{BanOrder, EnforceError, Enforcer};
+use tg_store::{Store, StoreError};
 
-use crate::{BanOrder, EnforceError, Enforcer};
+/// Reconciling failed: the store could not be read or the kernel refused the bans.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The enforcer failed.
+    #[error(transparent)]
+    Enforce(#[from] EnforceError),
+}
 
 /// What [`reconcile`] (or [`reconcile_in_chunks`]) did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -21,7 +34,7 @@ pub fn reconcile(
     store: &mut dyn Store,
     enforcer: &mut dyn Enforcer,
     now_ms: i64,
-) -> Result<ReconcileReport, EnforceError> {
+) -> Result<ReconcileReport, ReconcileError> {
     let (orders, expired) = pending(store, now_ms)?;
     enforcer.restore(&orders)?;
     Ok(ReconcileReport {
@@ -40,7 +53,7 @@ pub fn reconcile_in_chunks(
     now_ms: i64,
     chunk: usize,
     between: &mut dyn FnMut(&mut dyn Enforcer) -> Result<(), EnforceError>,
-) -> Result<ReconcileReport, EnforceError> {
+) -> Result<ReconcileReport, ReconcileError> {
     let (mut orders, expired) = pending(store, now_ms)?;
     // `active_bans` is oldest first; the newest bans are the likeliest still-active attackers.
     orders.reverse();
@@ -55,7 +68,7 @@ pub fn reconcile_in_chunks(
 }
 
 /// The store's active bans as orders for their remaining time, and how many had expired.
-fn pending(store: &mut dyn Store, now_ms: i64) -> Result<(Vec<BanOrder>, usize), EnforceError> {
+fn pending(store: &mut dyn Store, now_ms: i64) -> Result<(Vec<BanOrder>, usize), StoreError> {
     let expired = store.expire_bans(now_ms)?;
     let orders = store
         .active_bans(now_ms)?

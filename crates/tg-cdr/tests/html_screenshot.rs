@@ -5,11 +5,11 @@
 use std::path::Path;
 use std::process::Command;
 
-use tg_calls::classify::{Classifier, Dialplan};
-use tg_calls::clock::days_from_civil;
-use tg_calls::gen::{generate, Campaign, GenConfig};
-use tg_calls::html::{colour, html};
-use tg_calls::report::{Analyzer, ReportOptions};
+use tg_cdr::html::{colour, html};
+use tg_cdr::report::{Analyzer, ReportOptions};
+use tg_cdr_gen::{generate, Campaign, GenConfig};
+use tg_model::civil::days_from_civil;
+use tg_office::classify::{Classifier, Dialplan};
 
 fn rgb(hex: &str) -> [u8; 3] {
     let v = u32::from_str_radix(&hex[1..], 16).unwrap();

@@ -14,9 +14,11 @@ use serde::Serialize;
 use tg_config::calls::BusinessHours;
 
 use crate::cdr::{Cdr, CdrError, CdrReader, Disposition, Skip};
-use crate::classify::{Category, Classifier, Country};
-use crate::clock::{format_date, format_time, weekday, ClockError, OfficeClock};
-use crate::fasthash::{hash_bytes, FxHashMap, FxHashSet};
+use tg_model::civil::{format_date, format_time, weekday};
+use tg_model::text::clean;
+use tg_office::classify::{Category, Classifier, Country};
+use tg_office::clock::{ClockError, OfficeClock};
+use tg_office::fasthash::{hash_bytes, FxHashMap, FxHashSet};
 
 /// Days of history a baseline looks at.
 pub const BASELINE_DAYS: i64 = 28;
@@ -473,7 +475,7 @@ impl Analyzer {
         start: i64,
         end: i64,
         sid: usize,
-        dest: crate::classify::Destination,
+        dest: tg_office::classify::Destination,
         reported: bool,
     ) {
         let source = self.sources[sid].name.clone();
@@ -940,22 +942,6 @@ fn device(channel: &[u8]) -> Option<&[u8]> {
     }
 }
 
-/// Text from a record made safe to show: lossy UTF-8, control/bidi characters escaped, capped.
-pub fn clean(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let mut out = String::with_capacity(text.len().min(80));
-    for c in text.chars().take(80) {
-        if c.is_control()
-            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}')
-        {
-            out.extend(c.escape_unicode());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 /// Records per batch handed from the reading thread to the analysing one.
 const BATCH_RECORDS: usize = 8192;
 
@@ -1041,7 +1027,7 @@ mod tests {
         let text = "[calls]\ncdr_usegmtime = true\nutc_offset = \"+01:00\"\n";
         let cfg = tg_config::Config::parse(text, Path::new("t.toml")).unwrap();
         let calls = cfg.calls.unwrap();
-        let plan = crate::classify::Dialplan::from_config(&calls).unwrap();
+        let plan = tg_office::classify::Dialplan::from_config(&calls).unwrap();
         let mut a = Analyzer::new(
             Classifier::new(plan),
             ReportOptions::from_config(&calls, None).unwrap(),
@@ -1065,7 +1051,7 @@ mod tests {
         let text = format!("[calls]\ncdr_usegmtime = true\ntimezone = \"{zone}\"\n");
         let cfg = tg_config::Config::parse(&text, Path::new("t.toml")).unwrap();
         let calls = cfg.calls.unwrap();
-        let plan = crate::classify::Dialplan::from_config(&calls).unwrap();
+        let plan = tg_office::classify::Dialplan::from_config(&calls).unwrap();
         let mut a = Analyzer::new(
             Classifier::new(plan),
             ReportOptions::from_config(&calls, None).unwrap(),

@@ -4,10 +4,10 @@
 
 use std::path::Path;
 
-use tg_calls::classify::{Classifier, Dialplan};
-use tg_calls::clock::{days_from_civil, format_date};
-use tg_calls::gen::{generate, Campaign, GenConfig};
-use tg_calls::report::{Analyzer, Report, ReportOptions, Severity};
+use tg_cdr::report::{Analyzer, Report, ReportOptions, Severity};
+use tg_cdr_gen::{generate, Campaign, GenConfig};
+use tg_model::civil::{days_from_civil, format_date};
+use tg_office::classify::{Classifier, Dialplan};
 
 fn report(cfg: &GenConfig) -> Report {
     let mut csv = Vec::new();
@@ -126,7 +126,7 @@ fn two_thread_reader_gives_the_same_report() {
     csv.extend_from_slice(b"broken line\n");
     std::fs::write(&path, &csv).unwrap();
     let calls = tg_config::calls::CallsConfig::default();
-    let parallel = tg_calls::report::report_file(
+    let parallel = tg_cdr::report::report_file(
         &path,
         Classifier::new(Dialplan::from_config(&calls).unwrap()),
         ReportOptions::from_config(&calls, None).unwrap(),

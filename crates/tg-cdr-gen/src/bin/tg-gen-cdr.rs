@@ -1,4 +1,4 @@
-//! `tg-gen-cdr`: writes realistic `cdr_csv` records (see `tg_calls::gen`) to stdout, for tests,
+//! `tg-gen-cdr`: writes realistic `cdr_csv` records (see `tg_cdr_gen`) to stdout, for tests,
 //! demos and the benchmark (`bench/calls_report.sh`).
 //!
 //! ```text
@@ -12,8 +12,8 @@
 use std::io::{BufWriter, Write};
 use std::process::ExitCode;
 
-use tg_calls::clock::parse_date;
-use tg_calls::gen::{generate, Campaign, GenConfig};
+use tg_cdr_gen::{generate, Campaign, GenConfig};
+use tg_model::civil::parse_date;
 
 fn main() -> ExitCode {
     match run() {

@@ -15,8 +15,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::time::timeout;
 
-use tg_calls::ami::{read_line, read_message, Message};
-use tg_calls::guard::{run_guard, GuardConfig};
+use tg_guard::ami::{read_line, read_message, Message};
+use tg_guard::guard::{run_guard, GuardConfig};
 use tg_model::Kind;
 
 /// A channel block as `ast_manager_build_channel_state_string_prefix` writes it.
@@ -217,7 +217,7 @@ fn config(port: u16) -> GuardConfig {
 async fn guard_hangs_up_fraud_leaves_normal_calls_and_reconnects() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let (alerts, mut alert_rx) = tg_calls::alert::channel(64);
+    let (alerts, mut alert_rx) = tg_alert::channel(64);
     let (sec_tx, mut sec_rx) = mpsc::channel(16);
     let guard = tokio::spawn(run_guard(config(port), alerts, sec_tx));
 
@@ -359,7 +359,7 @@ async fn guard_hangs_up_fraud_leaves_normal_calls_and_reconnects() {
 async fn refused_login_is_retried_with_backoff() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let (alerts, _alert_rx) = tg_calls::alert::channel(8);
+    let (alerts, _alert_rx) = tg_alert::channel(8);
     let (sec_tx, sec_rx) = mpsc::channel(8);
     let guard = tokio::spawn(run_guard(config(port), alerts, sec_tx));
     let mut attempts = Vec::new();
@@ -412,7 +412,7 @@ async fn refused_login_is_retried_with_backoff() {
 async fn silent_peer_is_pinged_then_dropped_and_reconnected() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let (alerts, _alert_rx) = tg_calls::alert::channel(8);
+    let (alerts, _alert_rx) = tg_alert::channel(8);
     let (sec_tx, _sec_rx) = mpsc::channel(8);
     let mut cfg = config(port);
     cfg.keepalive = Duration::from_millis(200);
@@ -434,7 +434,7 @@ async fn silent_peer_is_pinged_then_dropped_and_reconnected() {
 async fn calls_begun_while_the_link_was_down_are_judged_after_the_reconnect() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let (alerts, mut alert_rx) = tg_calls::alert::channel(64);
+    let (alerts, mut alert_rx) = tg_alert::channel(64);
     let (sec_tx, mut sec_rx) = mpsc::channel(16);
     let guard = tokio::spawn(run_guard(config(port), alerts, sec_tx));
 
@@ -568,7 +568,7 @@ async fn calls_begun_while_the_link_was_down_are_judged_after_the_reconnect() {
 async fn a_refused_channel_list_is_survived() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let (alerts, _alert_rx) = tg_calls::alert::channel(64);
+    let (alerts, _alert_rx) = tg_alert::channel(64);
     let (sec_tx, _sec_rx) = mpsc::channel(16);
     let guard = tokio::spawn(run_guard(config(port), alerts, sec_tx));
     // The AMI user has no `reporting`/`system` write class: Asterisk says so.

@@ -293,8 +293,8 @@ mod tests {
 
     #[test]
     fn hostile_record_text_is_escaped_in_the_page() {
-        use crate::classify::{Classifier, Dialplan};
         use crate::report::{Analyzer, ReportOptions};
+        use tg_office::classify::{Classifier, Dialplan};
         let line = "\"\",\"1001\",\"011449098790123\",\"from-internal\",\"\",\"PJSIP/<script>alert(1)</script>-0001\",\"\",\"Dial\",\"\",\"2025-01-06 10:00:00\",,\"2025-01-06 10:00:09\",9,0,\"NO ANSWER\",\"DOCUMENTATION\"\n";
         let calls = tg_config::calls::CallsConfig::default();
         let mut a = Analyzer::new(

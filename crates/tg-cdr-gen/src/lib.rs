@@ -8,7 +8,7 @@
 
 use std::io::{self, Write};
 
-use crate::clock::{days_from_civil, format_time, weekday};
+use tg_model::civil::{days_from_civil, format_time, weekday};
 
 /// The office's regular international contacts: country and three E.164 numbers (no `+`).
 pub const REGULAR_CONTACTS: [(&str, [&str; 3]); 5] = [
@@ -359,7 +359,7 @@ mod tests {
         generate(&cfg, &mut b).unwrap();
         assert_eq!(a, b);
         assert!(n > 300, "{n}");
-        let mut r = crate::cdr::CdrReader::new(&a[..], std::path::Path::new("g"));
+        let mut r = tg_cdr::cdr::CdrReader::new(&a[..], std::path::Path::new("g"));
         let mut count = 0;
         let mut last_end = i64::MIN;
         while let Some(c) = r.next_record().unwrap() {

@@ -1,6 +1,6 @@
 //! The report for a terminal: a per-day bar chart (unicode eighth blocks, fitted to the width
 //! given), the destinations, the alarms with their evidence and the skipped lines. Every text
-//! that came from a record was cleaned when the report was built ([`crate::report::clean`]).
+//! that came from a record was cleaned when the report was built ([`tg_model::text::clean`]).
 
 use std::fmt::Write;
 

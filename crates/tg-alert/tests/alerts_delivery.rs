@@ -6,8 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use tg_calls::alert::{ban_notice, AlertSettings, Notifier};
-use tg_calls::Alert;
+use tg_alert::{ban_notice, Alert, AlertSettings, Notifier};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 struct Smtpd {
