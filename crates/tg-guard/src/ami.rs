@@ -204,7 +204,8 @@ pub fn parse_remote_address(text: &str) -> Option<(IpAddr, u16, String)> {
 pub fn parse_event_tv(text: &str) -> Option<i64> {
     let t = text.trim();
     let b = t.as_bytes();
-    if b.len() < 24 || b[10] != b'T' {
+    // The sender's frame: slicing below assumes one byte per character.
+    if !t.is_ascii() || b.len() < 24 || b[10] != b'T' {
         return None;
     }
     let base = tg_model::civil::parse_date_time(format!("{} {}", &t[..10], &t[11..19]).as_bytes())?;
@@ -357,5 +358,30 @@ Event: Newchannel\r\nPrivilege: call,all\r\nChannel: PJSIP/1001-00000001\r\nExte
             parse_event_tv("2024-05-01T07:00:00-0500"),
             Some(1_714_564_800_000)
         );
+    }
+
+    #[test]
+    fn a_hostile_event_tv_is_refused_never_a_panic() {
+        for bad in [
+            "2024-05-01T07:00:0é-0500",
+            "2024-05-01T07:00:00.12é+0000",
+            "2024-05-01T07:00:00+00é",
+            "2024-05-01T07:00:00€€€€€",
+            "2024-05-01T07:00:00.",
+            "2024-05-01Tzz:00:00+0000",
+            "é024-05-01T07:00:00+0000",
+        ] {
+            assert_eq!(parse_event_tv(bad), None, "{bad}");
+        }
+        // Every cut of a valid stamp with a multi-byte character put in at every place.
+        let good = "2024-05-01T07:00:00.123+0000";
+        for i in 0..=good.len() {
+            for c in ["é", "\u{1F600}", "\u{0}"] {
+                let mut s = good.to_string();
+                s.insert_str(i, c);
+                let _ = parse_event_tv(&s);
+                let _ = parse_event_tv(&s[..i + c.len()]);
+            }
+        }
     }
 }
