@@ -1,6 +1,7 @@
 //! `[trusted]`: sources that are never banned, whatever the logs say.
 
 use std::net::IpAddr;
+use std::ops::Range;
 
 use ipnet::IpNet;
 use serde::Deserialize;
@@ -79,10 +80,17 @@ pub fn is_host_name(s: &str) -> bool {
 impl TrustedConfig {
     /// The entries, classified; invalid ones are skipped (validation reports them).
     pub fn entries(&self) -> Vec<TrustedEntry> {
+        self.spanned_entries().map(|(entry, _)| entry).collect()
+    }
+
+    /// The entries, classified, each with its byte span in the file (for `path:line` in
+    /// messages); invalid ones are skipped (validation reports them). The static part every
+    /// user of `[trusted]` starts from: `tg_engine::trusted` resolves its names into the jails'
+    /// set, the firewall keeps them as names refreshed on their TTLs.
+    pub fn spanned_entries(&self) -> impl Iterator<Item = (TrustedEntry, Range<usize>)> + '_ {
         self.addresses
             .iter()
-            .filter_map(|e| classify(e.get_ref()).ok())
-            .collect()
+            .filter_map(|e| Some((classify(e.get_ref()).ok()?, e.span())))
     }
 
     pub(crate) fn validate(&self, text: &str, problems: &mut Vec<Problem>) {

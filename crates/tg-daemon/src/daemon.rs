@@ -287,7 +287,7 @@ impl Daemon {
         let config = Config::load(&self.config_path).map_err(|e| e.to_string())?;
         let trusted_set = trusted::build_now(&config.trusted, trusted::FIRST_RESOLVE_WAIT)
             .unwrap_or_else(|| {
-                trusted::build(&config.trusted, &|_| Vec::new(), &trusted::own_addresses())
+                trusted::build_without_names(&config.trusted, &trusted::own_addresses())
             });
         let mut built = build(&config, trusted_set.clone()).map_err(|e| e.to_string())?;
         let calls_plan = CallsPlan::from_config(&config).map_err(|e| e.to_string())?;
@@ -470,7 +470,7 @@ fn initial_trusted(config: &Config) -> TrustedSet {
             "trusted host names did not resolve within {:?}; they are added when they do",
             trusted::FIRST_RESOLVE_WAIT
         );
-        trusted::build(&config.trusted, &|_| Vec::new(), &trusted::own_addresses())
+        trusted::build_without_names(&config.trusted, &trusted::own_addresses())
     })
 }
 
@@ -483,7 +483,7 @@ fn spawn_trusted_refresher(
     let every = Duration::from_secs(cfg.refresh.0.max(10));
     spawn("tg-trusted", move || loop {
         std::thread::sleep(every);
-        let fresh = trusted::build(&cfg, &trusted::resolve_system, &trusted::own_addresses());
+        let fresh = trusted::build(&cfg, &trusted::own_addresses());
         let changed = shared.read().map(|t| *t != fresh).unwrap_or(true);
         if changed {
             tracing::info!("trusted set changed: {} network(s)", fresh.networks().len());

@@ -40,7 +40,8 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tg_detect::{Detectors, Outcome};
+use tg_detect::Detectors;
+use tg_engine::step::{self, LineCounts};
 use tg_jail::{Decision, JailSet, LogClock};
 use tg_model::{canonical_ip, Finding, Stamp, TrustedSet};
 use tg_source::follow::{parent_dir, Follower, Position, StartAt, WatchHandle};
@@ -425,25 +426,14 @@ impl Pipeline {
             seeding,
             ..
         } = self;
-        let mut lines = 0u64;
+        let mut counts = LineCounts::default();
         for s in sources.iter_mut() {
             let before = s.follower.stats();
             let clock = &mut s.clock;
             let result = s.follower.poll(&mut |line| {
-                lines += 1;
-                match detectors.detect(line) {
-                    Outcome::Nothing => {}
-                    Outcome::Suspicious => Stats::add(&stats.suspicious, 1),
-                    Outcome::Found(d) => {
-                        let f = Finding {
-                            time_ms: clock.resolve(d.stamp),
-                            service: d.service,
-                            kind: d.kind,
-                            ip: d.ip,
-                            attempt: d.attempt,
-                        };
-                        observe(jails, seeding.as_mut(), enforce, stats, &f);
-                    }
+                if let Some(d) = step::detect(detectors, line, &mut counts) {
+                    let f = step::finding(d, clock);
+                    observe(jails, seeding.as_mut(), enforce, stats, &f);
                 }
             });
             if let Err(e) = result {
@@ -455,27 +445,22 @@ impl Pipeline {
             Stats::add(&stats.rotations, after.rotations - before.rotations);
             Stats::add(&stats.truncations, after.truncations - before.truncations);
         }
-        if lines > 0 {
-            Stats::add(&stats.lines, lines);
+        add_counts(stats, counts);
+        if counts.lines > 0 {
             self.dirty = true;
         }
     }
 
     fn journal(&mut self, entry: JournalEntry) {
-        Stats::add(&self.stats.lines, 1);
         Stats::add(&self.stats.journal_entries, 1);
-        if let Outcome::Found(d) = self.detectors.detect(&entry.line) {
+        let mut counts = LineCounts::default();
+        if let Some(mut d) = step::detect(&self.detectors, &entry.line, &mut counts) {
             // The journal's own timestamp is exact; the line's syslog stamp has no year.
-            let stamp = entry.time_ms.map(Stamp::Absolute).or(d.stamp);
-            let f = Finding {
-                time_ms: self.journal_clock.resolve(stamp),
-                service: d.service,
-                kind: d.kind,
-                ip: d.ip,
-                attempt: d.attempt,
-            };
+            d.stamp = entry.time_ms.map(Stamp::Absolute).or(d.stamp);
+            let f = step::finding(d, &mut self.journal_clock);
             self.observe(&f);
         }
+        add_counts(&self.stats, counts);
         self.journal_cursor = Some(entry.cursor);
         self.dirty = true;
     }
@@ -546,6 +531,13 @@ impl Pipeline {
     }
 }
 
+/// Adds what the detectors counted to the status counters (`lines`, `suspicious`), for files
+/// and the journal alike.
+fn add_counts(stats: &Stats, counts: LineCounts) {
+    Stats::add(&stats.lines, counts.lines);
+    Stats::add(&stats.suspicious, counts.suspicious);
+}
+
 /// Counts one finding (after reading the address's history if it may still be missing); sends
 /// the bans it triggers.
 fn observe(
@@ -611,6 +603,7 @@ mod tests {
         log: std::path::PathBuf,
         tx: Sender<PipelineMsg>,
         bans: Receiver<EnforceMsg>,
+        stats: Arc<Stats>,
         thread: std::thread::JoinHandle<()>,
     }
 
@@ -632,12 +625,13 @@ mod tests {
             let (etx, erx) = mpsc::channel();
             let (ptx, prx) = mpsc::channel();
             let watcher = tg_source::follow::Watcher::new().unwrap();
+            let stats = Arc::new(Stats::default());
             let mut p = Pipeline::new(
                 reloaded,
                 Vec::new(),
                 etx,
                 watcher.handle(),
-                Arc::new(Stats::default()),
+                Arc::clone(&stats),
             );
             if let Some(r) = reader {
                 p = p.seeding_from(r);
@@ -650,6 +644,7 @@ mod tests {
                 log,
                 tx: ptx,
                 bans: erx,
+                stats,
                 thread,
             }
         }
@@ -882,5 +877,32 @@ mod tests {
             unreachable!()
         };
         assert_eq!(p[0].offset, std::fs::metadata(&log).unwrap().len());
+    }
+
+    #[test]
+    fn suspicious_lines_count_alike_from_files_and_the_journal() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = Running::start(dir.path(), None);
+        // Two candidate addresses in one line: attack-like, but nobody to count.
+        let suspicious = "[Mar  6 08:44:27] NOTICE[1] chan_sip.c: Sending fake auth rejection for device 100<sip:100@10.0.0.1>;tag=x";
+        append(&run.log, &format!("{suspicious}\n"));
+        run.tx.send(PipelineMsg::FilesChanged).unwrap();
+        let entry = JournalEntry {
+            line: suspicious.as_bytes().to_vec(),
+            time_ms: Some(1_000),
+            cursor: "c1".into(),
+        };
+        run.tx.send(PipelineMsg::Journal(entry)).unwrap();
+        run.sync();
+        let stats = Arc::clone(&run.stats);
+        run.stop();
+        assert_eq!(
+            Stats::get(&stats.suspicious),
+            2,
+            "one from the file, one from the journal"
+        );
+        assert_eq!(Stats::get(&stats.lines), 2);
+        assert_eq!(Stats::get(&stats.journal_entries), 1);
+        assert_eq!(Stats::get(&stats.findings), 0);
     }
 }

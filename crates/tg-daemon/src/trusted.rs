@@ -1,54 +1,38 @@
 //! Builds the trusted set: configured networks, host names resolved (again every `refresh`),
 //! and the host's own addresses read from the kernel (`ip -j addr`, argv only).
 
-use std::net::{IpAddr, ToSocketAddrs};
+use std::net::IpAddr;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use tg_config::trusted::{TrustedConfig, TrustedEntry};
+use tg_config::trusted::TrustedConfig;
+use tg_engine::trusted::resolve_system;
 use tg_model::TrustedSet;
 
 /// How long start-up waits for host names to resolve before going on without them (they are
 /// added when the resolution finishes).
 pub const FIRST_RESOLVE_WAIT: Duration = Duration::from_secs(3);
 
-/// The trusted set from configuration: networks now, names as resolved by `resolve`.
-pub fn build(
-    cfg: &TrustedConfig,
-    resolve: &dyn Fn(&str) -> Vec<IpAddr>,
-    own: &[IpAddr],
-) -> TrustedSet {
-    let mut set = TrustedSet::new();
-    for entry in cfg.entries() {
-        match entry {
-            TrustedEntry::Net(net) => set.insert(net),
-            TrustedEntry::Name(name) => {
-                for ip in resolve(&name) {
-                    set.insert_ip(ip);
-                }
-            }
-        }
+/// The trusted set of `cfg` through the one builder ([`tg_engine::trusted::build`]), names
+/// resolved by the system resolver. The daemon's rule for a name that does not resolve: a
+/// warning, and the name is not trusted until a later refresh resolves it.
+pub fn build(cfg: &TrustedConfig, own: &[IpAddr]) -> TrustedSet {
+    let trusted = tg_engine::trusted::build(cfg, &resolve_system, own);
+    for u in &trusted.unresolved {
+        tracing::warn!(
+            "trusted host name {}: cannot resolve ({}); not trusted until it resolves",
+            u.name,
+            u.reason
+        );
     }
-    if cfg.own_addresses {
-        for &ip in own {
-            set.insert_ip(ip);
-        }
-    }
-    set
+    trusted.set
 }
 
-/// Resolves a host name with the system resolver (A and AAAA); nothing when it fails.
-pub fn resolve_system(name: &str) -> Vec<IpAddr> {
-    match (name, 0u16).to_socket_addrs() {
-        Ok(addrs) => addrs.map(|a| a.ip()).collect(),
-        Err(e) => {
-            tracing::warn!(
-                "trusted host name {name}: cannot resolve ({e}); not trusted until it resolves"
-            );
-            Vec::new()
-        }
-    }
+/// The trusted set of `cfg` without waiting for DNS: networks and `own` addresses only (the
+/// names follow when they resolve).
+pub fn build_without_names(cfg: &TrustedConfig, own: &[IpAddr]) -> TrustedSet {
+    tg_engine::trusted::build(cfg, &|_| Ok(Vec::new()), own).set
 }
 
 /// The whole trusted set now: resolution runs in a helper thread and is given at most `wait`;
@@ -60,7 +44,7 @@ pub fn build_now(cfg: &TrustedConfig, wait: Duration) -> Option<TrustedSet> {
         .name("tg-resolve".into())
         .spawn(move || {
             let own = own_addresses();
-            let _ = tx.send(build(&cfg, &resolve_system, &own));
+            let _ = tx.send(build(&cfg, &own));
         })
         .ok()?;
     rx.recv_timeout(wait).ok()
@@ -106,31 +90,6 @@ pub fn parse_ip_addr_json(json: &[u8]) -> Vec<IpAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn cfg(text: &str) -> TrustedConfig {
-        tg_config::Config::parse(text, std::path::Path::new("t.toml"))
-            .unwrap()
-            .trusted
-    }
-
-    #[test]
-    fn networks_names_and_own_addresses() {
-        let c = cfg("[trusted]\naddresses = [\"10.1.0.0/16\", \"office.example.com\"]\n");
-        let set = build(
-            &c,
-            &|n| {
-                assert_eq!(n, "office.example.com");
-                vec!["203.0.113.7".parse().unwrap()]
-            },
-            &["192.0.2.1".parse().unwrap()],
-        );
-        for ip in ["10.1.2.3", "203.0.113.7", "192.0.2.1"] {
-            assert!(set.contains(ip.parse().unwrap()), "{ip}");
-        }
-        assert!(!set.contains("203.0.113.8".parse().unwrap()));
-        let c = cfg("[trusted]\nown_addresses = false\n");
-        assert!(build(&c, &|_| Vec::new(), &["192.0.2.1".parse().unwrap()]).is_empty());
-    }
 
     #[test]
     fn parses_ip_json() {

@@ -153,18 +153,17 @@ impl Policy {
                 trusted_names.push(TrustedName { name, origin });
             }
         };
-        for entry in &config.trusted.addresses {
-            match tg_config::trusted::classify(entry.get_ref()) {
-                Ok(TrustedEntry::Net(n)) => trusted_nets.push(n),
-                Ok(TrustedEntry::Name(n)) => add_name(
+        for (entry, span) in config.trusted.spanned_entries() {
+            match entry {
+                TrustedEntry::Net(n) => trusted_nets.push(n),
+                TrustedEntry::Name(n) => add_name(
                     n,
                     format!(
                         "{}:{}: trusted.addresses",
                         path.display(),
-                        tg_config::line_of(text, entry.span().start)
+                        tg_config::line_of(text, span.start)
                     ),
                 ),
-                Err(_) => {}
             }
         }
         if fw.trust_from_asterisk {
