@@ -18,6 +18,7 @@ use tg_guard::ami::SecurityEvent;
 use tg_guard::guard::{run_guard, GuardConfig};
 
 use crate::pipeline::PipelineMsg;
+use crate::stats::Stats;
 use crate::DaemonError;
 
 /// Queue sizes: alerts are dropped and counted beyond this (the notifier allows far fewer per
@@ -76,6 +77,7 @@ impl CallsThread {
         plan: &CallsPlan,
         pipeline: Sender<PipelineMsg>,
         slot: &AlertSlot,
+        stats: Arc<Stats>,
     ) -> Result<Option<CallsThread>, DaemonError> {
         if plan.is_empty() {
             set_slot(slot, None);
@@ -95,7 +97,9 @@ impl CallsThread {
         }
         let thread = std::thread::Builder::new()
             .name("tg-calls".into())
-            .spawn(move || runtime.block_on(serve(plan, alerts, alert_rx, pipeline, stop_rx)))
+            .spawn(move || {
+                runtime.block_on(serve(plan, alerts, alert_rx, pipeline, stop_rx, stats))
+            })
             .map_err(DaemonError::Thread)?;
         Ok(Some(CallsThread { stop, thread }))
     }
@@ -121,6 +125,7 @@ async fn serve(
     alert_rx: tokio::sync::mpsc::Receiver<tg_alert::Alert>,
     pipeline: Sender<PipelineMsg>,
     stop: tokio::sync::oneshot::Receiver<()>,
+    stats: Arc<Stats>,
 ) {
     let notifier = match plan.alerts {
         Some(settings) => tokio::spawn(Notifier::new(settings).run(alert_rx)),
@@ -130,12 +135,7 @@ async fn serve(
     let guard = plan.guard.map(|cfg| {
         let (events_tx, events_rx) = tokio::sync::mpsc::channel(EVENT_QUEUE);
         let forward = tokio::spawn(forward_events(events_rx, pipeline));
-        let alerts = alerts.clone();
-        let guard = tokio::spawn(async move {
-            if let Err(e) = run_guard(cfg, alerts, events_tx).await {
-                tracing::error!("call guard stopped: {e}");
-            }
-        });
+        let guard = tokio::spawn(supervise(cfg, alerts.clone(), events_tx, stats));
         (guard, forward)
     });
     let _ = stop.await;
@@ -149,6 +149,72 @@ async fn serve(
     drop(alerts);
     if tokio::time::timeout(FLUSH_ON_STOP, notifier).await.is_err() {
         tracing::warn!("alerts still queued at stop were not delivered");
+    }
+}
+
+/// Runs the guard, and runs it again whenever it ends while the daemon still wants it: after
+/// an error, and after a panic (a hostile AMI frame must never silence hang-ups for good).
+async fn supervise(
+    cfg: GuardConfig,
+    alerts: AlertSender,
+    events: tokio::sync::mpsc::Sender<SecurityEvent>,
+    stats: Arc<Stats>,
+) {
+    let wanted = events.clone();
+    keep_running(
+        || run_guard(cfg.clone(), alerts.clone(), events.clone()),
+        move || !wanted.is_closed(),
+        &stats,
+        RESTART,
+    )
+    .await;
+}
+
+/// Starts `run` again while `wanted()` after it ends, in error or in a panic, waiting
+/// `backoff.0` at first, doubling up to `backoff.1` (back to the start after a long healthy
+/// run); each restart counts in `guard_restarts`.
+async fn keep_running<F, Fut>(
+    mut run: F,
+    wanted: impl Fn() -> bool,
+    stats: &Stats,
+    backoff: (Duration, Duration),
+) where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), tg_guard::guard::GuardError>> + Send + 'static,
+{
+    let (min, max) = backoff;
+    let mut delay = min;
+    loop {
+        let mut task = AbortOnDrop(tokio::spawn(run()));
+        let started = std::time::Instant::now();
+        match (&mut task.0).await {
+            Ok(_) if !wanted() => return,
+            Ok(Ok(())) => tracing::error!("call guard ended; restarting it"),
+            Ok(Err(e)) => tracing::error!("call guard stopped: {e}; restarting it"),
+            Err(e) if e.is_panic() => {
+                tracing::error!("call guard failed (a bug, please report it); restarting it")
+            }
+            Err(_) => return, // cancelled: the daemon is stopping
+        }
+        Stats::add(&stats.guard_restarts, 1);
+        if started.elapsed() > max {
+            delay = min;
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(max);
+    }
+}
+
+/// The guard's restart backoff: first wait, longest wait.
+const RESTART: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(60));
+
+/// A task that is aborted when its handle is dropped (the supervisor's own abort then ends the
+/// guard it runs).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -176,5 +242,49 @@ async fn forward_events(
 async fn log_alerts(mut rx: tokio::sync::mpsc::Receiver<tg_alert::Alert>) {
     while let Some(a) = rx.recv().await {
         tracing::warn!("{} (no [alerts] configured)", a.subject);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+    #[test]
+    fn a_guard_that_panics_or_fails_is_started_again_and_counted() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let stats = Stats::default();
+        let runs = Arc::new(AtomicU32::new(0));
+        let counter = Arc::clone(&runs);
+        let done = Arc::new(AtomicBool::new(false));
+        let finished = Arc::clone(&done);
+        runtime.block_on(keep_running(
+            move || {
+                let n = counter.fetch_add(1, Ordering::SeqCst);
+                let finished = Arc::clone(&finished);
+                async move {
+                    match n {
+                        0 => panic!("a hostile frame"),
+                        1 => Err(tg_guard::guard::GuardError::NoAmi),
+                        _ => {
+                            finished.store(true, Ordering::SeqCst);
+                            Ok(())
+                        }
+                    }
+                }
+            },
+            || !done.load(Ordering::SeqCst),
+            &stats,
+            (Duration::from_millis(10), Duration::from_millis(40)),
+        ));
+        assert_eq!(
+            runs.load(Ordering::SeqCst),
+            3,
+            "started again after the panic and the error"
+        );
+        assert_eq!(Stats::get(&stats.guard_restarts), 2);
     }
 }

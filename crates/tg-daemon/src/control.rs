@@ -280,6 +280,7 @@ fn status(ctx: &ControlContext) -> Response {
         restored: g(&s.restored),
         restore_ms: s.restore_ms.load(std::sync::atomic::Ordering::Relaxed),
         reloads: g(&s.reloads),
+        guard_restarts: g(&s.guard_restarts),
     };
     let report = StatusReport {
         version: env!("CARGO_PKG_VERSION").to_string(),

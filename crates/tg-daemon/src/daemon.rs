@@ -217,7 +217,7 @@ impl Daemon {
 
         spawn_trusted_refresher(&config, Arc::clone(&trusted), pipe_tx.clone())?;
 
-        let calls = CallsThread::start(&calls_plan, pipe_tx.clone(), &alerts)?;
+        let calls = CallsThread::start(&calls_plan, pipe_tx.clone(), &alerts, Arc::clone(&stats))?;
         let fw_names = match fw_policy {
             Some(p) => Some(NamesThread::start(p, &state_dir)?),
             None => None,
@@ -311,7 +311,12 @@ impl Daemon {
             if let Some(old) = self.calls.take() {
                 old.stop(&self.alerts);
             }
-            match CallsThread::start(&calls_plan, self.pipeline.clone(), &self.alerts) {
+            match CallsThread::start(
+                &calls_plan,
+                self.pipeline.clone(),
+                &self.alerts,
+                Arc::clone(&self.stats),
+            ) {
                 Ok(t) => self.calls = t,
                 Err(e) => {
                     tracing::error!("{e}");

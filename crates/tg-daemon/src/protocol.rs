@@ -178,6 +178,9 @@ pub struct Counters {
     pub restore_ms: i64,
     /// Successful reloads.
     pub reloads: u64,
+    /// Times the AMI call guard failed and was restarted.
+    #[serde(default)]
+    pub guard_restarts: u64,
 }
 
 /// Why a control command could not be sent.

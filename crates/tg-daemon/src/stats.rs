@@ -41,6 +41,8 @@ pub struct Stats {
     pub restore_ms: AtomicI64,
     /// Gauge: configuration reloads that succeeded.
     pub reloads: AtomicU64,
+    /// Times the AMI call guard ended (an error, a panic) and was started again.
+    pub guard_restarts: AtomicU64,
     /// Gauge: bans sent to the enforcer thread and not yet applied (≤ 0: none). The start-up
     /// restore waits between its chunks while this is positive, so live bans go first.
     pub queued_bans: AtomicI64,

@@ -168,6 +168,13 @@ fn print_status(out: &mut impl Write, s: &StatusReport) -> std::io::Result<()> {
         "rotations:   {} rename/recreate, {} truncation(s); {} reload(s)",
         c.rotations, c.truncations, c.reloads
     )?;
+    if c.guard_restarts > 0 {
+        writeln!(
+            out,
+            "call guard:  failed and restarted {} time(s) (see the daemon's log)",
+            c.guard_restarts
+        )?;
+    }
     for f in &s.files {
         writeln!(
             out,
