@@ -23,9 +23,7 @@ fn enter(ns: &str) {
 }
 
 fn dnsmasq(ns: &Netns, hosts: &Path) -> Child {
-    let child = ns.spawn_dnsmasq(hosts, 5354).unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    child
+    ns.spawn_dnsmasq(hosts, 5354).unwrap()
 }
 
 fn trusted_set(ns: &Netns) -> String {

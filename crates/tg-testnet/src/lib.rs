@@ -103,30 +103,59 @@ impl Netns {
 
     /// Starts a dnsmasq inside the namespace, in the foreground, answering names from the
     /// hosts file `hosts` (and nothing else: no upstream, no /etc/hosts) on 127.0.0.1:`port`
-    /// with a TTL of 2 s, so tests can watch a name change. The caller owns the child (it also
-    /// dies with the namespace).
+    /// with a TTL of 2 s, so tests can watch a name change. Returns once it listens. The caller
+    /// owns the child (it also dies with the namespace).
     pub fn spawn_dnsmasq(
         &self,
         hosts: &std::path::Path,
         port: u16,
     ) -> io::Result<std::process::Child> {
-        self.command(&[
-            "dnsmasq",
-            "--keep-in-foreground",
-            "--conf-file=/dev/null",
-            "--no-resolv",
-            "--no-hosts",
-            "--user=root",
-            "--pid-file",
-            &format!("--port={port}"),
-            "--listen-address=127.0.0.1",
-            "--bind-interfaces",
-            "--local-ttl=2",
-            &format!("--addn-hosts={}", hosts.display()),
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
+        let mut child = self
+            .command(&[
+                "dnsmasq",
+                "--keep-in-foreground",
+                "--conf-file=/dev/null",
+                "--no-resolv",
+                "--no-hosts",
+                "--user=root",
+                "--pid-file",
+                &format!("--port={port}"),
+                "--listen-address=127.0.0.1",
+                "--bind-interfaces",
+                "--local-ttl=2",
+                &format!("--addn-hosts={}", hosts.display()),
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()?;
+        if !self.wait_listening("tcp", port, std::time::Duration::from_secs(5)) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("dnsmasq did not listen on port {port} within 5 s"),
+            ));
+        }
+        Ok(child)
+    }
+
+    /// Waits until something in the namespace listens on `port` (`proto` "tcp" or "udp"), as
+    /// `ss` sees it; false after `limit`.
+    pub fn wait_listening(&self, proto: &str, port: u16, limit: std::time::Duration) -> bool {
+        let flag = if proto == "udp" { "-Hnul" } else { "-Hntl" };
+        let t0 = std::time::Instant::now();
+        loop {
+            let listening = self
+                .exec(&["ss", flag, &format!("sport = :{port}")])
+                .is_ok_and(|o| o.status.success() && !o.stdout.is_empty());
+            if listening {
+                return true;
+            }
+            if t0.elapsed() >= limit {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
     }
 }
 

@@ -22,13 +22,16 @@ const ATTACKER: &str = "10.99.0.2";
 const PBX_T: &str = "10.98.0.1";
 const TRUSTED: &str = "10.98.0.2";
 
-/// A UDP echo and a TCP accept-and-greet server on port 5060 inside `ns`, forever.
+/// A UDP echo and a TCP accept-and-greet server on port 5060 inside `ns`, forever; returns once
+/// both are bound.
 fn start_servers(ns: &str) {
     let ns = ns.to_string();
+    let (bound_tx, bound_rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        in_ns(&ns, || {
+        in_ns(&ns, move || {
             let udp = UdpSocket::bind("0.0.0.0:5060").expect("udp bind");
             let tcp = TcpListener::bind("0.0.0.0:5060").expect("tcp bind");
+            let _ = bound_tx.send(());
             std::thread::spawn(move || {
                 for s in tcp.incoming().flatten() {
                     let _ = (&s).write_all(b"SIP/2.0 200 OK\r\n");
@@ -40,7 +43,9 @@ fn start_servers(ns: &str) {
             }
         })
     });
-    std::thread::sleep(Duration::from_millis(100));
+    bound_rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the servers bound port 5060");
 }
 
 fn udp_reaches(ns: &str, to: &str) -> bool {

@@ -285,9 +285,7 @@ fn four_ami_failures_stay_under_the_jail_limit() {
 }
 
 fn dnsmasq(ns: &Netns, hosts: &std::path::Path) -> Reaped {
-    let child = spawn_dnsmasq(ns, hosts, 5354);
-    std::thread::sleep(Duration::from_millis(300));
-    Reaped(child)
+    Reaped(spawn_dnsmasq(ns, hosts, 5354))
 }
 
 fn fw_trusted(ns: &Netns) -> String {
