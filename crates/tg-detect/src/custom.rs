@@ -51,7 +51,7 @@ impl Custom {
         }
         let service = Service::from_name(&d.service)
             .ok_or_else(|| bad(format!("unknown service {:?}", d.service)))?;
-        let kind = kind_from_name(&d.kind).ok_or_else(|| {
+        let kind = Kind::from_name(&d.kind).ok_or_else(|| {
             bad(format!(
                 "unknown kind {:?} (use auth-failure, unknown-account, acl-denied, \
                  call-rejected, bad-request, flood or other)",
@@ -87,18 +87,4 @@ impl Custom {
         let ip = addr::host_port(host, Port::Optional)?;
         Some((self.service, self.kind, ip))
     }
-}
-
-fn kind_from_name(name: &str) -> Option<Kind> {
-    [
-        Kind::AuthFailure,
-        Kind::UnknownAccount,
-        Kind::AclDenied,
-        Kind::CallRejected,
-        Kind::BadRequest,
-        Kind::Flood,
-        Kind::Other,
-    ]
-    .into_iter()
-    .find(|k| k.as_str() == name)
 }

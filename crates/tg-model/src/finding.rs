@@ -103,6 +103,11 @@ impl Kind {
         Kind::Other,
     ];
 
+    /// Parses the name written by [`Kind::as_str`].
+    pub fn from_name(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
     /// The kind's position in [`Kind::ALL`].
     pub fn index(self) -> u8 {
         self as u8
@@ -170,10 +175,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn kind_index_is_its_place_in_all() {
+    fn kind_index_is_its_place_in_all_and_its_name_reads_back() {
         for (i, k) in Kind::ALL.into_iter().enumerate() {
             assert_eq!(usize::from(k.index()), i);
+            assert_eq!(Kind::from_name(k.as_str()), Some(k));
         }
+        assert_eq!(Kind::from_name("Flood"), None);
     }
 
     #[test]

@@ -526,36 +526,80 @@ fn bans_survive_apply_and_other_tables_are_untouched() {
     );
 }
 
+const WEB_OPEN: &str =
+    "[firewall.services.ssh]\nzones = [\"anyone\"]\n[firewall.services.http]\nzones = [\"anyone\"]\n";
+const WEB_CLOSED: &str =
+    "[firewall.services.ssh]\nzones = [\"anyone\"]\n[firewall.services.http]\nzones = [\"nobody\"]\n";
+
+/// A PBX with ssh and http listening, a client beside it, and a first policy (http open)
+/// applied and confirmed.
+struct WebLab {
+    pbx: Netns,
+    client: Netns,
+    _listeners: Listeners,
+    tmp: tempfile::TempDir,
+    cfg: String,
+}
+
+impl WebLab {
+    fn new(pbx: &str, client: &str) -> WebLab {
+        assert!(tg_testnet::available(), "the firewall tests need root");
+        let pbx = Netns::new(pbx).unwrap();
+        let client = Netns::new(client).unwrap();
+        Link::connect(&pbx, "203.0.113.1/24", &client, "203.0.113.2/24").unwrap();
+        let listeners = Listeners::start(&pbx, &[22, 80], &[]);
+        let tmp = tempfile::tempdir().unwrap();
+        let cfg = write_config(tmp.path(), WEB_OPEN)
+            .to_str()
+            .unwrap()
+            .to_string();
+        ok(&tollguard(
+            &pbx,
+            &[
+                "firewall",
+                "apply",
+                "--config",
+                &cfg,
+                "--confirm-within",
+                "0",
+            ],
+        ));
+        let lab = WebLab {
+            pbx,
+            client,
+            _listeners: listeners,
+            tmp,
+            cfg,
+        };
+        assert!(lab.http(), "first policy opens http");
+        lab
+    }
+
+    fn http(&self) -> bool {
+        probe(self.client.name(), P::Tcp, ip("203.0.113.1"), 80)
+    }
+
+    /// Writes the policy that closes http (not applied).
+    fn close_http(&self) {
+        write_config(self.tmp.path(), WEB_CLOSED);
+    }
+
+    fn state(&self, name: &str) -> PathBuf {
+        self.tmp.path().join("state/firewall").join(name)
+    }
+}
+
 #[test]
 fn unconfirmed_apply_rolls_back_and_confirmed_one_stays() {
-    assert!(tg_testnet::available(), "the firewall tests need root");
-    let pbx = Netns::new("pbx").unwrap();
-    let s = Netns::new("s").unwrap();
-    Link::connect(&pbx, "203.0.113.1/24", &s, "203.0.113.2/24").unwrap();
-    let _l = Listeners::start(&pbx, &[22, 80], &[]);
-    let tmp = tempfile::tempdir().unwrap();
-    let web_open = "[firewall.services.ssh]\nzones = [\"anyone\"]\n[firewall.services.http]\nzones = [\"anyone\"]\n";
-    let web_closed = "[firewall.services.ssh]\nzones = [\"anyone\"]\n[firewall.services.http]\nzones = [\"nobody\"]\n";
-    let config = write_config(tmp.path(), web_open);
-    let cfg = config.to_str().unwrap();
-    ok(&tollguard(
-        &pbx,
-        &[
-            "firewall",
-            "apply",
-            "--config",
-            cfg,
-            "--confirm-within",
-            "0",
-        ],
-    ));
-    let http = || probe(s.name(), P::Tcp, ip("203.0.113.1"), 80);
-    assert!(http(), "first policy opens http");
+    let lab = WebLab::new("pbx", "s");
+    let cfg = lab.cfg.as_str();
+    let pbx = &lab.pbx;
+    let http = || lab.http();
 
     // Close http, do not confirm: rolled back by the watchdog after ~2s.
-    write_config(tmp.path(), web_closed);
+    lab.close_http();
     let out = ok(&tollguard(
-        &pbx,
+        pbx,
         &[
             "firewall",
             "apply",
@@ -567,7 +611,7 @@ fn unconfirmed_apply_rolls_back_and_confirmed_one_stays() {
     ));
     assert!(out.contains("firewall confirm"), "{out}");
     assert!(!http(), "second policy closes http");
-    let status = ok(&tollguard(&pbx, &["firewall", "status", "--config", cfg]));
+    let status = ok(&tollguard(pbx, &["firewall", "status", "--config", cfg]));
     assert!(status.contains("rolled back in"), "{status}");
     let t0 = Instant::now();
     while !http() && t0.elapsed() < Duration::from_secs(6) {
@@ -579,14 +623,14 @@ fn unconfirmed_apply_rolls_back_and_confirmed_one_stays() {
         "not before its time: {:?}",
         t0.elapsed()
     );
-    let log = std::fs::read_to_string(tmp.path().join("state/firewall/watchdog.log")).unwrap();
+    let log = std::fs::read_to_string(lab.state("watchdog.log")).unwrap();
     assert!(log.contains("not confirmed within 2s"), "{log}");
 
     // Applied twice without a confirm: the second apply supersedes the first one's watchdog,
     // and the rollback still returns to the last confirmed policy (http open).
     let apply2 = || {
         ok(&tollguard(
-            &pbx,
+            pbx,
             &[
                 "firewall",
                 "apply",
@@ -608,12 +652,12 @@ fn unconfirmed_apply_rolls_back_and_confirmed_one_stays() {
         http(),
         "rolled back to the last confirmed policy, not to the superseded apply"
     );
-    let log = std::fs::read_to_string(tmp.path().join("state/firewall/watchdog.log")).unwrap();
+    let log = std::fs::read_to_string(lab.state("watchdog.log")).unwrap();
     assert!(log.contains("superseded"), "{log}");
 
     // The same change confirmed in time stays.
     ok(&tollguard(
-        &pbx,
+        pbx,
         &[
             "firewall",
             "apply",
@@ -623,7 +667,7 @@ fn unconfirmed_apply_rolls_back_and_confirmed_one_stays() {
             "2s",
         ],
     ));
-    let out = ok(&tollguard(&pbx, &["firewall", "confirm", "--config", cfg]));
+    let out = ok(&tollguard(pbx, &["firewall", "confirm", "--config", cfg]));
     assert!(out.contains("confirmed"), "{out}");
     std::thread::sleep(Duration::from_millis(3000));
     assert!(!http(), "confirmed policy stays (http closed)");
@@ -631,32 +675,13 @@ fn unconfirmed_apply_rolls_back_and_confirmed_one_stays() {
 
 #[test]
 fn an_apply_whose_reader_went_away_is_rolled_back_and_an_expired_one_is_undone_at_start() {
-    assert!(tg_testnet::available(), "the firewall tests need root");
-    let pbx = Netns::new("pbxpipe").unwrap();
-    let s = Netns::new("spipe").unwrap();
-    Link::connect(&pbx, "203.0.113.1/24", &s, "203.0.113.2/24").unwrap();
-    let _l = Listeners::start(&pbx, &[22, 80], &[]);
-    let tmp = tempfile::tempdir().unwrap();
-    let web_open = "[firewall.services.ssh]\nzones = [\"anyone\"]\n[firewall.services.http]\nzones = [\"anyone\"]\n";
-    let web_closed = "[firewall.services.ssh]\nzones = [\"anyone\"]\n[firewall.services.http]\nzones = [\"nobody\"]\n";
-    let config = write_config(tmp.path(), web_open);
-    let cfg = config.to_str().unwrap();
-    ok(&tollguard(
-        &pbx,
-        &[
-            "firewall",
-            "apply",
-            "--config",
-            cfg,
-            "--confirm-within",
-            "0",
-        ],
-    ));
-    let http = || probe(s.name(), P::Tcp, ip("203.0.113.1"), 80);
-    assert!(http(), "first policy opens http");
+    let lab = WebLab::new("pbxpipe", "spipe");
+    let cfg = lab.cfg.as_str();
+    let pbx = &lab.pbx;
+    let http = || lab.http();
 
     // `tollguard firewall apply | true`: stdout's reader is gone before apply writes a line.
-    write_config(tmp.path(), web_closed);
+    lab.close_http();
     let mut child = pbx
         .command(&[
             BIN,
@@ -690,7 +715,7 @@ fn an_apply_whose_reader_went_away_is_rolled_back_and_an_expired_one_is_undone_a
 
     // An apply whose watchdog died (a reboot, a kill): the next tollguard start undoes it.
     ok(&tollguard(
-        &pbx,
+        pbx,
         &[
             "firewall",
             "apply",
@@ -706,17 +731,17 @@ fn an_apply_whose_reader_went_away_is_rolled_back_and_an_expired_one_is_undone_a
         .status()
         .unwrap();
     assert!(killed.success(), "the watchdog was running");
-    let pending_file = tmp.path().join("state/firewall/pending");
+    let pending_file = lab.state("pending");
     let pending = std::fs::read_to_string(&pending_file).unwrap();
     let id = pending.split_whitespace().next().unwrap().to_string();
     // Its deadline long past.
     std::fs::write(&pending_file, format!("{id} 1000\n")).unwrap();
-    let out = tollguard(&pbx, &["firewall", "status", "--config", cfg]);
+    let out = tollguard(pbx, &["firewall", "status", "--config", cfg]);
     let text = ok(&out);
     assert!(text.contains("was never confirmed"), "{text}");
     assert!(http(), "rolled back to the confirmed policy");
     assert!(!pending_file.exists());
-    let log = std::fs::read_to_string(tmp.path().join("state/firewall/watchdog.log")).unwrap();
+    let log = std::fs::read_to_string(lab.state("watchdog.log")).unwrap();
     assert!(log.contains("after its deadline"), "{log}");
 }
 
