@@ -60,6 +60,8 @@ pub struct ControlContext {
 
 /// Binds the socket with mode 0600 from the start (umask), refusing if a daemon already
 /// answers there and removing a stale socket file otherwise.
+// umask: the socket is created 0600 from the start.
+#[allow(unsafe_code)]
 pub fn bind(path: &Path) -> Result<UnixListener, DaemonError> {
     let err = |source| DaemonError::Socket {
         path: path.to_path_buf(),
@@ -149,6 +151,8 @@ fn answer(mut stream: UnixStream, ctx: &ControlContext) -> io::Result<()> {
 }
 
 /// True when the peer is root or runs as the daemon's effective user.
+// getsockopt(SO_PEERCRED) and geteuid have no safe std equivalent.
+#[allow(unsafe_code)]
 fn peer_allowed(stream: &UnixStream) -> io::Result<bool> {
     let mut cred = libc::ucred {
         pid: 0,

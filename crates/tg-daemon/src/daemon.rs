@@ -388,8 +388,10 @@ impl Daemon {
         }
         let pid = self.journal_pid.load(Ordering::SeqCst);
         if pid > 0 {
+            // libc: std can only SIGKILL a Child, and this one belongs to the tg-journal thread.
             // SAFETY: kill only sends a signal to the journalctl child we started.
-            unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
+            #[allow(unsafe_code)]
+            let _ = unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
         }
         let _ = control::remove_socket(&self.config.daemon.socket);
         // The detection, enforcer and restore threads have finished; the inotify, control and
@@ -589,6 +591,8 @@ fn live_bans_first(stats: &Stats) {
 /// Background work at start (seeding, restoring) yields the CPU to the detection and enforcer
 /// threads, which carry the reaction time: on two busy cores, CPU-bound threads of our own at
 /// equal priority can make a new attacker's ban wait for the scheduler.
+// setpriority has no safe std equivalent.
+#[allow(unsafe_code)]
 fn lower_priority() {
     // SAFETY: gettid and setpriority only read and set this thread's scheduling priority.
     let rc = unsafe {
