@@ -327,9 +327,10 @@ pub fn ban_view(b: &tg_store::BanRecord) -> BanView {
 
 /// `2026-11-25T10:00:01Z` for Unix milliseconds.
 pub fn rfc3339(unix_ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(unix_ms)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        .unwrap_or_else(|| unix_ms.to_string())
+    // Whole seconds, rounded down (also before 1970); jiff prints no fraction for them.
+    jiff::Timestamp::from_second(unix_ms.div_euclid(1000))
+        .map(|t| t.to_string())
+        .unwrap_or_else(|_| unix_ms.to_string())
 }
 
 #[cfg(test)]
@@ -363,6 +364,14 @@ mod tests {
         remove_socket(&path).unwrap();
         assert!(std::fs::symlink_metadata(&path).is_err());
         remove_socket(&path).unwrap();
+    }
+
+    #[test]
+    fn times_are_rfc3339_in_whole_utc_seconds() {
+        assert_eq!(rfc3339(1_795_600_801_000), "2026-11-25T10:00:01Z");
+        assert_eq!(rfc3339(1_795_600_801_999), "2026-11-25T10:00:01Z");
+        assert_eq!(rfc3339(-1), "1969-12-31T23:59:59Z");
+        assert_eq!(rfc3339(i64::MAX), i64::MAX.to_string());
     }
 
     /// The error with its sources, as the binary prints it.
