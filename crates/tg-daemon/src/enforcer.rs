@@ -377,7 +377,7 @@ impl EnforcerTask {
         } else if let (Some(first), Some(last)) = (batch.first(), batch.last()) {
             alerts.send(tg_alert::Alert {
                 key: "ban:batch".into(),
-                severity: "info".into(),
+                severity: tg_alert::Severity::Info,
                 subject: format!("tollguard: banned {} addresses at once", batch.len()),
                 body: format!(
                     "{} addresses were banned in one batch ({} … {}); `tollguard bans` lists them.",
