@@ -17,7 +17,7 @@ use crate::enforcer::{now_ms, BanRequest, EnforceMsg};
 use crate::pipeline::PipelineMsg;
 use crate::protocol::{BanView, Counters, Request, Response, StatusReport, MAX_REQUEST};
 use crate::stats::Stats;
-use crate::DaemonError;
+use crate::{error_chain, DaemonError, ReloadError};
 
 /// A manual ban without `--for` lasts a day.
 pub const MANUAL_BAN_SECS: u64 = 86_400;
@@ -29,7 +29,7 @@ const WORK_TIMEOUT: Duration = Duration::from_secs(30);
 /// What the main thread is asked to do.
 pub enum MainMsg {
     /// Reload the configuration (SIGHUP has no one to answer to).
-    Reload(Option<Sender<Result<String, String>>>),
+    Reload(Option<Sender<Result<String, ReloadError>>>),
     /// Shut down (SIGTERM, SIGINT).
     Stop,
 }
@@ -187,7 +187,8 @@ fn dispatch(request: Request, ctx: &ControlContext) -> Response {
                 bans: Some(bans.iter().map(ban_view).collect()),
                 ..Response::default()
             },
-            Ok(Err(e)) | Err(e) => Response::failed(e),
+            Ok(Err(e)) => Response::failed(e.to_string()),
+            Err(e) => Response::failed(e),
         },
         Request::Ban { ip, secs } => ban(ctx, ip, secs.unwrap_or(MANUAL_BAN_SECS)),
         Request::Unban { ip } => {
@@ -203,12 +204,14 @@ fn dispatch(request: Request, ctx: &ControlContext) -> Response {
                         )
                     })
                 }
-                Ok(Err(e)) | Err(e) => Response::failed(format!("unban {ip}: {e}")),
+                Ok(Err(e)) => Response::failed(format!("unban {ip}: {e}")),
+                Err(e) => Response::failed(format!("unban {ip}: {e}")),
             }
         }
         Request::Reload => match ask(&ctx.main, |tx| MainMsg::Reload(Some(tx))) {
             Ok(Ok(message)) => Response::done(message),
-            Ok(Err(e)) | Err(e) => Response::failed(e),
+            Ok(Err(e)) => Response::failed(error_chain(&e)),
+            Err(e) => Response::failed(e),
         },
     }
 }
@@ -249,7 +252,8 @@ fn ban(ctx: &ControlContext, ip: IpAddr, secs: u64) -> Response {
                 tg_model::format_duration(secs)
             ))
         }
-        Ok(Err(e)) | Err(e) => Response::failed(format!("ban {ip}: {e}")),
+        Ok(Err(e)) => Response::failed(format!("ban {ip}: {e}")),
+        Err(e) => Response::failed(format!("ban {ip}: {e}")),
     }
 }
 
