@@ -39,14 +39,47 @@ const NET_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Alert {
     /// De-duplication key (`guard:premium:PJSIP/1005`, `ban:203.0.113.5`).
     pub key: String,
-    /// `medium`, `high`, `critical` (or `info` for summaries and ban notices).
-    pub severity: String,
+    /// How urgent: `medium`, `high`, `critical` (or `info` for summaries and ban notices).
+    pub severity: Severity,
     /// One line.
     pub subject: String,
     /// Details, several lines.
     pub body: String,
     /// Unix seconds.
     pub time: i64,
+}
+
+/// How urgent an alert is. Its text (`info`, `medium`, `high`, `critical`) is what the webhook's
+/// JSON and the email's header carry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Ban notices and quiet summaries.
+    Info,
+    /// Worth a look (a security event, an after-hours call).
+    Medium,
+    /// Needs action (a broken call policy, a summary with call alarms).
+    High,
+    /// Needs action now (international calling locked down).
+    Critical,
+}
+
+impl Severity {
+    /// The lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Delivering an alert failed.
@@ -248,7 +281,7 @@ pub fn ban_notice(
 ) -> Alert {
     Alert {
         key: format!("ban:{ip}"),
-        severity: "info".into(),
+        severity: Severity::Info,
         subject: format!(
             "tollguard: banned {ip} ({jail}) for {}",
             tg_model::format_duration(ban_secs)
@@ -299,7 +332,11 @@ pub fn daily_summary(c: &DailyCounts, now: i64) -> Alert {
     }
     Alert {
         key: format!("summary:{}", c.date),
-        severity: if c.alarms.is_empty() { "info" } else { "high" }.into(),
+        severity: if c.alarms.is_empty() {
+            Severity::Info
+        } else {
+            Severity::High
+        },
         subject: format!(
             "tollguard daily summary {}: {} bans, {} call alarms",
             c.date,
@@ -421,7 +458,7 @@ pub async fn send_email(s: &AlertSettings, alert: &Alert) -> Result<(), AlertErr
             std::process::id(),
             MESSAGE_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         ),
-        header_safe(&alert.severity),
+        alert.severity,
     );
     for line in alert.body.lines() {
         if line.starts_with('.') {
@@ -531,7 +568,7 @@ mod tests {
     fn alert(key: &str, t: i64) -> Alert {
         Alert {
             key: key.into(),
-            severity: "high".into(),
+            severity: Severity::High,
             subject: "s".into(),
             body: "b".into(),
             time: t,

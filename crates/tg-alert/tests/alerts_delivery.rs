@@ -124,7 +124,7 @@ async fn webhook_server(n: usize) -> (String, tokio::task::JoinHandle<Vec<String
 fn alert(key: &str, subject: &str, body: &str, time: i64) -> Alert {
     Alert {
         key: key.into(),
-        severity: "high".into(),
+        severity: tg_alert::Severity::High,
         subject: subject.into(),
         body: body.into(),
         time,

@@ -27,6 +27,8 @@ pub(crate) enum Purpose {
 const MAX_LEN: u64 = 4 << 20;
 
 /// Reads `path` whole as UTF-8 after checking its owner and mode (see the module docs).
+// geteuid: the owner and mode are checked only when running as root.
+#[allow(unsafe_code)]
 pub(crate) fn read_checked(path: &Path, purpose: Purpose) -> Result<String, String> {
     let mut file = File::open(path).map_err(|e| format!("cannot read: {e}"))?;
     let meta = file.metadata().map_err(|e| format!("cannot read: {e}"))?;
@@ -115,6 +117,8 @@ mod tests {
     }
 
     #[test]
+    // geteuid: this test is for root.
+    #[allow(unsafe_code)]
     fn as_root_only_root_owned_files_writable_by_nobody_else_are_read() {
         // SAFETY: as above.
         assert_eq!(

@@ -43,9 +43,7 @@ impl CallsPlan {
     /// The guard when `[calls.ami]` is configured, the notifier when `[alerts]` is.
     pub fn from_config(config: &Config) -> Result<CallsPlan, DaemonError> {
         let guard = match config.calls.as_ref().and_then(|c| c.ami.as_ref()) {
-            Some(_) => Some(
-                GuardConfig::from_config(config).map_err(|e| DaemonError::Calls(e.to_string()))?,
-            ),
+            Some(_) => Some(GuardConfig::from_config(config).map_err(DaemonError::Calls)?),
             None => None,
         };
         let alerts = config.alerts.as_ref().map(AlertSettings::from_config);

@@ -17,7 +17,7 @@ use crate::enforcer::{now_ms, BanRequest, EnforceMsg};
 use crate::pipeline::PipelineMsg;
 use crate::protocol::{BanView, Counters, Request, Response, StatusReport, MAX_REQUEST};
 use crate::stats::Stats;
-use crate::DaemonError;
+use crate::{error_chain, DaemonError, ReloadError};
 
 /// A manual ban without `--for` lasts a day.
 pub const MANUAL_BAN_SECS: u64 = 86_400;
@@ -29,7 +29,7 @@ const WORK_TIMEOUT: Duration = Duration::from_secs(30);
 /// What the main thread is asked to do.
 pub enum MainMsg {
     /// Reload the configuration (SIGHUP has no one to answer to).
-    Reload(Option<Sender<Result<String, String>>>),
+    Reload(Option<Sender<Result<String, ReloadError>>>),
     /// Shut down (SIGTERM, SIGINT).
     Stop,
 }
@@ -60,6 +60,8 @@ pub struct ControlContext {
 
 /// Binds the socket with mode 0600 from the start (umask), refusing if a daemon already
 /// answers there and removing a stale socket file otherwise.
+// umask: the socket is created 0600 from the start.
+#[allow(unsafe_code)]
 pub fn bind(path: &Path) -> Result<UnixListener, DaemonError> {
     let err = |source| DaemonError::Socket {
         path: path.to_path_buf(),
@@ -149,6 +151,8 @@ fn answer(mut stream: UnixStream, ctx: &ControlContext) -> io::Result<()> {
 }
 
 /// True when the peer is root or runs as the daemon's effective user.
+// getsockopt(SO_PEERCRED) and geteuid have no safe std equivalent.
+#[allow(unsafe_code)]
 fn peer_allowed(stream: &UnixStream) -> io::Result<bool> {
     let mut cred = libc::ucred {
         pid: 0,
@@ -183,7 +187,8 @@ fn dispatch(request: Request, ctx: &ControlContext) -> Response {
                 bans: Some(bans.iter().map(ban_view).collect()),
                 ..Response::default()
             },
-            Ok(Err(e)) | Err(e) => Response::failed(e),
+            Ok(Err(e)) => Response::failed(e.to_string()),
+            Err(e) => Response::failed(e),
         },
         Request::Ban { ip, secs } => ban(ctx, ip, secs.unwrap_or(MANUAL_BAN_SECS)),
         Request::Unban { ip } => {
@@ -199,12 +204,14 @@ fn dispatch(request: Request, ctx: &ControlContext) -> Response {
                         )
                     })
                 }
-                Ok(Err(e)) | Err(e) => Response::failed(format!("unban {ip}: {e}")),
+                Ok(Err(e)) => Response::failed(format!("unban {ip}: {e}")),
+                Err(e) => Response::failed(format!("unban {ip}: {e}")),
             }
         }
         Request::Reload => match ask(&ctx.main, |tx| MainMsg::Reload(Some(tx))) {
             Ok(Ok(message)) => Response::done(message),
-            Ok(Err(e)) | Err(e) => Response::failed(e),
+            Ok(Err(e)) => Response::failed(error_chain(&e)),
+            Err(e) => Response::failed(e),
         },
     }
 }
@@ -245,7 +252,8 @@ fn ban(ctx: &ControlContext, ip: IpAddr, secs: u64) -> Response {
                 tg_model::format_duration(secs)
             ))
         }
-        Ok(Err(e)) | Err(e) => Response::failed(format!("ban {ip}: {e}")),
+        Ok(Err(e)) => Response::failed(format!("ban {ip}: {e}")),
+        Err(e) => Response::failed(format!("ban {ip}: {e}")),
     }
 }
 
@@ -324,9 +332,10 @@ pub fn ban_view(b: &tg_store::BanRecord) -> BanView {
 
 /// `2026-11-25T10:00:01Z` for Unix milliseconds.
 pub fn rfc3339(unix_ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(unix_ms)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        .unwrap_or_else(|| unix_ms.to_string())
+    // Whole seconds, rounded down (also before 1970); jiff prints no fraction for them.
+    jiff::Timestamp::from_second(unix_ms.div_euclid(1000))
+        .map(|t| t.to_string())
+        .unwrap_or_else(|_| unix_ms.to_string())
 }
 
 #[cfg(test)]
@@ -360,6 +369,14 @@ mod tests {
         remove_socket(&path).unwrap();
         assert!(std::fs::symlink_metadata(&path).is_err());
         remove_socket(&path).unwrap();
+    }
+
+    #[test]
+    fn times_are_rfc3339_in_whole_utc_seconds() {
+        assert_eq!(rfc3339(1_795_600_801_000), "2026-11-25T10:00:01Z");
+        assert_eq!(rfc3339(1_795_600_801_999), "2026-11-25T10:00:01Z");
+        assert_eq!(rfc3339(-1), "1969-12-31T23:59:59Z");
+        assert_eq!(rfc3339(i64::MAX), i64::MAX.to_string());
     }
 
     /// The error with its sources, as the binary prints it.

@@ -47,7 +47,7 @@ use crate::enforcer::{now_ms, EnforceMsg, EnforcerTask};
 use crate::fwnames::{self, NamesThread};
 use crate::pipeline::{Pipeline, PipelineMsg, Reloaded, SeedReport};
 use crate::stats::Stats;
-use crate::{trusted, DaemonError};
+use crate::{trusted, DaemonError, ReloadError};
 
 /// Rows per page of history sent to the detection thread while seeding: merging one page costs
 /// that thread well under a millisecond, and it looks at the files before each page.
@@ -268,9 +268,10 @@ impl Daemon {
                     let result = self.reload();
                     match &result {
                         Ok(m) => tracing::info!("{m}"),
-                        Err(e) => {
-                            tracing::error!("reload refused, the old configuration stays: {e}")
-                        }
+                        Err(e) => tracing::error!(
+                            "reload refused, the old configuration stays: {}",
+                            crate::error_chain(e)
+                        ),
                     }
                     if let Some(reply) = reply {
                         let _ = reply.send(result);
@@ -283,26 +284,26 @@ impl Daemon {
     }
 
     /// Re-reads the configuration; on any error the running one stays and the error is returned.
-    pub fn reload(&mut self) -> Result<String, String> {
-        let config = Config::load(&self.config_path).map_err(|e| e.to_string())?;
+    pub fn reload(&mut self) -> Result<String, ReloadError> {
+        let config = Config::load(&self.config_path).map_err(DaemonError::from)?;
         let trusted_set = trusted::build_now(&config.trusted, trusted::FIRST_RESOLVE_WAIT)
             .unwrap_or_else(|| {
                 trusted::build_without_names(&config.trusted, &trusted::own_addresses())
             });
-        let mut built = build(&config, trusted_set.clone()).map_err(|e| e.to_string())?;
-        let calls_plan = CallsPlan::from_config(&config).map_err(|e| e.to_string())?;
-        let fw_policy = fwnames::plan(&config, &self.config_path).map_err(|e| e.to_string())?;
+        let mut built = build(&config, trusted_set.clone())?;
+        let calls_plan = CallsPlan::from_config(&config)?;
+        let fw_policy = fwnames::plan(&config, &self.config_path)?;
         let store_path = self.config.daemon.state_dir.join("state.db");
-        let mut store = SqliteStore::open(&store_path).map_err(|e| e.to_string())?;
-        seed_jails(&mut built.jails, &mut store).map_err(|e| e.to_string())?;
+        let mut store = SqliteStore::open(&store_path).map_err(DaemonError::from)?;
+        seed_jails(&mut built.jails, &mut store)?;
         let jails = names(&built.jails);
         let files = built.files.len();
         let (tx, rx) = mpsc::channel();
         self.pipeline
             .send(PipelineMsg::Reload(Box::new(built), tx))
-            .map_err(|_| "the detection thread has stopped".to_string())?;
+            .map_err(|_| ReloadError::DetectionStopped)?;
         rx.recv_timeout(Duration::from_secs(30))
-            .map_err(|_| "the detection thread did not take the new configuration".to_string())?;
+            .map_err(|_| ReloadError::DetectionTimedOut)?;
         if let Ok(mut t) = self.trusted.write() {
             *t = trusted_set;
         }
@@ -319,7 +320,7 @@ impl Daemon {
             ) {
                 Ok(t) => self.calls = t,
                 Err(e) => {
-                    tracing::error!("{e}");
+                    tracing::error!("{}", crate::error_chain(&e));
                     notes.push("the call guard and alerts could not be restarted");
                 }
             }
@@ -333,7 +334,7 @@ impl Daemon {
                 match NamesThread::start(p, &self.config.daemon.state_dir) {
                     Ok(t) => self.fw_names = Some(t),
                     Err(e) => {
-                        tracing::error!("{e}");
+                        tracing::error!("{}", crate::error_chain(&e));
                         notes.push("the firewall's trusted names could not be refreshed");
                     }
                 }
@@ -393,8 +394,10 @@ impl Daemon {
         }
         let pid = self.journal_pid.load(Ordering::SeqCst);
         if pid > 0 {
+            // libc: std can only SIGKILL a Child, and this one belongs to the tg-journal thread.
             // SAFETY: kill only sends a signal to the journalctl child we started.
-            unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
+            #[allow(unsafe_code)]
+            let _ = unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
         }
         let _ = control::remove_socket(&self.config.daemon.socket);
         // The detection, enforcer and restore threads have finished; the inotify, control and
@@ -406,8 +409,7 @@ impl Daemon {
 
 /// Detectors, jails (without history) and files for a configuration.
 fn build(config: &Config, trusted: TrustedSet) -> Result<Reloaded, DaemonError> {
-    let detectors = Detectors::with_custom(&config.detector)
-        .map_err(|e| DaemonError::Detectors(e.to_string()))?;
+    let detectors = Detectors::with_custom(&config.detector)?;
     let jails = JailSet::new(config.jails(), trusted);
     let mut files: Vec<PathBuf> = Vec::new();
     for j in jails.jails() {
@@ -594,6 +596,8 @@ fn live_bans_first(stats: &Stats) {
 /// Background work at start (seeding, restoring) yields the CPU to the detection and enforcer
 /// threads, which carry the reaction time: on two busy cores, CPU-bound threads of our own at
 /// equal priority can make a new attacker's ban wait for the scheduler.
+// setpriority has no safe std equivalent.
+#[allow(unsafe_code)]
 fn lower_priority() {
     // SAFETY: gettid and setpriority only read and set this thread's scheduling priority.
     let rc = unsafe {

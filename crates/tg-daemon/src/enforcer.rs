@@ -78,15 +78,39 @@ pub enum EnforceMsg {
     /// Ban (batched with whatever else is queued).
     Ban(BanRequest),
     /// Ban now and say when it is done.
-    BanAndReply(BanRequest, Sender<Result<(), String>>),
+    BanAndReply(BanRequest, Sender<Result<(), EnforcerError>>),
     /// Lift a ban; replies whether there was one in the store.
-    Unban(IpAddr, Sender<Result<bool, String>>),
+    Unban(IpAddr, Sender<Result<bool, EnforcerError>>),
     /// The active bans.
-    List(Sender<Result<Vec<BanRecord>, String>>),
+    List(Sender<Result<Vec<BanRecord>, EnforcerError>>),
     /// Reading positions to save at the next housekeeping (and the journal cursor).
     Positions(Vec<FilePosition>, Option<String>),
     /// Flush, save, and stop.
     Stop(Sender<()>),
+}
+
+/// Why the enforcer thread could not do what it was asked. Cheap to clone: one batch's error
+/// answers every manual ban in it.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum EnforcerError {
+    /// The kernel refused (bans in a refused batch are retried).
+    #[error(transparent)]
+    Kernel(Arc<tg_enforce::EnforceError>),
+    /// The store failed.
+    #[error(transparent)]
+    Store(Arc<tg_store::StoreError>),
+}
+
+impl From<tg_enforce::EnforceError> for EnforcerError {
+    fn from(e: tg_enforce::EnforceError) -> Self {
+        EnforcerError::Kernel(Arc::new(e))
+    }
+}
+
+impl From<tg_store::StoreError> for EnforcerError {
+    fn from(e: tg_store::StoreError) -> Self {
+        EnforcerError::Store(Arc::new(e))
+    }
 }
 
 /// The enforcer thread's state.
@@ -183,7 +207,7 @@ impl EnforcerTask {
                     }
                     EnforceMsg::List(reply) => {
                         let now = now_ms();
-                        let _ = reply.send(self.store.active_bans(now).map_err(|e| e.to_string()));
+                        let _ = reply.send(self.store.active_bans(now).map_err(Into::into));
                     }
                     EnforceMsg::Stop(done) => stop = Some(done),
                     _ => {}
@@ -206,7 +230,7 @@ impl EnforcerTask {
         &mut self,
         m: EnforceMsg,
         batch: &mut Vec<BanRequest>,
-        replies: &mut Vec<Sender<Result<(), String>>>,
+        replies: &mut Vec<Sender<Result<(), EnforcerError>>>,
         later: &mut Vec<EnforceMsg>,
     ) {
         match m {
@@ -226,7 +250,7 @@ impl EnforcerTask {
     }
 
     /// Store (one transaction) and kernel, in the given order.
-    fn apply(&mut self, batch: &[BanRequest], order: Order) -> Result<(), String> {
+    fn apply(&mut self, batch: &[BanRequest], order: Order) -> Result<(), EnforcerError> {
         let now = now_ms();
         let records: Vec<BanRecord> = batch
             .iter()
@@ -354,7 +378,7 @@ impl EnforcerTask {
                 Stats::add(&self.stats.ban_errors, 1);
                 self.retry.extend(orders);
                 self.retry_at = Some(Instant::now() + RETRY_AFTER);
-                Err(e.to_string())
+                Err(e.into())
             }
         }
     }
@@ -377,7 +401,7 @@ impl EnforcerTask {
         } else if let (Some(first), Some(last)) = (batch.first(), batch.last()) {
             alerts.send(tg_alert::Alert {
                 key: "ban:batch".into(),
-                severity: "info".into(),
+                severity: tg_alert::Severity::Info,
                 subject: format!("tollguard: banned {} addresses at once", batch.len()),
                 body: format!(
                     "{} addresses were banned in one batch ({} … {}); `tollguard bans` lists them.",
@@ -405,12 +429,12 @@ impl EnforcerTask {
         }
     }
 
-    fn unban(&mut self, ip: IpAddr) -> Result<bool, String> {
+    fn unban(&mut self, ip: IpAddr) -> Result<bool, EnforcerError> {
         // Kernel first here: the address must be free when we say so; a store that still lists
         // it would only re-add it on the next restart, which the store removal below prevents.
-        self.enforcer.unban(&[ip]).map_err(|e| e.to_string())?;
+        self.enforcer.unban(&[ip])?;
         self.retry.retain(|o| o.ip != ip);
-        let was = self.store.remove_ban(ip).map_err(|e| e.to_string())?;
+        let was = self.store.remove_ban(ip)?;
         Stats::add(&self.stats.unbans, 1);
         tracing::info!("unbanned {ip}");
         Ok(was)

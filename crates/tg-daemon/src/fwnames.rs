@@ -14,6 +14,7 @@ use tg_config::Config;
 use tg_firewall::dns::Refresher;
 use tg_firewall::policy::Policy;
 use tg_firewall::state::StateDir;
+use tg_firewall::FwError;
 
 use crate::DaemonError;
 
@@ -22,9 +23,10 @@ pub fn plan(config: &Config, config_path: &Path) -> Result<Option<Policy>, Daemo
     if config.firewall.is_none() {
         return Ok(None);
     }
-    let fw = |e: String| DaemonError::Firewall(format!("{}: {e}", config_path.display()));
-    let (_, text) = Config::load_with_text(config_path).map_err(|e| fw(e.to_string()))?;
-    let policy = Policy::build(config, &text, config_path).map_err(|e| fw(e.to_string()))?;
+    // Both errors name the file (and the line) themselves.
+    let fw = |e: FwError| DaemonError::Firewall(e);
+    let (_, text) = Config::load_with_text(config_path).map_err(|e| fw(e.into()))?;
+    let policy = Policy::build(config, &text, config_path).map_err(|e| fw(e.into()))?;
     Ok((!policy.trusted_names.is_empty()).then_some(policy))
 }
 
@@ -39,12 +41,11 @@ impl NamesThread {
     /// Starts refreshing `policy`'s names from the addresses recorded in `state_dir` (what
     /// `tollguard firewall apply` loaded); the first round runs at once.
     pub fn start(policy: Policy, state_dir: &Path) -> Result<NamesThread, DaemonError> {
-        let fw = |e: String| DaemonError::Firewall(e);
         let dir = StateDir::new(state_dir);
-        let current = dir.names().map_err(|e| fw(e.to_string()))?;
-        let nft = tg_nft::Nft::locate().map_err(|e| fw(e.to_string()))?;
+        let current = dir.names().map_err(DaemonError::Firewall)?;
+        let nft = tg_nft::Nft::locate().map_err(|e| DaemonError::Firewall(e.into()))?;
         let mut refresher = Refresher::new(policy.clone(), nft, current)
-            .map_err(|e| fw(e.to_string()))?
+            .map_err(DaemonError::Firewall)?
             .record_to(dir)
             .on_report(|line| tracing::warn!("trusted firewall names: {line}"));
         let stop = Arc::new(AtomicBool::new(false));

@@ -33,6 +33,7 @@ pub mod trusted;
 use std::path::PathBuf;
 
 pub use daemon::{run, Daemon};
+pub use enforcer::EnforcerError;
 
 /// Why the daemon could not start (or a reload was refused).
 #[derive(Debug, thiserror::Error)]
@@ -40,14 +41,15 @@ pub enum DaemonError {
     /// The configuration is invalid.
     #[error(transparent)]
     Config(#[from] tg_config::ConfigError),
-    /// A custom detector does not compile.
-    #[error("{0}")]
-    Detectors(String),
+    /// A custom detector does not compile (only for a configuration that was not validated:
+    /// validation reports a bad pattern with its line).
+    #[error(transparent)]
+    Detectors(#[from] tg_detect::DetectError),
     /// The store could not be opened or read.
-    #[error("state store: {0}")]
+    #[error("state store")]
     Store(#[from] tg_store::StoreError),
     /// The firewall backend failed to initialise.
-    #[error("firewall: {0}")]
+    #[error("firewall")]
     Enforce(#[from] tg_enforce::EnforceError),
     /// The state directory could not be created.
     #[error("state directory {path}")]
@@ -77,12 +79,75 @@ pub enum DaemonError {
     #[error("installing signal handlers")]
     Signals(#[source] std::io::Error),
     /// The call guard or the alerts could not be set up (`[calls]`, `[alerts]`).
-    #[error("call guard: {0}")]
-    Calls(String),
+    #[error("call guard")]
+    Calls(#[source] tg_guard::guard::GuardError),
     /// The firewall's trusted names cannot be refreshed (`[firewall]`).
-    #[error("firewall trusted names: {0}")]
-    Firewall(String),
+    #[error("firewall trusted names")]
+    Firewall(#[source] tg_firewall::FwError),
     /// A thread could not be started.
     #[error("starting a thread")]
     Thread(#[source] std::io::Error),
+}
+
+/// Why a reload was refused. The running configuration stays.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    /// The new configuration cannot run: which part failed is the [`DaemonError`] inside
+    /// (`Config`, `Detectors`, `Calls`, `Firewall`, or `Store` for the jails' history).
+    #[error(transparent)]
+    Refused(#[from] DaemonError),
+    /// The detection thread has stopped (the daemon is shutting down).
+    #[error("the detection thread has stopped")]
+    DetectionStopped,
+    /// The detection thread did not take the new configuration in time.
+    #[error("the detection thread did not take the new configuration")]
+    DetectionTimedOut,
+}
+
+/// An error and its sources on one line, `: `-separated, as the binary prints a chain; a
+/// source whose text its parent already ends with (an error that shows its source itself) is
+/// not repeated.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_reload_says_which_part_failed_and_why() {
+        let e = ReloadError::from(DaemonError::Calls(tg_guard::guard::GuardError::NoAmi));
+        assert!(matches!(e, ReloadError::Refused(DaemonError::Calls(_))));
+        assert_eq!(
+            error_chain(&e),
+            "call guard: the configuration has no [calls.ami] section"
+        );
+        // A source its parent already shows is not repeated.
+        let e = DaemonError::Store(tg_store::StoreError::Io {
+            path: "/var/lib/tollguard".into(),
+            source: std::io::Error::other("disk full"),
+        });
+        assert_eq!(
+            error_chain(&e),
+            "state store: /var/lib/tollguard: disk full"
+        );
+        let config = tg_config::Config::parse("[daemon]\nbogus = 1\n", "t.toml".as_ref());
+        let e = ReloadError::from(DaemonError::from(config.unwrap_err()));
+        assert!(
+            error_chain(&e).starts_with("t.toml:2: "),
+            "{}",
+            error_chain(&e)
+        );
+    }
 }

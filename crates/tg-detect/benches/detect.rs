@@ -4,6 +4,9 @@
 //! `cargo bench -p tg-detect --bench detect`; `TG_WORKLOAD=/tmp/w.log` benchmarks that file
 //! instead of a generated 200,000-line one.
 
+// criterion_group! defines an undocumented `pub fn benches`.
+#![allow(missing_docs)]
+
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};

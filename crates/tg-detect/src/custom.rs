@@ -7,24 +7,19 @@
 //! the user's own fixed text can supply the address.
 //!
 //! Bounded time: the `regex` crate matches in time linear in the line (finite automata, no
-//! backtracking), and we cap the compiled size, so a hostile line cannot stall the detector.
+//! backtracking), and tg-config caps the compiled size, so a hostile line cannot stall the
+//! detector. The pattern rules (`<HOST>`, service, kind, anchoring) are tg-config's
+//! `CustomDetector::compile`, which config validation runs too.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use regex::bytes::{Regex, RegexBuilder};
+use regex::bytes::Regex;
 use tg_config::detector::CustomDetector;
 use tg_model::{Kind, Service};
 
 use crate::addr::{self, Port};
 use crate::DetectError;
-
-/// What `<HOST>` becomes: a bracketed IPv6 with optional port, or an IPv4/IPv6 address with an
-/// optional port (only IPv4 takes an unbracketed port; see `addr::Port::Optional`).
-const HOST_GROUP: &str = r"(?P<host>\[[0-9A-Fa-f:.]+\](?::[0-9]{1,5})?|[0-9A-Fa-f:.]+)";
-
-/// Compiled-program size cap: generous for any sane pattern, small enough to refuse a blow-up.
-const SIZE_LIMIT: usize = 2 << 20;
 
 /// One compiled custom detector.
 #[derive(Clone, Debug)]
@@ -37,41 +32,19 @@ pub(crate) struct Custom {
 }
 
 impl Custom {
+    /// Compiled by tg-config's rules ([`CustomDetector::compile`]), which config validation
+    /// applies too: this fails only for a detector that did not come from a validated config.
     pub(crate) fn compile(d: &CustomDetector) -> Result<Self, DetectError> {
-        let bad = |message: String| DetectError::BadPattern {
+        let compiled = d.compile().map_err(|e| DetectError::BadPattern {
             name: d.name.clone(),
-            message,
-        };
-        let pattern = d.pattern.get_ref();
-        let n = pattern.matches("<HOST>").count();
-        if n != 1 {
-            return Err(bad(format!(
-                "the pattern must contain <HOST> exactly once (found {n})"
-            )));
-        }
-        let service = Service::from_name(&d.service)
-            .ok_or_else(|| bad(format!("unknown service {:?}", d.service)))?;
-        let kind = Kind::from_name(&d.kind).ok_or_else(|| {
-            bad(format!(
-                "unknown kind {:?} (use auth-failure, unknown-account, acl-denied, \
-                 call-rejected, bad-request, flood or other)",
-                d.kind
-            ))
+            message: e.to_string(),
         })?;
-        let whole_line = pattern.starts_with('^');
-        let body = pattern.strip_prefix('^').unwrap_or(pattern);
-        let source = format!("^(?:{})", body.replace("<HOST>", HOST_GROUP));
-        let regex = RegexBuilder::new(&source)
-            .size_limit(SIZE_LIMIT)
-            .dfa_size_limit(SIZE_LIMIT)
-            .build()
-            .map_err(|e| bad(format!("invalid regular expression: {e}")))?;
         Ok(Custom {
             name: Arc::from(d.name.as_str()),
-            service,
-            kind,
-            regex,
-            whole_line,
+            service: compiled.service,
+            kind: compiled.kind,
+            regex: compiled.regex,
+            whole_line: compiled.whole_line,
         })
     }
 

@@ -43,6 +43,9 @@
 //! them can imitate a whole Asterisk line. Point tollguard at the `messages`/`security` channels,
 //! not at a `full` log with SIP debugging on.
 
+// Cargo.toml denies unsafe (its allocation test needs it); the library forbids it.
+#![forbid(unsafe_code)]
+
 mod addr;
 mod asterisk;
 mod attempt;

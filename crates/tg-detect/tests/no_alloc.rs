@@ -2,6 +2,9 @@
 //! flood-drop line (found or not): counted by a global allocator that tallies this thread's
 //! allocations.
 
+// Counting allocations needs a GlobalAlloc, an unsafe trait.
+#![allow(unsafe_code)]
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 

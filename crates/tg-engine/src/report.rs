@@ -224,7 +224,7 @@ impl Tally {
         let time_ms = finding.time_ms;
         let obs = self.jails.observe(&finding);
         self.observed += 1;
-        if self.observed.is_multiple_of(65_536) {
+        if self.observed % 65_536 == 0 {
             self.jails.prune(time_ms);
         }
         if obs.trusted {

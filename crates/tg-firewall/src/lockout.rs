@@ -48,11 +48,10 @@ pub struct LocalTime {
 impl LocalTime {
     /// Now, in the machine's time zone.
     pub fn now() -> LocalTime {
-        use chrono::{Datelike, Timelike};
-        let now = chrono::Local::now();
+        let now = jiff::Zoned::now();
         LocalTime {
-            weekday: now.weekday().num_days_from_sunday() as u8,
-            minute: (now.hour() * 60 + now.minute()) as u16,
+            weekday: now.weekday().to_sunday_zero_offset() as u8,
+            minute: (i16::from(now.hour()) * 60 + i16::from(now.minute())) as u16,
         }
     }
 }

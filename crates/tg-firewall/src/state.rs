@@ -73,6 +73,8 @@ impl StateDir {
             .open(&p)
             .map_err(io_err(&p))?;
         // SAFETY: flock on a file descriptor we own; no memory is shared.
+        // flock: std::fs::File::lock needs Rust 1.89, the MSRV is 1.85.
+        #[allow(unsafe_code)]
         if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
             return Err(io_err(&p)(std::io::Error::last_os_error()));
         }
@@ -361,6 +363,8 @@ pub fn watchdog(nft: &Nft, dir: &StateDir, id: &str, after: Duration) -> Result<
 
 /// Starts `program args…` detached: its own session (`setsid`), no terminal, stdio to
 /// /dev/null, so it survives the terminal and the SSH session that started it.
+// setsid between fork and exec (pre_exec) is unsafe by its contract.
+#[allow(unsafe_code)]
 pub fn spawn_detached(program: &Path, args: &[std::ffi::OsString]) -> Result<u32, FwError> {
     use std::os::unix::process::CommandExt;
     let mut cmd = std::process::Command::new(program);

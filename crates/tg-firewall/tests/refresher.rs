@@ -2,6 +2,9 @@
 //! throwaway namespace; the refresher schedules itself on that TTL, rewrites the trusted sets
 //! when the answer changes, and keeps the last addresses when DNS goes away.
 
+// Entering a network namespace (setns) and signalling dnsmasq (kill) are libc calls.
+#![allow(unsafe_code)]
+
 use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::path::Path;

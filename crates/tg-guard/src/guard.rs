@@ -359,7 +359,7 @@ pub fn run_standalone(config: &tg_config::Config) -> Result<(), GuardError> {
 pub fn security_alert(ev: &SecurityEvent) -> Alert {
     Alert {
         key: format!("security:{}:{}", ev.event, ev.ip),
-        severity: "medium".into(),
+        severity: tg_alert::Severity::Medium,
         subject: format!("tollguard: {} from {}", ev.event, ev.ip),
         body: format!("{} ({}) from {}:{}", ev.event, ev.service, ev.ip, ev.port),
         time: ev.time_ms / 1000,

@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use tg_config::calls::{BusinessHours, CallsConfig};
 
-use tg_alert::Alert;
+use tg_alert::{Alert, Severity};
 use tg_model::civil::weekday;
 use tg_office::classify::{Category, Classifier, Country, Destination};
 use tg_office::clock::{ClockError, OfficeClock};
@@ -444,7 +444,7 @@ impl Policy {
                 self.lockdown_until = now + self.settings.lockdown_secs;
                 out.push(Decision::Alert(Alert {
                     key: "guard:lockdown".into(),
-                    severity: "critical".into(),
+                    severity: Severity::Critical,
                     subject: format!(
                         "tollguard: international calling locked down for {}",
                         tg_model::format_duration(self.settings.lockdown_secs.max(0) as u64)
@@ -458,13 +458,13 @@ impl Policy {
             }
             if actions.alert {
                 let severity = if *policy == "after-hours" {
-                    "medium"
+                    Severity::Medium
                 } else {
-                    "high"
+                    Severity::High
                 };
                 out.push(Decision::Alert(Alert {
                     key: format!("guard:{policy}:{}", call.ext),
-                    severity: severity.into(),
+                    severity,
                     subject: format!(
                         "tollguard: {policy} — {} calling {} ({}){}",
                         call.ext,

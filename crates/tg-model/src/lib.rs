@@ -1,5 +1,5 @@
 //! The vocabulary every tollguard stage speaks: [`Finding`], [`Service`], [`Kind`],
-//! [`Duration`] parsing and the [`TrustedSet`].
+//! durations ([`parse_duration`], [`format_duration`]) and the [`TrustedSet`].
 //!
 //! This crate does no I/O and depends on nothing heavier than `serde` and `ipnet`, so the
 //! detectors and jails that build on it stay pure.

@@ -12,6 +12,9 @@
 //! the kernel adds a text message saying what it refused). Kernels without them (before 4.2 and
 //! 4.12) still work, with plainer errors.
 
+// Unsafe by nature: the raw netlink socket is libc FFI (socket, bind, setsockopt, send, recv).
+#![allow(unsafe_code)]
+
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::Duration;

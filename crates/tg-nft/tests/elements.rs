@@ -1,6 +1,9 @@
 //! The netlink set-element writer against a real kernel, in namespaces made here: the writer
 //! runs on a thread moved into the namespace (`setns`), `nft` checks what the kernel holds.
 
+// Entering a network namespace (setns) is a libc call.
+#![allow(unsafe_code)]
+
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsRawFd;

@@ -8,7 +8,8 @@
 //!   dial plan (home country, prefixes, inbound contexts).
 //! - [`clock`]: UTC → the office's wall clock, daylight saving included, from the system's
 //!   time-zone database (read once, when the clock is made).
-//! - [`fasthash`]: the FxHash maps of the classifier's cache and the report's hot maps.
+//! - [`fasthash`]: the FxHash maps (`rustc-hash`) of the classifier's cache and the report's hot
+//!   maps.
 //!
 //! No I/O once built: a [`classify::Classifier`] and a [`clock::OfficeClock`] are plain values.
 

@@ -577,13 +577,21 @@ mod tests {
         out
     }
 
+    /// Makes a FIFO with coreutils' `mkfifo` (the crate has no `unsafe`, so no libc::mkfifo).
+    fn mkfifo(p: &Path) {
+        let made = std::process::Command::new("mkfifo")
+            .args(["-m", "600"])
+            .arg(p)
+            .status()
+            .expect("run mkfifo");
+        assert!(made.success(), "mkfifo {}", p.display());
+    }
+
     #[test]
     fn a_fifo_at_the_path_is_reported_once_and_never_blocks() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("messages");
-        let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
-        // SAFETY: mkfifo reads a NUL-terminated path; no memory is shared.
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        mkfifo(&p);
         let (done_tx, done_rx) = std::sync::mpsc::channel();
         let path = p.clone();
         std::thread::spawn(move || {
@@ -604,8 +612,7 @@ mod tests {
         assert_eq!(poll(&mut f), ["line"]);
         // The handle refuses a FIFO itself, whatever a stat before it said.
         std::fs::remove_file(&p).unwrap();
-        // SAFETY: as above.
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        mkfifo(&p);
         assert!(Handle::open(&p, 0).is_err());
     }
 

@@ -12,13 +12,21 @@ use std::time::{Duration, Instant};
 
 use crate::{Link, Netns};
 
+/// The pbx's IPv4 address on the attacker link.
 pub const PBX_V4: &str = "198.51.100.1";
+/// The attacker's IPv4 address.
 pub const ATTACKER_V4: &str = "198.51.100.7";
+/// The pbx's IPv6 address on the attacker link.
 pub const PBX_V6: &str = "2001:db8:1::1";
+/// The attacker's IPv6 address.
 pub const ATTACKER_V6: &str = "2001:db8:1::7";
+/// The pbx's IPv4 address on the trusted link.
 pub const PBX_TRUSTED_V4: &str = "192.0.2.1";
+/// The trusted peer's IPv4 address.
 pub const TRUSTED_V4: &str = "192.0.2.2";
+/// The echo listener's UDP port (SIP's).
 pub const UDP_PORT: &str = "5060";
+/// The echo listener's TCP port.
 pub const TCP_PORT: &str = "5061";
 
 /// The example `name` of the crate under test, built by `cargo test` next to the test binaries.
@@ -63,6 +71,7 @@ pub fn listed_by(ns: &Netns, name: &str, backend: &str) -> Vec<(String, u64)> {
         .collect()
 }
 
+/// Loads an nftables script in `ns` with `nft -f -`; panics when nft refuses it.
 pub fn nft(ns: &Netns, script: &str) {
     let mut child = ns
         .command(&["nft", "-f", "-"])
@@ -85,6 +94,7 @@ pub fn nft(ns: &Netns, script: &str) {
     );
 }
 
+/// Runs `argv` in `ns`, which must succeed, and returns its stdout.
 pub fn sh_out(ns: &Netns, argv: &[&str]) -> String {
     let out = ns.exec_ok(argv).expect("command in namespace");
     String::from_utf8_lossy(&out.stdout).into_owned()
@@ -93,9 +103,13 @@ pub fn sh_out(ns: &Netns, argv: &[&str]) -> String {
 /// Three namespaces: attacker ↔ pbx (IPv4 and IPv6) and trusted ↔ pbx, and an echo listener
 /// in the pbx.
 pub struct Net {
+    /// The protected machine.
     pub pbx: Netns,
+    /// The attacker, linked to the pbx over IPv4 and IPv6.
     pub attacker: Netns,
+    /// A trusted peer, on its own link to the pbx.
     pub trusted: Netns,
+    /// The echo listener in the pbx.
     pub listener: Listener,
 }
 
@@ -167,6 +181,7 @@ while True:
 /// The pbx's UDP+TCP echo server; remembers when each UDP datagram arrived and from whom.
 pub struct Listener {
     child: Child,
+    /// When each UDP datagram arrived, and its source address.
     pub udp_seen: Arc<Mutex<Vec<(Instant, String)>>>,
 }
 
@@ -269,6 +284,7 @@ while time.time() < end:
 pub struct Flow(Child);
 
 impl Flow {
+    /// Starts the call from `from` to `host`'s UDP port, for `secs` seconds.
     pub fn start(from: &Netns, host: &str, secs: u32) -> Flow {
         let child = from
             .command(&["python3", "-c", FLOW, host, UDP_PORT, &secs.to_string()])

@@ -2,6 +2,9 @@
 //! print, and map the outcome to an exit code (0 fine, 1 findings that need action, 2 bad usage
 //! or unreadable input).
 
+// Cargo.toml denies unsafe (the integration tests need it); the binary forbids it.
+#![forbid(unsafe_code)]
+
 mod cmd;
 mod exit;
 mod sanitize;

@@ -12,6 +12,9 @@
 //! TTL) in the namespace, the name's address appears in `fw_trusted_v4` and is swapped when the
 //! answer changes.
 
+// Signalling dnsmasq to re-read its hosts (kill) is a libc call.
+#![allow(unsafe_code)]
+
 use std::process::Stdio;
 use std::time::Duration;
 

@@ -8,6 +8,9 @@
 //! vanish with the thread and its children. Entries are written with journald's native
 //! protocol, so the tests control every field (identifier, binary message, field count).
 
+// A private mount namespace (unshare, mount) is made with libc calls.
+#![allow(unsafe_code)]
+
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

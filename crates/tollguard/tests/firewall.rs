@@ -3,6 +3,9 @@
 //! namespaces joined to it by veth pairs. Listeners and probes are sockets opened inside those
 //! namespaces by threads of this test (`setns`), so every verdict is the kernel's.
 
+// Signalling dnsmasq to re-read its hosts (kill) is a libc call.
+#![allow(unsafe_code)]
+
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};

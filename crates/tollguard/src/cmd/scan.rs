@@ -121,25 +121,11 @@ impl Setup {
                 detectors: Detectors::builtin(),
             });
         };
-        let config = Config::load(path).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let text = std::fs::read_to_string(path).unwrap_or_default();
-        let detectors = Detectors::with_custom(&config.detector).map_err(|e| {
-            // Point at the pattern of the detector that failed to compile.
-            #[allow(unreachable_patterns)] // tolerate variants added later
-            let name = match &e {
-                tg_detect::DetectError::BadPattern { name, .. } => Some(name),
-                _ => None,
-            };
-            let line = config
-                .detector
-                .iter()
-                .find(|d| Some(&d.name) == name)
-                .map(|d| tg_config::line_of(&text, d.pattern.span().start));
-            match line {
-                Some(line) => anyhow::anyhow!("{}:{line}: [[detector]]: {e}", path.display()),
-                None => anyhow::anyhow!("{}: [[detector]]: {e}", path.display()),
-            }
-        })?;
+        // The config's text, for the lines of trusted names; a bad [[detector]] pattern is a
+        // config error with its line already.
+        let (config, text) = Config::load_with_text(path).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let detectors = Detectors::with_custom(&config.detector)
+            .map_err(|e| anyhow::anyhow!("{}: [[detector]]: {e}", path.display()))?;
         // [trusted] own_addresses is not applied: the logs may come from another machine. A
         // name that does not resolve is fatal: a scan must not count a trusted partner.
         let trusted = trusted::build(&config.trusted, &trusted::resolve_system, &[]);

@@ -5,6 +5,8 @@
 //! and a dnsmasq inside a namespace. Each test file keeps its own configs and log lines.
 //! [`sip_responder`] is a SIP registrar that answers and logs like Asterisk.
 
+// Entering a network namespace (setns) and stopping the daemon (kill) are libc calls.
+#![allow(unsafe_code)]
 #![allow(dead_code)]
 
 pub mod sip_responder;

@@ -12,6 +12,9 @@
 //!
 //! MD5 (RFC 1321) is implemented here so the production crates need no digest dependency.
 
+// Entering a network namespace (setns) and the local time (localtime_r) are libc calls.
+#![allow(unsafe_code)]
+
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
