@@ -8,7 +8,9 @@
 //! copies of one log are read oldest first; several different logs are read side by side and
 //! their findings merged by time, so the jails see what the daemon would have seen live. Only
 //! findings cross threads, never lines, so memory stays at a few chunk buffers per log plus
-//! per-offender counts.
+//! per-offender counts: the jails are bounded by each jail's `max_tracked`, and the report lists
+//! at most [`REPORT_CAP`] offenders (past it, those with the fewest findings and no ban are
+//! dropped from the listing and counted, `offenders_not_listed`).
 
 use std::collections::HashMap;
 use std::io::{self, IsTerminal, Write};
@@ -24,7 +26,7 @@ use tg_config::trusted::{classify, TrustedEntry};
 use tg_config::Config;
 use tg_detect::{Detection, Detectors, Outcome};
 use tg_jail::{Decision, JailSet, LogClock};
-use tg_model::{format_duration, Finding, Kind, Service, TrustedSet};
+use tg_model::{format_duration, net_text, Finding, Kind, Service, TrustedSet};
 use tg_source::reader::{self, ChunkError, ChunkInfo, ChunkReader, Input, Line};
 
 use crate::exit::ExitCode;
@@ -36,6 +38,10 @@ const SCAN_CHUNK: usize = 1024 * 1024;
 
 /// The text report lists at most this many attackers and bans (JSON lists all of them).
 const TEXT_ROWS: usize = 50;
+/// The most offenders the report keeps (about 25 MB at ~120 bytes each); past it the ones with
+/// the fewest findings, oldest first, that no jail banned are dropped from the listing, an eighth
+/// of the cap at a time, and counted. Banned offenders are always kept.
+const REPORT_CAP: usize = 200_000;
 
 /// Above this much input (bytes on disk) a progress bar is drawn, if stderr is a terminal.
 const PROGRESS_THRESHOLD: u64 = 50 * 1024 * 1024;
@@ -528,6 +534,7 @@ struct Scan {
     observed: u64,
     files: Vec<Option<FileSummary>>,
     read_errors: Vec<String>,
+    not_listed: u64,
 }
 
 #[derive(Default, Clone, Copy, Serialize)]
@@ -553,7 +560,30 @@ impl Scan {
             observed: 0,
             files: names.iter().map(|_| None).collect(),
             read_errors: Vec::new(),
+            not_listed: 0,
         }
+    }
+
+    /// Keeps the report at [`REPORT_CAP`] offenders (see its docs).
+    fn bound_report(offenders: &mut HashMap<IpAddr, Offender>, not_listed: &mut u64) {
+        if offenders.len() < REPORT_CAP {
+            return;
+        }
+        let drop = REPORT_CAP / 8;
+        let mut keys: Vec<(u64, i64, IpAddr)> = offenders
+            .iter()
+            .filter(|(_, o)| o.bans.is_empty())
+            .map(|(ip, o)| (o.count, o.last_ms, *ip))
+            .collect();
+        let n = drop.min(keys.len());
+        if n == 0 {
+            return;
+        }
+        keys.select_nth_unstable(n - 1);
+        for (_, _, ip) in &keys[..n] {
+            offenders.remove(ip);
+        }
+        *not_listed += n as u64;
     }
 
     /// A file was read to its end: its counts join the totals.
@@ -601,6 +631,9 @@ impl Scan {
             self.totals.trusted_findings += 1;
             *self.trusted_seen.entry(finding.ip).or_default() += 1;
         } else {
+            if !self.offenders.contains_key(&finding.ip) {
+                Scan::bound_report(&mut self.offenders, &mut self.not_listed);
+            }
             let o = self.offenders.entry(finding.ip).or_insert(Offender {
                 count: 0,
                 attempts: 0,
@@ -637,6 +670,7 @@ impl Scan {
                     trusted: obs.trusted.then_some(true),
                     jail: ban.map(|b| b.jail.as_str()),
                     banned: ban.map(|_| true),
+                    prefix: ban.filter(|b| b.is_prefix()).map(|b| net_text(b.net)),
                     ban_secs: ban.map(|b| b.ban_secs),
                 };
                 serde_json::to_writer(&mut *out, &event)?;
@@ -662,6 +696,9 @@ impl Scan {
                         sanitize(&b.jail),
                         format_duration(b.ban_secs)
                     )?;
+                    if b.is_prefix() {
+                        write!(out, " as {}", net_text(b.net))?;
+                    }
                 }
                 writeln!(out)
             }
@@ -695,6 +732,7 @@ impl Scan {
                         .bans
                         .iter()
                         .map(|d| BanSummary {
+                            target: net_text(d.net),
                             jail: d.jail.clone(),
                             at: iso_time(d.at_ms, 'T'),
                             ban_secs: d.ban_secs,
@@ -726,6 +764,18 @@ impl Scan {
             files: self.files.iter().flatten().cloned().collect(),
             read_errors: self.read_errors.clone(),
             threads,
+            offenders_not_listed: self.not_listed,
+            jails: self
+                .jails
+                .usage()
+                .into_iter()
+                .map(|u| JailMemory {
+                    jail: u.jail,
+                    tracked: u.tracked,
+                    evicted: u.evicted,
+                    bytes: u.bytes,
+                })
+                .collect(),
         }
     }
 }
@@ -747,6 +797,9 @@ struct Event<'a> {
     banned: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     ban_secs: Option<u64>,
+    /// The prefix banned, when the jail banned the address's prefix rather than the address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prefix: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -767,6 +820,18 @@ struct Summary {
     files: Vec<FileSummary>,
     read_errors: Vec<String>,
     threads: usize,
+    /// Offenders dropped from `offenders` at the report's cap (never a banned one).
+    offenders_not_listed: u64,
+    /// Each jail's memory at the end: sources tracked, evicted at `max_tracked`, table bytes.
+    jails: Vec<JailMemory>,
+}
+
+#[derive(Serialize)]
+struct JailMemory {
+    jail: String,
+    tracked: usize,
+    evicted: u64,
+    bytes: usize,
 }
 
 #[derive(Serialize)]
@@ -790,6 +855,8 @@ struct What {
 
 #[derive(Serialize)]
 struct BanSummary {
+    /// What was banned: the address, or its prefix (`2001:db8:1:2::/64`).
+    target: String,
     jail: String,
     at: String,
     ban_secs: u64,
@@ -893,6 +960,15 @@ fn print_text(out: &mut impl Write, s: &Summary, secs: f64) -> io::Result<()> {
                 thousands((s.offenders.len() - TEXT_ROWS) as u64)
             )?;
         }
+        if s.offenders_not_listed > 0 {
+            writeln!(
+                out,
+                "  ({} more offender entries with few findings and no ban were not kept: the \
+                 report holds {} at most)",
+                thousands(s.offenders_not_listed),
+                thousands(REPORT_CAP as u64)
+            )?;
+        }
         writeln!(
             out,
             "  (FINDINGS counts lines; ATTEMPTS what the jails count: the lines of one attempt,\n   \
@@ -915,7 +991,7 @@ fn print_text(out: &mut impl Write, s: &Summary, secs: f64) -> io::Result<()> {
         let banned = s.offenders.iter().filter(|o| o.would_ban);
         let width = banned
             .clone()
-            .map(|o| o.ip.to_string().len())
+            .flat_map(|o| o.bans.iter().map(|b| b.target.len()))
             .max()
             .unwrap_or(7)
             .max(7);
@@ -930,8 +1006,8 @@ fn print_text(out: &mut impl Write, s: &Summary, secs: f64) -> io::Result<()> {
             "  {:<width$}  {:<jail_width$}  {:<19}  {:<6}  WHY",
             "ADDRESS", "JAIL", "BANNED AT", "FOR"
         )?;
-        let rows = banned.flat_map(|o| o.bans.iter().enumerate().map(move |(i, b)| (o, i, b)));
-        for (o, i, b) in rows.take(TEXT_ROWS) {
+        let rows = banned.flat_map(|o| o.bans.iter().enumerate());
+        for (i, b) in rows.take(TEXT_ROWS) {
             {
                 let nth = match i {
                     0 => String::new(),
@@ -940,7 +1016,7 @@ fn print_text(out: &mut impl Write, s: &Summary, secs: f64) -> io::Result<()> {
                 writeln!(
                     out,
                     "  {:<width$}  {:<jail_width$}  {:<19}  {:<6}  {} attempts in {}{}",
-                    o.ip.to_string(),
+                    b.target,
                     sanitize(&b.jail),
                     b.at.replace('T', " "),
                     format_duration(b.ban_secs),
