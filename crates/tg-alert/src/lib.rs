@@ -271,9 +271,9 @@ impl Notifier {
     }
 }
 
-/// A ban notice for the daemon.
+/// A ban notice for the daemon (`ip`: an address, or a prefix such as `2001:db8:1:2::/64`).
 pub fn ban_notice(
-    ip: std::net::IpAddr,
+    ip: impl std::fmt::Display,
     jail: &str,
     ban_secs: u64,
     reason: &str,
@@ -653,7 +653,13 @@ mod tests {
             0,
         );
         assert!(s.subject.contains("3 bans, 1 call alarms"), "{}", s.subject);
-        let b = ban_notice("203.0.113.5".parse().unwrap(), "sip", 3600, "5 failures", 0);
+        let b = ban_notice(
+            "203.0.113.5".parse::<std::net::IpAddr>().unwrap(),
+            "sip",
+            3600,
+            "5 failures",
+            0,
+        );
         assert_eq!(b.key, "ban:203.0.113.5");
         assert!(b.subject.contains("1h"), "{}", b.subject);
     }

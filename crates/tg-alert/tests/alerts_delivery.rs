@@ -150,7 +150,7 @@ async fn email_and_webhook_arrive_rate_limited_and_deduplicated() {
         "duplicate suppressed"
     );
     let ban = ban_notice(
-        "203.0.113.5".parse().unwrap(),
+        "203.0.113.5".parse::<std::net::IpAddr>().unwrap(),
         "sip",
         3600,
         "5 failed logins",

@@ -34,6 +34,15 @@ pub struct JailSection {
     pub ban_time_multiplier: Option<u32>,
     /// The longest a repeat ban may last.
     pub max_ban_time: Option<Secs>,
+    /// IPv4 findings are counted and banned per network of this prefix length (32: per
+    /// address, the default).
+    pub prefix_v4: Option<u8>,
+    /// IPv6 findings are counted and banned per network of this prefix length (64 by default:
+    /// an attacker owns a /64; 128 counts and bans single addresses).
+    pub prefix_v6: Option<u8>,
+    /// The most addresses (and prefixes) the jail keeps counters for; past it the least
+    /// threatening are evicted.
+    pub max_tracked: Option<usize>,
 }
 
 /// `journal = { match = [...], namespace = "pbx" }`.
@@ -73,7 +82,24 @@ pub struct Jail {
     pub ban_time_multiplier: u32,
     /// Cap on escalated bans, seconds.
     pub max_ban_time: u64,
+    /// Prefix length IPv4 findings are counted and banned under (32 = per address).
+    pub prefix_v4: u8,
+    /// Prefix length IPv6 findings are counted and banned under (128 = per address).
+    pub prefix_v6: u8,
+    /// The most counted sources (addresses or prefixes) kept; the least threatening are
+    /// evicted past it.
+    pub max_tracked: usize,
 }
+
+/// The default `prefix_v4`: per address (IPv4 addresses are scarce; a /24 is often a whole
+/// provider's NAT pool).
+pub const DEFAULT_PREFIX_V4: u8 = 32;
+/// The default `prefix_v6`: a /64, the smallest network a provider hands a customer.
+pub const DEFAULT_PREFIX_V6: u8 = 64;
+/// The default `max_tracked`: 900,000 sources, which fill a hash table of 2^20 slots of 36
+/// bytes (about 38 MB) and no more; eight jails flooded at once stay under a third of a 2 GB
+/// VPS. (A cap just above 917,504 = 7/8 of 2^20 would make the table double to 2^21 slots.)
+pub const DEFAULT_MAX_TRACKED: usize = 900_000;
 
 const ASTERISK_LOGS: &[&str] = &[
     "/var/log/asterisk/messages",
@@ -96,6 +122,9 @@ pub fn builtin_jails() -> Vec<Jail> {
         ban_time: 3600,
         ban_time_multiplier: 2,
         max_ban_time: 7 * 86_400,
+        prefix_v4: DEFAULT_PREFIX_V4,
+        prefix_v6: DEFAULT_PREFIX_V6,
+        max_tracked: DEFAULT_MAX_TRACKED,
     };
     vec![
         jail("sip", Service::Sip, ASTERISK_LOGS, &[], 5),
@@ -160,6 +189,9 @@ fn flood_jail() -> Jail {
         ban_time: 3600,
         ban_time_multiplier: 2,
         max_ban_time: 7 * 86_400,
+        prefix_v4: DEFAULT_PREFIX_V4,
+        prefix_v6: DEFAULT_PREFIX_V6,
+        max_tracked: DEFAULT_MAX_TRACKED,
     }
 }
 
@@ -206,6 +238,15 @@ pub fn effective_jails(user: &BTreeMap<String, JailSection>) -> Vec<Jail> {
         }
         if let Some(v) = s.max_ban_time {
             j.max_ban_time = v.0;
+        }
+        if let Some(v) = s.prefix_v4 {
+            j.prefix_v4 = v;
+        }
+        if let Some(v) = s.prefix_v6 {
+            j.prefix_v6 = v;
+        }
+        if let Some(v) = s.max_tracked {
+            j.max_tracked = v;
         }
     }
     jails
@@ -285,8 +326,36 @@ impl JailSection {
         if self.ban_time_multiplier == Some(0) {
             bad("ban_time_multiplier", "must be at least 1".into());
         }
+        if let Some(v) = self.prefix_v4.filter(|v| !(MIN_PREFIX_V4..=32).contains(v)) {
+            bad(
+                "prefix_v4",
+                format!("{v} must be from {MIN_PREFIX_V4} to 32 (32: one address)"),
+            );
+        }
+        if let Some(v) = self
+            .prefix_v6
+            .filter(|v| !(MIN_PREFIX_V6..=128).contains(v))
+        {
+            bad(
+                "prefix_v6",
+                format!("{v} must be from {MIN_PREFIX_V6} to 128 (128: one address)"),
+            );
+        }
+        if let Some(v) = self.max_tracked.filter(|&v| v < MIN_MAX_TRACKED) {
+            bad(
+                "max_tracked",
+                format!("{v} must be at least {MIN_MAX_TRACKED}"),
+            );
+        }
     }
 }
+
+/// The widest IPv4 network a jail may ban as one (a /16 is a whole provider already).
+const MIN_PREFIX_V4: u8 = 16;
+/// The widest IPv6 network a jail may ban as one (a /32 is a whole provider's allocation).
+const MIN_PREFIX_V6: u8 = 32;
+/// A smaller cap would evict a real attacker between two of its guesses.
+const MIN_MAX_TRACKED: usize = 1000;
 
 /// The line of `[jail.NAME]` in the text, for messages about fields that failed validation.
 fn find_section_line(text: &str, name: &str) -> Option<usize> {
@@ -355,6 +424,35 @@ mod tests {
         }
         let err = parse("[jail.ssh]\njournal = { match = [], nmespace = \"x\" }\n").unwrap_err();
         assert!(err.to_string().contains("nmespace"), "{err}");
+    }
+
+    #[test]
+    fn prefixes_and_the_cap_default_override_and_are_checked() {
+        let sip = |text: &str| {
+            parse(text)
+                .unwrap()
+                .jails()
+                .into_iter()
+                .find(|j| j.name == "sip")
+                .unwrap()
+        };
+        let j = sip("");
+        assert_eq!((j.prefix_v4, j.prefix_v6), (32, 64));
+        assert_eq!(j.max_tracked, DEFAULT_MAX_TRACKED);
+        let j = sip("[jail.sip]\nprefix_v4 = 24\nprefix_v6 = 128\nmax_tracked = 5000\n");
+        assert_eq!((j.prefix_v4, j.prefix_v6, j.max_tracked), (24, 128, 5000));
+        for (bad, key) in [
+            ("prefix_v4 = 33", "jail.sip.prefix_v4"),
+            ("prefix_v4 = 8", "jail.sip.prefix_v4"),
+            ("prefix_v6 = 129", "jail.sip.prefix_v6"),
+            ("prefix_v6 = 16", "jail.sip.prefix_v6"),
+            ("max_tracked = 10", "jail.sip.max_tracked"),
+        ] {
+            let err = parse(&format!("\n[jail.sip]\n{bad}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key) && err.contains(":2"), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -158,6 +158,7 @@ impl Config {
     }
 
     fn validate(&self, text: &str, problems: &mut Vec<Problem>) {
+        self.daemon.validate(text, problems);
         self.trusted.validate(text, problems);
         for (name, section) in &self.jail {
             section.validate(name, text, problems);

@@ -63,7 +63,7 @@ fn run(args: &[String]) -> Res {
 /// A ban of `ip` in the `asterisk` jail from `since_ms` to `until_ms`.
 fn record(ip: IpAddr, since_ms: i64, until_ms: i64) -> BanRecord {
     BanRecord {
-        ip,
+        ip: ip.into(),
         jail: "asterisk".into(),
         since_ms,
         until_ms,
@@ -133,14 +133,14 @@ fn one(enforcer: &mut dyn Enforcer, args: &[String]) -> Res {
             println!("expired {}", report.expired);
         }
         ["ban", ip, secs] => enforcer.ban(&[BanOrder {
-            ip: ip.parse()?,
+            net: tg_model::parse_net(ip).ok_or("not an address or prefix")?,
             secs: secs.parse()?,
         }])?,
         ["list"] => {
             let lines: Vec<String> = enforcer
                 .list()?
                 .into_iter()
-                .map(|(ip, left)| format!("{ip} {left}"))
+                .map(|(net, left)| format!("{} {left}", tg_model::net_text(net)))
                 .collect();
             if !lines.is_empty() {
                 println!("{}", lines.join("\n"));

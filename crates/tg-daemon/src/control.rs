@@ -191,11 +191,12 @@ fn dispatch(request: Request, ctx: &ControlContext) -> Response {
             Err(e) => Response::failed(e),
         },
         Request::Ban { ip, secs } => ban(ctx, ip, secs.unwrap_or(MANUAL_BAN_SECS)),
-        Request::Unban { ip } => {
-            let ip = canonical_ip(ip);
-            match ask(&ctx.enforce, |tx| EnforceMsg::Unban(ip, tx)) {
+        Request::Unban { ip: net } => {
+            let net = tg_model::canonical_net(net);
+            let ip = tg_model::net_text(net);
+            match ask(&ctx.enforce, |tx| EnforceMsg::Unban(net, tx)) {
                 Ok(Ok(was)) => {
-                    let _ = ctx.pipeline.send(PipelineMsg::Unbanned(ip));
+                    let _ = ctx.pipeline.send(PipelineMsg::Unbanned(net));
                     Response::done(if was {
                         format!("unbanned {ip}")
                     } else {
@@ -233,7 +234,7 @@ fn ban(ctx: &ControlContext, ip: IpAddr, secs: u64) -> Response {
         return Response::failed("the ban must last at least 1s");
     }
     let request = BanRequest {
-        ip,
+        ip: ip.into(),
         jail: "manual".to_string(),
         secs,
         reason: "manual".to_string(),
@@ -289,6 +290,10 @@ fn status(ctx: &ControlContext) -> Response {
         restore_ms: s.restore_ms.load(std::sync::atomic::Ordering::Relaxed),
         reloads: g(&s.reloads),
         guard_restarts: g(&s.guard_restarts),
+        tracked: g(&s.tracked),
+        evicted: g(&s.evicted),
+        aggregated: g(&s.aggregated),
+        offenders_forgotten: g(&s.offenders_forgotten),
     };
     let report = StatusReport {
         version: env!("CARGO_PKG_VERSION").to_string(),
@@ -321,7 +326,7 @@ fn ask<M, T>(to: &Sender<M>, make: impl FnOnce(Sender<T>) -> M) -> Result<T, Str
 /// A store record as `tollguard bans` shows it.
 pub fn ban_view(b: &tg_store::BanRecord) -> BanView {
     BanView {
-        ip: b.ip.to_string(),
+        ip: tg_model::net_text(b.ip),
         jail: b.jail.clone(),
         since: rfc3339(b.since_ms),
         until: rfc3339(b.until_ms),

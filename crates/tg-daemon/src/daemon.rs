@@ -134,7 +134,9 @@ impl Daemon {
         let mut enforcer = tg_enforce::build_from(&config.daemon)?;
         enforcer.init()?;
         let restore_enforcer = tg_enforce::build_from(&config.daemon)?;
-        let reader = SqliteStore::open_read_only(&store_path)?;
+        let retention_ms = retention_ms(&config);
+        let reader =
+            SqliteStore::open_read_only(&store_path)?.history_since(now_ms() - retention_ms);
 
         // Trusted before any line is read: nothing is counted before we know whom never to ban.
         let trusted_set = initial_trusted(&config);
@@ -155,7 +157,8 @@ impl Daemon {
             Arc::clone(&stats),
             cursor_file.clone(),
         )
-        .with_alerts(Arc::clone(&alerts));
+        .with_alerts(Arc::clone(&alerts))
+        .forgetting_after(retention_ms);
         let mut threads = vec![spawn("tg-enforce", move || task.run(enforce_rx))?];
 
         let (pipe_tx, pipe_rx) = mpsc::channel();
@@ -194,7 +197,12 @@ impl Daemon {
             Arc::clone(&stats),
             restored_tx,
         )?);
-        threads.push(spawn_seeder(&store_path, pipe_tx.clone(), restored_rx)?);
+        threads.push(spawn_seeder(
+            &store_path,
+            retention_ms,
+            pipe_tx.clone(),
+            restored_rx,
+        )?);
 
         let journal_pid = Arc::new(AtomicU32::new(0));
         let stopping = Arc::new(AtomicBool::new(false));
@@ -294,7 +302,9 @@ impl Daemon {
         let calls_plan = CallsPlan::from_config(&config)?;
         let fw_policy = fwnames::plan(&config, &self.config_path)?;
         let store_path = self.config.daemon.state_dir.join("state.db");
-        let mut store = SqliteStore::open(&store_path).map_err(DaemonError::from)?;
+        let mut store = SqliteStore::open(&store_path)
+            .map_err(DaemonError::from)?
+            .history_since(now_ms() - retention_ms(&config));
         seed_jails(&mut built.jails, &mut store)?;
         let jails = names(&built.jails);
         let files = built.files.len();
@@ -431,6 +441,13 @@ fn build(config: &Config, trusted: TrustedSet) -> Result<Reloaded, DaemonError> 
     })
 }
 
+/// `[daemon] forget_offenders_after` in milliseconds.
+fn retention_ms(config: &Config) -> i64 {
+    i64::try_from(config.daemon.forget_offenders_after.0)
+        .unwrap_or(i64::MAX)
+        .saturating_mul(1000)
+}
+
 /// Escalation history and running bans from the store, so a restart neither forgets a repeat
 /// offender nor bans a banned address again.
 fn seed_jails(jails: &mut JailSet, store: &mut dyn Store) -> Result<(), DaemonError> {
@@ -509,6 +526,7 @@ fn spawn_trusted_refresher(
 /// detection thread in pages, then the report (see [`crate::pipeline`]).
 fn spawn_seeder(
     store_path: &Path,
+    retention_ms: i64,
     pipeline: Sender<PipelineMsg>,
     after: Receiver<()>,
 ) -> Result<JoinHandle<()>, DaemonError> {
@@ -518,7 +536,9 @@ fn spawn_seeder(
         // Starts when the restore is over (or has failed, or is slow).
         let _ = after.recv_timeout(SEED_AFTER_AT_MOST);
         let t = Instant::now();
-        let read = SqliteStore::open_read_only(&path).and_then(|mut store| {
+        let read = SqliteStore::open_read_only(&path).and_then(|store| {
+            // History past its retention never reaches memory (see `forget_offenders_after`).
+            let mut store = store.history_since(now_ms() - retention_ms);
             store.history_pages(now_ms(), SEED_PAGE, &mut |page| {
                 pipeline.send(PipelineMsg::Seed(Box::new(page))).is_ok()
             })

@@ -17,7 +17,7 @@
 //! transaction, and goes back to waiting. An idle daemon bans a lone attacker in one round; a
 //! flood's ten thousand decisions become a handful of transactions.
 
-use std::net::IpAddr;
+use ipnet::IpNet;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
@@ -37,6 +37,10 @@ const HOUSEKEEPING: Duration = Duration::from_secs(1);
 const SAVE_POSITIONS_EVERY: Duration = Duration::from_millis(250);
 /// How often bans that ended are dropped from the store.
 const EXPIRE_EVERY: Duration = Duration::from_secs(30);
+/// How often offender history past its retention is deleted from the store (the first time a
+/// minute after the start, off the start's busy first seconds).
+const FORGET_EVERY: Duration = Duration::from_secs(86_400);
+const FIRST_FORGET_AFTER: Duration = Duration::from_secs(60);
 /// Batches up to this size log one line per ban.
 const LOG_EACH_UP_TO: usize = 20;
 /// How long a failed kernel batch waits before it is tried again.
@@ -59,8 +63,8 @@ enum Order {
 /// A ban to apply: from a jail's decision or from `tollguard ban`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BanRequest {
-    /// Whom.
-    pub ip: IpAddr,
+    /// Whom: one address (a /32 or /128) or a prefix.
+    pub ip: IpNet,
     /// Which jail (`manual` for `tollguard ban`).
     pub jail: String,
     /// How long, seconds.
@@ -79,8 +83,8 @@ pub enum EnforceMsg {
     Ban(BanRequest),
     /// Ban now and say when it is done.
     BanAndReply(BanRequest, Sender<Result<(), EnforcerError>>),
-    /// Lift a ban; replies whether there was one in the store.
-    Unban(IpAddr, Sender<Result<bool, EnforcerError>>),
+    /// Lift a ban (of an address or a prefix); replies whether there was one in the store.
+    Unban(IpNet, Sender<Result<bool, EnforcerError>>),
     /// The active bans.
     List(Sender<Result<Vec<BanRecord>, EnforcerError>>),
     /// Reading positions to save at the next housekeeping (and the journal cursor).
@@ -126,6 +130,8 @@ pub struct EnforcerTask {
     last_save: Option<Instant>,
     last_expire: Instant,
     alerts: AlertSlot,
+    retention_ms: Option<i64>,
+    next_forget: Instant,
 }
 
 impl EnforcerTask {
@@ -148,7 +154,16 @@ impl EnforcerTask {
             last_save: None,
             last_expire: Instant::now(),
             alerts: AlertSlot::default(),
+            retention_ms: None,
+            next_forget: Instant::now() + FIRST_FORGET_AFTER,
         }
+    }
+
+    /// Offender history whose last ban started more than `retention_ms` ago is deleted from
+    /// the store a minute after the start and then daily (`[daemon] forget_offenders_after`).
+    pub fn forgetting_after(mut self, retention_ms: i64) -> EnforcerTask {
+        self.retention_ms = Some(retention_ms);
+        self
     }
 
     /// Ban notices go to whatever notifier `slot` holds (none while `[alerts]` is absent).
@@ -270,7 +285,7 @@ impl EnforcerTask {
         let orders: Vec<BanOrder> = batch
             .iter()
             .map(|b| BanOrder {
-                ip: b.ip,
+                net: b.ip,
                 secs: b.secs,
             })
             .collect();
@@ -348,7 +363,7 @@ impl EnforcerTask {
                     for b in batch {
                         tracing::info!(
                             "banned {} for {}s (jail {}, {}, {} attempt(s), ban #{})",
-                            b.ip,
+                            tg_model::net_text(b.ip),
                             b.secs,
                             b.jail,
                             b.reason,
@@ -360,11 +375,16 @@ impl EnforcerTask {
                     tracing::info!(
                         "banned {} addresses in one batch ({} … {})",
                         batch.len(),
-                        batch[0].ip,
-                        batch[batch.len() - 1].ip
+                        tg_model::net_text(batch[0].ip),
+                        tg_model::net_text(batch[batch.len() - 1].ip)
                     );
                     for b in batch {
-                        tracing::debug!("banned {} for {}s (jail {})", b.ip, b.secs, b.jail);
+                        tracing::debug!(
+                            "banned {} for {}s (jail {})",
+                            tg_model::net_text(b.ip),
+                            b.secs,
+                            b.jail
+                        );
                     }
                 }
                 self.notify(batch, now / 1000);
@@ -395,7 +415,11 @@ impl EnforcerTask {
         if batch.len() <= LOG_EACH_UP_TO {
             for b in batch {
                 alerts.send(tg_alert::ban_notice(
-                    b.ip, &b.jail, b.secs, &b.reason, now_secs,
+                    tg_model::net_text(b.ip),
+                    &b.jail,
+                    b.secs,
+                    &b.reason,
+                    now_secs,
                 ));
             }
         } else if let (Some(first), Some(last)) = (batch.first(), batch.last()) {
@@ -406,8 +430,8 @@ impl EnforcerTask {
                 body: format!(
                     "{} addresses were banned in one batch ({} … {}); `tollguard bans` lists them.",
                     batch.len(),
-                    first.ip,
-                    last.ip
+                    tg_model::net_text(first.ip),
+                    tg_model::net_text(last.ip)
                 ),
                 time: now_secs,
             });
@@ -429,14 +453,14 @@ impl EnforcerTask {
         }
     }
 
-    fn unban(&mut self, ip: IpAddr) -> Result<bool, EnforcerError> {
+    fn unban(&mut self, ip: IpNet) -> Result<bool, EnforcerError> {
         // Kernel first here: the address must be free when we say so; a store that still lists
         // it would only re-add it on the next restart, which the store removal below prevents.
         self.enforcer.unban(&[ip])?;
-        self.retry.retain(|o| o.ip != ip);
+        self.retry.retain(|o| o.net != ip);
         let was = self.store.remove_ban(ip)?;
         Stats::add(&self.stats.unbans, 1);
-        tracing::info!("unbanned {ip}");
+        tracing::info!("unbanned {}", tg_model::net_text(ip));
         Ok(was)
     }
 
@@ -455,6 +479,29 @@ impl EnforcerTask {
                 );
             }
             self.last_save = Some(Instant::now());
+        }
+        self.stats
+            .aggregated
+            .store(self.enforcer.aggregated(), Ordering::Relaxed);
+        if let Some(keep) = self
+            .retention_ms
+            .filter(|_| Instant::now() >= self.next_forget)
+        {
+            let t = Instant::now();
+            match self
+                .store
+                .forget_offenders_before(now_ms().saturating_sub(keep))
+            {
+                Ok(n) => {
+                    Stats::add(&self.stats.offenders_forgotten, n as u64);
+                    tracing::info!(
+                        "forgot {n} offender histories past their retention in {:?}",
+                        t.elapsed()
+                    );
+                }
+                Err(e) => tracing::warn!("forgetting old offender history: {e}"),
+            }
+            self.next_forget = Instant::now() + FORGET_EVERY;
         }
         if self.last_expire.elapsed() >= EXPIRE_EVERY {
             if let Err(e) = self.store.expire_bans(now_ms()) {
@@ -500,17 +547,17 @@ mod tests {
         fn ban(&mut self, orders: &[BanOrder]) -> Result<(), EnforceError> {
             let mut store = SqliteStore::open(&self.db).expect("open the store");
             let active = store.active_bans(now_ms()).expect("read the store");
-            let all_stored = orders.iter().all(|o| active.iter().any(|b| b.ip == o.ip));
+            let all_stored = orders.iter().all(|o| active.iter().any(|b| b.ip == o.net));
             self.seen.lock().unwrap().push((orders.len(), all_stored));
             Ok(())
         }
         fn restore(&mut self, orders: &[BanOrder]) -> Result<(), EnforceError> {
             self.ban(orders)
         }
-        fn unban(&mut self, _: &[IpAddr]) -> Result<(), EnforceError> {
+        fn unban(&mut self, _: &[IpNet]) -> Result<(), EnforceError> {
             Ok(())
         }
-        fn list(&mut self) -> Result<Vec<(IpAddr, u64)>, EnforceError> {
+        fn list(&mut self) -> Result<Vec<(IpNet, u64)>, EnforceError> {
             Ok(Vec::new())
         }
         fn backend(&self) -> &'static str {
@@ -520,7 +567,7 @@ mod tests {
 
     fn request(i: u32) -> BanRequest {
         BanRequest {
-            ip: IpAddr::from([198, 18, (i / 250) as u8, (i % 250 + 1) as u8]),
+            ip: std::net::IpAddr::from([198, 18, (i / 250) as u8, (i % 250 + 1) as u8]).into(),
             jail: "sip".into(),
             secs: 3600,
             reason: "sip auth-failure".into(),

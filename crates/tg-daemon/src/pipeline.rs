@@ -34,6 +34,8 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
+
+use ipnet::IpNet;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
@@ -43,7 +45,7 @@ use std::time::{Duration, Instant};
 use tg_detect::Detectors;
 use tg_engine::step::{self, LineCounts};
 use tg_jail::{Decision, JailSet, LogClock};
-use tg_model::{canonical_ip, Finding, Stamp, TrustedSet};
+use tg_model::{canonical_ip, canonical_net, net_text, Finding, Stamp, TrustedSet};
 use tg_source::follow::{parent_dir, Follower, Position, StartAt, WatchHandle};
 use tg_source::journal::JournalEntry;
 use tg_store::{AddressHistory, FilePosition, HistoryPage, Store};
@@ -73,8 +75,8 @@ pub enum PipelineMsg {
     Trusted(TrustedSet),
     /// `tollguard ban`: count the address as banned until then in every jail.
     Banned(IpAddr, i64),
-    /// `tollguard unban`: forget the address's ban and window.
-    Unbanned(IpAddr),
+    /// `tollguard unban`: forget the address's (or prefix's) ban and window.
+    Unbanned(IpNet),
     /// A new configuration, already validated and built.
     Reload(Box<Reloaded>, Sender<()>),
     /// The followed files, for `status`.
@@ -102,30 +104,43 @@ pub struct SeedReport {
 struct Seeding {
     /// The thread's own read-only store connection for point queries.
     store: Box<dyn Store>,
-    /// Addresses whose history was read with a point query.
-    looked_up: HashSet<IpAddr>,
-    /// Addresses banned or unbanned by the operator meanwhile: their stored ban is stale.
-    operator: HashSet<IpAddr>,
+    /// Addresses and prefixes whose history was read with a point query.
+    looked_up: HashSet<IpNet>,
+    /// Addresses and prefixes banned or unbanned by the operator meanwhile: their stored ban is
+    /// stale.
+    operator: HashSet<IpNet>,
     /// Whether a failed lookup was already logged.
     warned: bool,
 }
 
 impl Seeding {
-    /// Merges `ip`'s stored history into the jails the first time the address is seen.
+    /// Merges the stored history of what `ip` is counted as (the address, its prefixes) into
+    /// the jails the first time each is seen.
     fn look_up(&mut self, jails: &mut JailSet, ip: IpAddr) {
+        for net in jails.counted_as(ip) {
+            self.look_up_one(jails, net);
+        }
+    }
+
+    fn look_up_one(&mut self, jails: &mut JailSet, ip: IpNet) {
         if !self.looked_up.insert(ip) {
             return;
         }
         let t = Instant::now();
         match self.store.history_of(ip, now_ms()) {
             Ok(h) => {
-                tracing::debug!("{ip}'s history looked up in {:?}: {h:?}", t.elapsed());
+                tracing::debug!(
+                    "{}'s history looked up in {:?}: {h:?}",
+                    net_text(ip),
+                    t.elapsed()
+                );
                 merge_history(jails, &self.operator, ip, &h)
             }
             Err(e) => {
                 if !self.warned {
                     tracing::warn!(
-                        "reading {ip}'s history from the store: {e}; its ban may not escalate"
+                        "reading {}'s history from the store: {e}; its ban may not escalate",
+                        net_text(ip)
                     );
                     self.warned = true;
                 }
@@ -135,7 +150,7 @@ impl Seeding {
 }
 
 /// Merges one address's stored history (max semantics; see the module docs).
-fn merge_history(jails: &mut JailSet, operator: &HashSet<IpAddr>, ip: IpAddr, h: &AddressHistory) {
+fn merge_history(jails: &mut JailSet, operator: &HashSet<IpNet>, ip: IpNet, h: &AddressHistory) {
     for (jail, bans) in &h.prior_bans {
         jails.merge_prior_bans(jail, ip, *bans);
     }
@@ -147,12 +162,12 @@ fn merge_history(jails: &mut JailSet, operator: &HashSet<IpAddr>, ip: IpAddr, h:
 }
 
 /// Merges a page of everyone's stored history.
-fn merge_page(jails: &mut JailSet, operator: Option<&HashSet<IpAddr>>, page: &HistoryPage) {
+fn merge_page(jails: &mut JailSet, operator: Option<&HashSet<IpNet>>, page: &HistoryPage) {
     for (ip, jail, bans) in &page.prior_bans {
         jails.merge_prior_bans(jail, *ip, *bans);
     }
     for (ip, jail, until_ms) in &page.running {
-        if !operator.is_some_and(|o| o.contains(&canonical_ip(*ip))) {
+        if !operator.is_some_and(|o| o.contains(&canonical_net(*ip))) {
             jails.merge_banned_until(jail, *ip, *until_ms);
         }
     }
@@ -320,7 +335,7 @@ impl Pipeline {
             PipelineMsg::Trusted(t) => self.jails.set_trusted(t),
             PipelineMsg::Banned(ip, until_ms) => {
                 if let Some(s) = &mut self.seeding {
-                    s.operator.insert(canonical_ip(ip));
+                    s.operator.insert(IpNet::from(canonical_ip(ip)));
                 }
                 let names: Vec<String> =
                     self.jails.jails().iter().map(|j| j.name.clone()).collect();
@@ -330,7 +345,7 @@ impl Pipeline {
             }
             PipelineMsg::Unbanned(ip) => {
                 if let Some(s) = &mut self.seeding {
-                    s.operator.insert(canonical_ip(ip));
+                    s.operator.insert(canonical_net(ip));
                 }
                 self.jails.unbanned(ip)
             }
@@ -401,6 +416,11 @@ impl Pipeline {
             self.jails.prune(now_ms());
             self.last_prune = Instant::now();
         }
+        let usage = self.jails.usage();
+        let tracked: usize = usage.iter().map(|u| u.tracked).sum();
+        let evicted: u64 = usage.iter().map(|u| u.evicted).sum();
+        self.stats.tracked.store(tracked as u64, Ordering::Relaxed);
+        self.stats.evicted.store(evicted, Ordering::Relaxed);
     }
 
     /// Watches every followed file's directory that exists and is not watched yet.
@@ -559,7 +579,12 @@ fn observe(
         Stats::add(&stats.trusted_findings, 1);
     }
     for d in obs.decisions {
-        tracing::debug!("decided: {} in {} (ban #{})", d.ip, d.jail, d.ban_number);
+        tracing::debug!(
+            "decided: {} in {} (ban #{})",
+            net_text(d.net),
+            d.jail,
+            d.ban_number
+        );
         Stats::add(&stats.decisions, 1);
         stats.queued_bans.fetch_add(1, Ordering::Relaxed);
         let _ = enforce.send(EnforceMsg::Ban(ban_request(&d)));
@@ -569,7 +594,7 @@ fn observe(
 /// The enforcer's view of a jail decision.
 pub fn ban_request(d: &Decision) -> BanRequest {
     BanRequest {
-        ip: d.ip,
+        ip: d.net,
         jail: d.jail.clone(),
         secs: d.ban_secs,
         reason: format!("{} {}", d.service, d.kind),
@@ -681,7 +706,7 @@ mod tests {
 
     fn stored_ban(ip: &str, until_ms: i64, ban_number: u32) -> tg_store::BanRecord {
         tg_store::BanRecord {
-            ip: ip.parse().unwrap(),
+            ip: tg_model::parse_net(ip).unwrap(),
             jail: "sip".into(),
             since_ms: 1_000,
             until_ms,
@@ -734,8 +759,12 @@ mod tests {
         assert_eq!(run.three_failures("10.97.0.2")[0].ban_number, 3);
         // A page read before that decision: count 2, its ban long over.
         let page = HistoryPage {
-            prior_bans: vec![("10.97.0.2".parse().unwrap(), "sip".into(), 2)],
-            running: vec![("10.97.0.2".parse().unwrap(), "sip".into(), 3_000)],
+            prior_bans: vec![(tg_model::parse_net("10.97.0.2").unwrap(), "sip".into(), 2)],
+            running: vec![(
+                tg_model::parse_net("10.97.0.2").unwrap(),
+                "sip".into(),
+                3_000,
+            )],
         };
         run.tx.send(PipelineMsg::Seed(Box::new(page))).unwrap();
         let report = SeedReport {
@@ -750,7 +779,9 @@ mod tests {
         );
         // An operator's unban lifts it; the next ban is the fourth.
         run.tx
-            .send(PipelineMsg::Unbanned("10.97.0.2".parse().unwrap()))
+            .send(PipelineMsg::Unbanned(
+                tg_model::parse_net("10.97.0.2").unwrap(),
+            ))
             .unwrap();
         assert_eq!(run.three_failures("10.97.0.2")[0].ban_number, 4);
         run.stop();
@@ -765,9 +796,11 @@ mod tests {
         let reader = Box::new(tg_store::SqliteStore::open_read_only(&path).unwrap());
         let run = Running::start(dir.path(), Some(reader));
         run.tx
-            .send(PipelineMsg::Unbanned("10.97.0.6".parse().unwrap()))
+            .send(PipelineMsg::Unbanned(
+                tg_model::parse_net("10.97.0.6").unwrap(),
+            ))
             .unwrap();
-        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let ip = |s: &str| tg_model::parse_net(s).unwrap();
         let page = HistoryPage {
             prior_bans: vec![(ip("10.97.0.5"), "sip".into(), 4)],
             running: vec![
@@ -855,7 +888,7 @@ mod tests {
             })
             .collect();
         assert_eq!(bans.len(), 1);
-        assert_eq!(bans[0].ip, "10.99.0.2".parse::<IpAddr>().unwrap());
+        assert_eq!(bans[0].ip, tg_model::parse_net("10.99.0.2").unwrap());
         assert_eq!(
             (bans[0].jail.as_str(), bans[0].count, bans[0].secs),
             ("sip", 3, 3600)

@@ -5,6 +5,7 @@
 //! → {"cmd":"bans"}                        ← {"ok":true,"bans":[{"ip":…,"jail":…,…}]}
 //! → {"cmd":"ban","ip":"198.51.100.7","secs":3600}   ← {"ok":true,"message":"…"}
 //! → {"cmd":"unban","ip":"198.51.100.7"}   ← {"ok":true,"message":"…"}
+//! → {"cmd":"unban","ip":"2001:db8:1:2::/64"}  (a banned prefix)
 //! → {"cmd":"reload"}                      ← {"ok":false,"error":"t.toml:3: …"}
 //! ```
 //! The client half ([`call`]) is what `tollguard status|bans|ban|unban|reload` use.
@@ -38,11 +39,28 @@ pub enum Request {
     },
     /// Lift a ban now.
     Unban {
-        /// Whom.
-        ip: IpAddr,
+        /// Whom: an address, or a banned prefix (`2001:db8:1:2::/64`).
+        #[serde(with = "target")]
+        ip: ipnet::IpNet,
     },
     /// Re-read the configuration file.
     Reload,
+}
+
+/// An address or prefix in its text form (`tg_model::net_text`, `tg_model::parse_net`).
+mod target {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(net: &ipnet::IpNet, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&tg_model::net_text(*net))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<ipnet::IpNet, D::Error> {
+        let text = String::deserialize(d)?;
+        tg_model::parse_net(&text).ok_or_else(|| {
+            serde::de::Error::custom(format!("{text:?} is not an address or prefix"))
+        })
+    }
 }
 
 /// The daemon's answer.
@@ -87,7 +105,7 @@ impl Response {
 /// One active ban as `tollguard bans --format json` prints it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BanView {
-    /// The banned address.
+    /// The banned address, or prefix (`2001:db8:1:2::/64`).
     pub ip: String,
     /// The jail that banned it (`manual` for `tollguard ban`).
     pub jail: String,
@@ -181,6 +199,18 @@ pub struct Counters {
     /// Times the AMI call guard failed and was restarted.
     #[serde(default)]
     pub guard_restarts: u64,
+    /// Sources (addresses and prefixes) the jails hold counters for now.
+    #[serde(default)]
+    pub tracked: u64,
+    /// Sources evicted at a jail's `max_tracked` cap.
+    #[serde(default)]
+    pub evicted: u64,
+    /// Addresses banned as their prefix because a kernel ban set was full.
+    #[serde(default)]
+    pub aggregated: u64,
+    /// Offender histories forgotten past `forget_offenders_after`.
+    #[serde(default)]
+    pub offenders_forgotten: u64,
 }
 
 /// Why a control command could not be sent.
@@ -253,12 +283,21 @@ mod tests {
             }
         );
         let text = serde_json::to_string(&Request::Unban {
-            ip: "192.0.2.1".parse().unwrap(),
+            ip: tg_model::parse_net("192.0.2.1").unwrap(),
         })
         .unwrap();
         assert_eq!(text, r#"{"cmd":"unban","ip":"192.0.2.1"}"#);
+        let r: Request =
+            serde_json::from_str(r#"{"cmd":"unban","ip":"2001:db8:1:2::/64"}"#).unwrap();
+        assert_eq!(
+            r,
+            Request::Unban {
+                ip: "2001:db8:1:2::/64".parse().unwrap()
+            }
+        );
         for bad in [
             r#"{"cmd":"ban","ip":"999.1.1.1"}"#,
+            r#"{"cmd":"unban","ip":"2001:db8::/129"}"#,
             r#"{"cmd":"rm -rf"}"#,
             "not json",
         ] {

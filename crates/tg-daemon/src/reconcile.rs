@@ -79,7 +79,7 @@ fn pending(store: &mut dyn Store, now_ms: i64) -> Result<(Vec<BanOrder>, usize),
             // daemon bans while it restores) would otherwise come back a second too long.
             let length_ms = u64::try_from(b.until_ms.saturating_sub(b.since_ms)).unwrap_or(0);
             BanOrder {
-                ip: b.ip,
+                net: b.ip,
                 secs: left_ms.min(length_ms).div_ceil(1000).max(1),
             }
         })
@@ -110,11 +110,11 @@ mod tests {
             self.restored.extend_from_slice(orders);
             Ok(())
         }
-        fn unban(&mut self, _: &[IpAddr]) -> Result<(), EnforceError> {
+        fn unban(&mut self, _: &[ipnet::IpNet]) -> Result<(), EnforceError> {
             Ok(())
         }
-        fn list(&mut self) -> Result<Vec<(IpAddr, u64)>, EnforceError> {
-            Ok(self.restored.iter().map(|o| (o.ip, o.secs)).collect())
+        fn list(&mut self) -> Result<Vec<(ipnet::IpNet, u64)>, EnforceError> {
+            Ok(self.restored.iter().map(|o| (o.net, o.secs)).collect())
         }
         fn backend(&self) -> &'static str {
             "recorder"
@@ -126,7 +126,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let mut store = SqliteStore::open(&tmp.path().join("state.db")).unwrap();
         let rec = |ip: &str, until_ms| BanRecord {
-            ip: ip.parse().unwrap(),
+            ip: tg_model::parse_net(ip).unwrap(),
             jail: "sip".into(),
             since_ms: 0,
             until_ms,
@@ -153,7 +153,7 @@ mod tests {
         assert_eq!(
             enforcer.restored,
             vec![BanOrder {
-                ip: "198.51.100.2".parse().unwrap(),
+                net: tg_model::parse_net("198.51.100.2").unwrap(),
                 secs: 61
             }]
         );
@@ -166,7 +166,7 @@ mod tests {
         // Banned for exactly 4 h, half a second after the restore took its `now`.
         store
             .record_bans(&[BanRecord {
-                ip: "198.51.100.9".parse().unwrap(),
+                ip: tg_model::parse_net("198.51.100.9").unwrap(),
                 jail: "sip".into(),
                 since_ms: 1_000_500,
                 until_ms: 1_000_500 + 14_400_000,
@@ -186,7 +186,7 @@ mod tests {
         let mut store = SqliteStore::open(&tmp.path().join("state.db")).unwrap();
         let bans: Vec<BanRecord> = (1..=5u8)
             .map(|i| BanRecord {
-                ip: IpAddr::from([198, 51, 100, i]),
+                ip: IpAddr::from([198, 51, 100, i]).into(),
                 jail: "sip".into(),
                 since_ms: i64::from(i),
                 until_ms: 60_000,
@@ -218,7 +218,7 @@ mod tests {
         let order: Vec<u8> = enforcer
             .restored
             .iter()
-            .map(|o| match o.ip {
+            .map(|o| match o.net.addr() {
                 IpAddr::V4(v4) => v4.octets()[3],
                 IpAddr::V6(_) => 0,
             })

@@ -46,6 +46,14 @@ pub struct Stats {
     /// Gauge: bans sent to the enforcer thread and not yet applied (≤ 0: none). The start-up
     /// restore waits between its chunks while this is positive, so live bans go first.
     pub queued_bans: AtomicI64,
+    /// Gauge: sources (addresses and prefixes) the jails hold counters for, over every jail.
+    pub tracked: AtomicU64,
+    /// Sources the jails evicted at their `max_tracked` cap (least threatening first).
+    pub evicted: AtomicU64,
+    /// Addresses banned as their prefix because a kernel ban set was full.
+    pub aggregated: AtomicU64,
+    /// Offender histories deleted from the store past `forget_offenders_after`.
+    pub offenders_forgotten: AtomicU64,
 }
 
 impl Stats {

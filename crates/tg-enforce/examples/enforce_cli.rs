@@ -2,11 +2,11 @@
 //! it is started in (tests start it with `ip netns exec`), never on a built shell string.
 //!
 //! ```text
-//! enforce_cli [--backend nftables|iptables] [--no-forward] [--no-init] COMMAND [+ COMMAND ...]
+//! enforce_cli [--backend nftables|iptables] [--no-forward] [--no-init] [--set-size N] COMMAND [+ COMMAND ...]
 //!   init                         create sets and drop rules (done once before other commands,
 //!                                unless --no-init)
 //!   intact                       "intact true|false": are the sets and drop rules in place
-//!   ban IP SECS [IP SECS ...]    one batch
+//!   ban IP SECS [IP SECS ...]    one batch (IP: an address or a prefix ADDR/LEN)
 //!   unban IP [IP ...]
 //!   list                         "IP SECONDS_LEFT" per line
 //!   ban-many N SECS              ban N generated addresses (10.200.0.1 upward) in one call
@@ -47,8 +47,13 @@ fn run(mut args: &[String]) -> Res {
     let mut backend = "nftables";
     let mut forward = true;
     let mut init = true;
+    let mut set_size = Some(tg_nft::bans::DEFAULT_SET_SIZE);
     loop {
         match args {
+            [flag, value, rest @ ..] if flag == "--set-size" => {
+                set_size = Some(value.parse()?);
+                args = rest;
+            }
             [flag, value, rest @ ..] if flag == "--backend" => {
                 backend = value;
                 args = rest;
@@ -66,7 +71,7 @@ fn run(mut args: &[String]) -> Res {
     }
     let make = || -> Result<Box<dyn Enforcer>, Box<dyn std::error::Error>> {
         Ok(match backend {
-            "nftables" => Box::new(NftEnforcer::new()?.forward(forward)),
+            "nftables" => Box::new(NftEnforcer::new()?.forward(forward).set_size(set_size)),
             "iptables" => Box::new(IpsetEnforcer::new()?),
             other => return Err(format!("unknown backend {other:?}").into()),
         })
@@ -99,7 +104,7 @@ fn one(enforcer: &mut dyn Enforcer, args: &[String], make: Make<'_>) -> Res {
                 .chunks(2)
                 .map(|p| {
                     Ok(BanOrder {
-                        ip: p[0].parse()?,
+                        net: tg_model::parse_net(&p[0]).ok_or("not an address or prefix")?,
                         secs: p[1].parse()?,
                     })
                 })
@@ -109,8 +114,8 @@ fn one(enforcer: &mut dyn Enforcer, args: &[String], make: Make<'_>) -> Res {
         ("unban", ips) if !ips.is_empty() => {
             let ips = ips
                 .iter()
-                .map(|s| s.parse())
-                .collect::<Result<Vec<IpAddr>, _>>()?;
+                .map(|s| tg_model::parse_net(s).ok_or("not an address or prefix"))
+                .collect::<Result<Vec<_>, _>>()?;
             Ok(enforcer.unban(&ips)?)
         }
         ("intact", []) => {
@@ -119,14 +124,17 @@ fn one(enforcer: &mut dyn Enforcer, args: &[String], make: Make<'_>) -> Res {
         }
         ("list", []) => {
             for (ip, left) in enforcer.list()? {
-                println!("{ip} {left}");
+                println!("{} {left}", tg_model::net_text(ip));
             }
             Ok(())
         }
         ("ban-many", [n, secs]) => {
             let secs: u64 = secs.parse()?;
             let orders: Vec<BanOrder> = generated(n.parse()?)
-                .map(|ip| BanOrder { ip, secs })
+                .map(|ip| BanOrder {
+                    net: ip.into(),
+                    secs,
+                })
                 .collect();
             let t = Instant::now();
             enforcer.ban(&orders)?;
@@ -136,7 +144,10 @@ fn one(enforcer: &mut dyn Enforcer, args: &[String], make: Make<'_>) -> Res {
         ("restore-many", [n, secs]) => {
             let secs: u64 = secs.parse()?;
             let orders: Vec<BanOrder> = generated(n.parse()?)
-                .map(|ip| BanOrder { ip, secs })
+                .map(|ip| BanOrder {
+                    net: ip.into(),
+                    secs,
+                })
                 .collect();
             let t = Instant::now();
             enforcer.restore(&orders)?;
@@ -145,7 +156,10 @@ fn one(enforcer: &mut dyn Enforcer, args: &[String], make: Make<'_>) -> Res {
         }
         ("restore-with-bans", [n, m]) => {
             let orders: Vec<BanOrder> = generated(n.parse()?)
-                .map(|ip| BanOrder { ip, secs: 3600 })
+                .map(|ip| BanOrder {
+                    net: ip.into(),
+                    secs: 3600,
+                })
                 .collect();
             let newcomers: Vec<IpAddr> =
                 generated_from(Ipv4Addr::new(10, 250, 0, 0), m.parse()?).collect();
@@ -159,7 +173,10 @@ fn one(enforcer: &mut dyn Enforcer, args: &[String], make: Make<'_>) -> Res {
                     for &ip in &newcomers {
                         let was_restoring = restoring.load(Ordering::SeqCst);
                         let t = Instant::now();
-                        second.ban(&[BanOrder { ip, secs: 3600 }])?;
+                        second.ban(&[BanOrder {
+                            net: ip.into(),
+                            secs: 3600,
+                        }])?;
                         if was_restoring {
                             during.push(t.elapsed().as_secs_f64() * 1000.0);
                         }
@@ -193,7 +210,10 @@ fn one(enforcer: &mut dyn Enforcer, args: &[String], make: Make<'_>) -> Res {
             let mut ms: Vec<f64> = Vec::new();
             for ip in generated(n.parse()?) {
                 let t = Instant::now();
-                enforcer.ban(&[BanOrder { ip, secs: 3600 }])?;
+                enforcer.ban(&[BanOrder {
+                    net: ip.into(),
+                    secs: 3600,
+                }])?;
                 ms.push(t.elapsed().as_secs_f64() * 1000.0);
             }
             print_latencies("ban-latency", &mut ms);

@@ -20,6 +20,8 @@
 use std::collections::HashSet;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use ipnet::IpNet;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -30,7 +32,7 @@ pub(crate) const MIN_SPACING: Duration = Duration::from_secs(1);
 /// The handle the enforcers hold: a channel to the worker.
 #[derive(Debug)]
 pub(crate) struct Conntrack {
-    tx: Option<Sender<Vec<IpAddr>>>,
+    tx: Option<Sender<Vec<IpNet>>>,
     worker: Option<JoinHandle<()>>,
 }
 
@@ -55,8 +57,9 @@ impl Conntrack {
         }
     }
 
-    /// Schedules the deletion of every entry whose original source is one of `ips`.
-    pub(crate) fn forget(&self, ips: &[IpAddr]) {
+    /// Schedules the deletion of every entry whose original source is one of `ips` (an
+    /// address, or any address of a prefix).
+    pub(crate) fn forget(&self, ips: &[IpNet]) {
         if let (Some(tx), false) = (&self.tx, ips.is_empty()) {
             let _ = tx.send(ips.to_vec());
         }
@@ -72,12 +75,12 @@ impl Drop for Conntrack {
     }
 }
 
-fn worker(rx: Receiver<Vec<IpAddr>>) {
+fn worker(rx: Receiver<Vec<IpNet>>) {
     let mut last_pass: Option<Instant> = None;
     let mut open = true;
     while open {
         let Ok(first) = rx.recv() else { return };
-        let mut pending: HashSet<IpAddr> = first.into_iter().collect();
+        let mut pending: HashSet<IpNet> = first.into_iter().collect();
         // Wait out the spacing, gathering what else gets banned meanwhile.
         let start_at = last_pass.map_or_else(Instant::now, |t| t + MIN_SPACING);
         loop {
@@ -111,18 +114,29 @@ fn worker(rx: Receiver<Vec<IpAddr>>) {
 
 /// One pass: dump each family that has a banned source, delete the matching entries; returns
 /// how many were deleted.
-pub(crate) fn forget_now(ips: &HashSet<IpAddr>) -> io::Result<usize> {
+pub(crate) fn forget_now(ips: &HashSet<IpNet>) -> io::Result<usize> {
     let mut deleted = 0;
+    let hosts: HashSet<IpAddr> = ips
+        .iter()
+        .filter(|n| tg_model::is_host(**n))
+        .map(IpNet::addr)
+        .collect();
+    let nets: Vec<IpNet> = ips
+        .iter()
+        .copied()
+        .filter(|n| !tg_model::is_host(*n))
+        .collect();
+    let banned = |ip: &IpAddr| hosts.contains(ip) || nets.iter().any(|n| n.contains(ip));
     for (family, wanted) in [
-        (libc::AF_INET, ips.iter().any(IpAddr::is_ipv4)),
-        (libc::AF_INET6, ips.iter().any(IpAddr::is_ipv6)),
+        (libc::AF_INET, ips.iter().any(|n| n.addr().is_ipv4())),
+        (libc::AF_INET6, ips.iter().any(|n| n.addr().is_ipv6())),
     ] {
         if !wanted {
             continue;
         }
         let mut socket = netlink::Socket::open()?;
         let entries = socket.dump_conntrack(family as u8)?;
-        for entry in entries.iter().filter(|e| ips.contains(&e.source)) {
+        for entry in entries.iter().filter(|e| banned(&e.source)) {
             // An entry may time out between the dump and here: ENOENT is fine.
             match socket.delete_conntrack(family as u8, &entry.key) {
                 Ok(()) => deleted += 1,

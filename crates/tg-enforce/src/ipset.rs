@@ -1,7 +1,8 @@
 //! The iptables + ipset enforcer, for hosts without nftables: bans are members of the ipsets
-//! [`SET_V4`]/[`SET_V6`] (`hash:ip`, per-member timeouts), dropped by one rule at the top of
-//! `INPUT` in iptables and ip6tables — kept first: `init` moves it back to the top if another
-//! tool inserted rules above it (an `ACCEPT` there would let a banned sender through).
+//! [`SET_V4`]/[`SET_V6`] (`hash:ip`, per-member timeouts; prefixes in [`NETS_V4`]/[`NETS_V6`],
+//! `hash:net`), dropped by rules at the top of `INPUT` in iptables and ip6tables — kept first:
+//! `init` moves them back to the top if another tool inserted rules above them (an `ACCEPT`
+//! there would let a banned sender through).
 //!
 //! A batch is one `ipset restore -exist` process: `add` with `-exist` also refreshes the timeout
 //! of a member already present, and `del` with `-exist` tolerates an absent one. Unlike an nft
@@ -11,16 +12,28 @@
 //! [`MAX_TIMEOUT_SECS`] (about 24.8 days); longer bans are clamped to it.
 
 use std::fmt::Write;
-use std::net::IpAddr;
+
+use ipnet::IpNet;
 
 use crate::conntrack::Conntrack;
 use crate::program::Program;
-use crate::{unique_ips, unique_orders, BanOrder, EnforceError, Enforcer};
+use crate::{unique_nets, unique_orders, BanOrder, EnforceError, Enforcer};
 
 /// The IPv4 ban set.
 pub const SET_V4: &str = "tollguard_v4";
 /// The IPv6 ban set.
 pub const SET_V6: &str = "tollguard_v6";
+/// The IPv4 prefix ban set.
+pub const NETS_V4: &str = "tollguard_nets_v4";
+/// The IPv6 prefix ban set.
+pub const NETS_V6: &str = "tollguard_nets_v6";
+/// Every set with its type and family, and which tool's rules drop its members.
+const SETS: [(&str, &str, &str, bool); 4] = [
+    (SET_V4, "hash:ip", "inet", true),
+    (NETS_V4, "hash:net", "inet", true),
+    (SET_V6, "hash:ip", "inet6", false),
+    (NETS_V6, "hash:net", "inet6", false),
+];
 /// The longest timeout the kernel's ipset accepts, in seconds.
 pub const MAX_TIMEOUT_SECS: u64 = 2_147_483;
 /// Room for a large flood (the ipset default is 65,536 members).
@@ -65,7 +78,7 @@ impl IpsetEnforcer {
         }
     }
 
-    fn list_set(&self, set: &str) -> Result<Vec<(IpAddr, u64)>, EnforceError> {
+    fn list_set(&self, set: &str) -> Result<Vec<(IpNet, u64)>, EnforceError> {
         let text = self.ipset.run(&["save", set], None)?;
         parse_save(&text, set).map_err(|detail| EnforceError::Unreadable {
             what: format!("ipset save {set}"),
@@ -89,11 +102,12 @@ fn input_rules(tool: &Program) -> Result<Vec<String>, EnforceError> {
         .collect())
 }
 
-fn set_of(ip: &IpAddr) -> &'static str {
-    if ip.is_ipv4() {
-        SET_V4
-    } else {
-        SET_V6
+fn set_of(net: &IpNet) -> &'static str {
+    match (net.addr().is_ipv4(), tg_model::is_host(*net)) {
+        (true, true) => SET_V4,
+        (true, false) => NETS_V4,
+        (false, true) => SET_V6,
+        (false, false) => NETS_V6,
     }
 }
 
@@ -101,21 +115,25 @@ fn add_batch(orders: &[BanOrder]) -> String {
     let mut batch = String::with_capacity(orders.len() * 40);
     for o in orders {
         let secs = o.secs.clamp(1, MAX_TIMEOUT_SECS);
-        let _ = writeln!(batch, "add {} {} timeout {secs}", set_of(&o.ip), o.ip);
+        let _ = writeln!(
+            batch,
+            "add {} {} timeout {secs}",
+            set_of(&o.net),
+            tg_model::net_text(o.net)
+        );
     }
     batch
 }
 
-/// Reads `ipset save SET`: `create …` then `add SET ADDR [timeout N]` lines.
-fn parse_save(text: &str, set: &str) -> Result<Vec<(IpAddr, u64)>, String> {
+/// Reads `ipset save SET`: `create …` then `add SET ADDR[/LEN] [timeout N]` lines.
+fn parse_save(text: &str, set: &str) -> Result<Vec<(IpNet, u64)>, String> {
     let mut out = Vec::new();
     for line in text.lines() {
         let fields: Vec<&str> = line.split_whitespace().collect();
         match fields.as_slice() {
             ["add", s, ip, rest @ ..] if *s == set => {
-                let ip: IpAddr = ip
-                    .parse()
-                    .map_err(|_| format!("member {ip:?} is not an address"))?;
+                let ip: IpNet = tg_model::parse_net(ip)
+                    .ok_or_else(|| format!("member {ip:?} is not an address"))?;
                 let left = match rest {
                     ["timeout", n, ..] => n
                         .parse()
@@ -132,11 +150,11 @@ fn parse_save(text: &str, set: &str) -> Result<Vec<(IpAddr, u64)>, String> {
 
 impl Enforcer for IpsetEnforcer {
     fn init(&mut self) -> Result<(), EnforceError> {
-        for (set, family) in [(SET_V4, "inet"), (SET_V6, "inet6")] {
+        for (set, kind, family, _) in SETS {
             let args = [
                 "create",
                 set,
-                "hash:ip",
+                kind,
                 "family",
                 family,
                 "timeout",
@@ -147,8 +165,18 @@ impl Enforcer for IpsetEnforcer {
             ];
             self.ipset.run(&args, None)?;
         }
-        for (tool, set) in [(&self.iptables, SET_V4), (&self.ip6tables, SET_V6)] {
+        // Each set's rule at the top, in `SETS` order: the last inserted at 1 goes first.
+        for (set, _, _, v4) in SETS.iter().rev() {
+            let tool = if *v4 { &self.iptables } else { &self.ip6tables };
             let rules = input_rules(tool)?;
+            let wanted: Vec<String> = SETS
+                .iter()
+                .filter(|s| s.3 == *v4)
+                .map(|s| drop_rule(s.0))
+                .collect();
+            if rules.len() >= wanted.len() && rules[..wanted.len()] == wanted[..] {
+                continue;
+            }
             match rules.iter().position(|r| *r == drop_rule(set)) {
                 Some(0) => {}
                 found => {
@@ -178,14 +206,17 @@ impl Enforcer for IpsetEnforcer {
 
     fn intact(&mut self) -> Result<bool, EnforceError> {
         let sets = self.ipset.run(&["list", "-n"], None)?;
-        if ![SET_V4, SET_V6]
-            .iter()
-            .all(|s| sets.lines().any(|l| l.trim() == *s))
-        {
+        if !SETS.iter().all(|s| sets.lines().any(|l| l.trim() == s.0)) {
             return Ok(false);
         }
-        for (tool, set) in [(&self.iptables, SET_V4), (&self.ip6tables, SET_V6)] {
-            if input_rules(tool)?.first().map(String::as_str) != Some(drop_rule(set).as_str()) {
+        for (tool, v4) in [(&self.iptables, true), (&self.ip6tables, false)] {
+            let wanted: Vec<String> = SETS
+                .iter()
+                .filter(|s| s.3 == v4)
+                .map(|s| drop_rule(s.0))
+                .collect();
+            let rules = input_rules(tool)?;
+            if rules.len() < wanted.len() || rules[..wanted.len()] != wanted[..] {
                 return Ok(false);
             }
         }
@@ -195,8 +226,8 @@ impl Enforcer for IpsetEnforcer {
     fn ban(&mut self, orders: &[BanOrder]) -> Result<(), EnforceError> {
         let orders = unique_orders(orders);
         self.restore_batch(&add_batch(&orders))?;
-        let ips: Vec<IpAddr> = orders.iter().map(|o| o.ip).collect();
-        self.conntrack.forget(&ips);
+        let nets: Vec<IpNet> = orders.iter().map(|o| o.net).collect();
+        self.conntrack.forget(&nets);
         Ok(())
     }
 
@@ -205,17 +236,19 @@ impl Enforcer for IpsetEnforcer {
         self.restore_batch(&add_batch(&unique_orders(orders)))
     }
 
-    fn unban(&mut self, ips: &[IpAddr]) -> Result<(), EnforceError> {
+    fn unban(&mut self, nets: &[IpNet]) -> Result<(), EnforceError> {
         let mut batch = String::new();
-        for ip in unique_ips(ips) {
-            let _ = writeln!(batch, "del {} {ip}", set_of(&ip));
+        for net in unique_nets(nets) {
+            let _ = writeln!(batch, "del {} {}", set_of(&net), tg_model::net_text(net));
         }
         self.restore_batch(&batch)
     }
 
-    fn list(&mut self) -> Result<Vec<(IpAddr, u64)>, EnforceError> {
-        let mut all = self.list_set(SET_V4)?;
-        all.extend(self.list_set(SET_V6)?);
+    fn list(&mut self) -> Result<Vec<(IpNet, u64)>, EnforceError> {
+        let mut all = Vec::new();
+        for (set, ..) in SETS {
+            all.extend(self.list_set(set)?);
+        }
         Ok(all)
     }
 
@@ -231,18 +264,19 @@ mod tests {
     #[test]
     fn batches_go_to_the_right_set_with_clamped_timeouts() {
         let o = |ip: &str, secs| BanOrder {
-            ip: ip.parse().unwrap(),
+            net: tg_model::parse_net(ip).unwrap(),
             secs,
         };
         let got = add_batch(&[
             o("198.51.100.7", 0),
             o("2001:db8::7", 60),
             o("192.0.2.1", u64::MAX),
+            o("2001:db8:1:2::/64", 60),
         ]);
         assert_eq!(
             got,
             "add tollguard_v4 198.51.100.7 timeout 1\nadd tollguard_v6 2001:db8::7 timeout 60\n\
-             add tollguard_v4 192.0.2.1 timeout 2147483\n"
+             add tollguard_v4 192.0.2.1 timeout 2147483\nadd tollguard_nets_v6 2001:db8:1:2::/64 timeout 60\n"
         );
     }
 
@@ -254,8 +288,8 @@ mod tests {
         assert_eq!(
             got,
             vec![
-                ("198.51.100.7".parse().unwrap(), 599),
-                ("192.0.2.1".parse().unwrap(), u64::MAX)
+                (tg_model::parse_net("198.51.100.7").unwrap(), 599),
+                (tg_model::parse_net("192.0.2.1").unwrap(), u64::MAX)
             ]
         );
         assert!(parse_save("add tollguard_v4 nope timeout 5\n", SET_V4).is_err());

@@ -10,9 +10,9 @@
 //! // (or reconcile_in_chunks(.., 1000, &mut |e| { /* ban what queued up */ Ok(()) }))
 //! // per batch of decisions: enforcer.ban, and store.record(&bans, &positions) committing the
 //! // positions only with their bans (either order: tg-store docs, "Durability"):
-//! enforcer.ban(&[BanOrder { ip, secs }])?;                    // one transaction; conntrack after
-//! enforcer.unban(&[ip])?;                                      // absent addresses are fine
-//! enforcer.list()?;                                            // (ip, seconds left)
+//! enforcer.ban(&[BanOrder { net, secs }])?;                   // one transaction; conntrack after
+//! enforcer.unban(&[net])?;                                     // absent addresses are fine
+//! enforcer.list()?;                                            // (address or prefix, seconds left)
 //! if !enforcer.intact()? { enforcer.init()?; reconcile(..)?; } // now and then: self-healing
 //! ```
 //! - [`Enforcer::ban`]: one kernel transaction for the whole batch (nftables: for up to
@@ -38,6 +38,13 @@
 //!   out. [`IpsetEnforcer`] guards `INPUT` only.
 //! - Never banned, whatever the order says: unspecified (`0.0.0.0`, `::`), loopback, multicast
 //!   and broadcast addresses (skipped with a warning).
+//! - A ban is of one address or of a prefix ([`BanOrder::net`], an `IpNet`; a single address
+//!   is a /32 or /128). nftables keeps prefixes in interval sets beside the address sets
+//!   (`tg_nft::bans`); ipset in `hash:net` sets beside the `hash:ip` ones.
+//! - A full set never stops banning: when the kernel refuses an add because a set reached its
+//!   `size` (`[daemon] set_size`), [`NftEnforcer`] bans the refused addresses' prefixes instead
+//!   ([`AGGREGATE_V4`], [`AGGREGATE_V6`]; wider still if the prefix sets are full too), logs it
+//!   and counts it ([`Enforcer::aggregated`]).
 //! - Durations are clamped to what the kernel accepts: nftables `[1 s, 3650 days]`
 //!   ([`tg_nft::bans::MAX_TIMEOUT_SECS`]), ipset `[1 s, 2,147,483 s ≈ 24.8 days]`
 //!   ([`ipset::MAX_TIMEOUT_SECS`]). An IPv4-mapped IPv6 address is banned as IPv4.
@@ -68,15 +75,17 @@ mod program;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
+use ipnet::IpNet;
+
 pub use ipset::IpsetEnforcer;
-pub use nft::{NftEnforcer, RESTORE_CHUNK};
+pub use nft::{NftEnforcer, AGGREGATE_V4, AGGREGATE_V6, RESTORE_CHUNK};
 pub use tg_config::daemon::Backend;
 
-/// Ban `ip` for `secs` seconds.
+/// Ban `net` for `secs` seconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BanOrder {
-    /// The address.
-    pub ip: IpAddr,
+    /// The address (a /32 or /128) or prefix.
+    pub net: IpNet,
     /// The duration in seconds (clamped to the backend's range).
     pub secs: u64,
 }
@@ -149,11 +158,15 @@ pub trait Enforcer: Send {
     /// conntrack work (for `tg_daemon::reconcile`). nftables: in transactions of at most
     /// [`RESTORE_CHUNK`] addresses, so other bans can interleave; ipset: one batch.
     fn restore(&mut self, orders: &[BanOrder]) -> Result<(), EnforceError>;
-    /// Lifts the bans of `ips`; addresses not banned are fine.
-    fn unban(&mut self, ips: &[IpAddr]) -> Result<(), EnforceError>;
-    /// Every banned address with its seconds left (`u64::MAX` for an element without timeout,
-    /// which tollguard never adds).
-    fn list(&mut self) -> Result<Vec<(IpAddr, u64)>, EnforceError>;
+    /// Lifts the bans of `nets` (addresses or prefixes); ones not banned are fine.
+    fn unban(&mut self, nets: &[IpNet]) -> Result<(), EnforceError>;
+    /// Every banned address and prefix with its seconds left (`u64::MAX` for an element
+    /// without timeout, which tollguard never adds).
+    fn list(&mut self) -> Result<Vec<(IpNet, u64)>, EnforceError>;
+    /// Addresses banned as their prefix because their set was full, since the start.
+    fn aggregated(&self) -> u64 {
+        0
+    }
     /// The backend's name, for logs and status (`"nftables"` or `"iptables"`).
     fn backend(&self) -> &'static str;
 }
@@ -166,12 +179,15 @@ pub fn build(backend: Backend) -> Result<Box<dyn Enforcer>, EnforceError> {
     })
 }
 
-/// The enforcer the `[daemon]` section asks for (`backend`, and `table` for nftables).
+/// The enforcer the `[daemon]` section asks for (`backend`, and `table` and `set_size` for
+/// nftables).
 pub fn build_from(
     daemon: &tg_config::daemon::DaemonConfig,
 ) -> Result<Box<dyn Enforcer>, EnforceError> {
     Ok(match daemon.backend {
-        Backend::Nftables => Box::new(NftEnforcer::with_table(&daemon.table)?),
+        Backend::Nftables => {
+            Box::new(NftEnforcer::with_table(&daemon.table)?.set_size(Some(daemon.set_size)))
+        }
         Backend::Iptables => Box::new(IpsetEnforcer::new()?),
     })
 }
@@ -184,11 +200,11 @@ fn unique_orders(orders: &[BanOrder]) -> Vec<BanOrder> {
         .iter()
         .rev()
         .map(|o| BanOrder {
-            ip: tg_model::canonical_ip(o.ip),
+            net: tg_model::canonical_net(o.net),
             secs: o.secs,
         })
-        .filter(|o| bannable(o.ip))
-        .filter(|o| seen.insert(o.ip))
+        .filter(|o| bannable(o.net))
+        .filter(|o| seen.insert(o.net))
         .collect();
     out.reverse();
     out
@@ -196,23 +212,31 @@ fn unique_orders(orders: &[BanOrder]) -> Vec<BanOrder> {
 
 /// Defence in depth behind the daemon's trusted list: unspecified, loopback, multicast and
 /// broadcast addresses are never the source of a remote attack, and banning one (a parser bug,
-/// a forged log line) would cut the host off from itself.
-fn bannable(ip: IpAddr) -> bool {
-    let never = ip.is_unspecified()
-        || ip.is_loopback()
-        || ip.is_multicast()
-        || matches!(ip, IpAddr::V4(v4) if v4.is_broadcast());
+/// a forged log line) would cut the host off from itself; nor is a prefix that holds one, or
+/// one wider than a /8 (IPv4) or /16 (IPv6).
+fn bannable(net: IpNet) -> bool {
+    let local = |ip: IpAddr| {
+        ip.is_unspecified()
+            || ip.is_loopback()
+            || ip.is_multicast()
+            || matches!(ip, IpAddr::V4(v4) if v4.is_broadcast())
+    };
+    let too_wide = match net {
+        IpNet::V4(n) => n.prefix_len() < 8,
+        IpNet::V6(n) => n.prefix_len() < 16,
+    };
+    let never = too_wide || local(net.network()) || local(net.broadcast());
     if never {
-        tracing::warn!(%ip, "refusing to ban a local, unspecified or multicast address");
+        tracing::warn!(%net, "refusing to ban a local, unspecified or multicast address (or a prefix that wide)");
     }
     !never
 }
 
-fn unique_ips(ips: &[IpAddr]) -> Vec<IpAddr> {
-    let mut seen = std::collections::HashSet::with_capacity(ips.len());
-    ips.iter()
-        .map(|&ip| tg_model::canonical_ip(ip))
-        .filter(|ip| seen.insert(*ip))
+fn unique_nets(nets: &[IpNet]) -> Vec<IpNet> {
+    let mut seen = std::collections::HashSet::with_capacity(nets.len());
+    nets.iter()
+        .map(|&n| tg_model::canonical_net(n))
+        .filter(|n| seen.insert(*n))
         .collect()
 }
 
@@ -235,18 +259,27 @@ mod tests {
         ]
         .iter()
         .map(|ip| BanOrder {
-            ip: ip.parse().unwrap(),
+            net: tg_model::parse_net(ip).unwrap(),
             secs: 60,
         })
         .collect();
-        let kept: Vec<IpAddr> = unique_orders(&orders).into_iter().map(|o| o.ip).collect();
-        assert_eq!(kept, ["198.51.100.7".parse::<IpAddr>().unwrap()]);
+        let kept: Vec<IpNet> = unique_orders(&orders).into_iter().map(|o| o.net).collect();
+        assert_eq!(kept, [tg_model::parse_net("198.51.100.7").unwrap()]);
+        let nets: Vec<BanOrder> = ["2001:db8:1:2::/64", "127.0.0.0/24", "0.0.0.0/4", "2000::/8"]
+            .iter()
+            .map(|n| BanOrder {
+                net: n.parse().unwrap(),
+                secs: 60,
+            })
+            .collect();
+        let kept: Vec<IpNet> = unique_orders(&nets).into_iter().map(|o| o.net).collect();
+        assert_eq!(kept, ["2001:db8:1:2::/64".parse::<IpNet>().unwrap()]);
     }
 
     #[test]
     fn orders_are_canonical_and_unique_last_wins() {
         let o = |ip: &str, secs| BanOrder {
-            ip: ip.parse().unwrap(),
+            net: tg_model::parse_net(ip).unwrap(),
             secs,
         };
         let got = unique_orders(&[
@@ -255,10 +288,10 @@ mod tests {
             o("192.0.2.1", 7),
         ]);
         assert_eq!(got, vec![o("2001:db8::1", 6), o("192.0.2.1", 7)]);
-        let ips = unique_ips(&[
-            "::ffff:192.0.2.1".parse().unwrap(),
-            "192.0.2.1".parse().unwrap(),
+        let ips = unique_nets(&[
+            tg_model::parse_net("::ffff:192.0.2.1").unwrap(),
+            tg_model::parse_net("192.0.2.1").unwrap(),
         ]);
-        assert_eq!(ips, vec!["192.0.2.1".parse::<IpAddr>().unwrap()]);
+        assert_eq!(ips, vec![tg_model::parse_net("192.0.2.1").unwrap()]);
     }
 }

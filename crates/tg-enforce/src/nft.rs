@@ -19,18 +19,30 @@
 //! an element added behind tollguard's back, unknown to `live`, keeps its own timeout on a
 //! re-ban on older kernels such as Debian 12's 6.1 (still banned, possibly shorter) — which is
 //! why the daemon calls `tg_daemon::reconcile` (it fills `live`) before banning.
+//!
+//! Every set has a `size` ([`NftEnforcer::set_size`]). When a ban batch is refused because a
+//! set is full, the batch is banned again as prefixes: each address as its [`AGGREGATE_V4`] /
+//! [`AGGREGATE_V6`] network, each prefix as one 8 (IPv4) or 16 (IPv6) bits wider, up to twice;
+//! so a flood that fills the address set goes on being banned, coarser. Each aggregated order
+//! is counted ([`Enforcer::aggregated`]) and logged. `init` asks for the size; a kernel that
+//! refuses to resize an existing set gets the setup without sizes (logged), as before.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+use ipnet::IpNet;
 use serde_json::Value;
 use tg_nft::bans::{clamp_timeout, BanScript, Element};
 use tg_nft::elements::{SetWriter, MAX_TRANSACTION};
-use tg_nft::{Nft, NftError, BANNED_V4, BANNED_V6};
+use tg_nft::{Nft, NftError, BANNED_NETS_V4, BANNED_NETS_V6, BANNED_V4, BANNED_V6};
 
 use crate::conntrack::Conntrack;
-use crate::{unique_ips, unique_orders, BanOrder, EnforceError, Enforcer};
+use crate::{unique_nets, unique_orders, BanOrder, EnforceError, Enforcer};
+
+/// The prefix an IPv4 address is banned as when its set is full.
+pub const AGGREGATE_V4: u8 = 24;
+/// The prefix an IPv6 address is banned as when its set is full.
+pub const AGGREGATE_V6: u8 = 64;
 
 /// Slack before `live` forgets an element: the kernel's clock started a little after ours.
 const EXPIRY_SLACK: Duration = Duration::from_secs(2);
@@ -47,8 +59,10 @@ pub struct NftEnforcer {
     script: BanScript,
     forward: bool,
     conntrack: Conntrack,
-    live: HashMap<IpAddr, Instant>,
+    live: HashMap<IpNet, Instant>,
     pruned_at_len: usize,
+    size: Option<u32>,
+    aggregated: u64,
 }
 
 impl NftEnforcer {
@@ -68,7 +82,16 @@ impl NftEnforcer {
             conntrack: Conntrack::start(),
             live: HashMap::new(),
             pruned_at_len: 0,
+            size: Some(tg_nft::bans::DEFAULT_SET_SIZE),
+            aggregated: 0,
         })
+    }
+
+    /// Each ban set's `size` (default [`tg_nft::bans::DEFAULT_SET_SIZE`]; `None`: the
+    /// kernel's default). Takes effect at [`Enforcer::init`].
+    pub fn set_size(mut self, size: Option<u32>) -> NftEnforcer {
+        self.size = size;
+        self
     }
 
     /// Whether to also drop banned sources in forwarded traffic (chain `bans_forward`, hook
@@ -83,7 +106,7 @@ impl NftEnforcer {
         orders
             .iter()
             .map(|o| Element {
-                ip: o.ip,
+                net: o.net,
                 secs: o.secs,
             })
             .collect()
@@ -93,7 +116,7 @@ impl NftEnforcer {
         let now = Instant::now();
         for o in orders {
             self.live.insert(
-                o.ip,
+                o.net,
                 now + Duration::from_secs(clamp_timeout(o.secs)) + EXPIRY_SLACK,
             );
         }
@@ -104,7 +127,7 @@ impl NftEnforcer {
         }
     }
 
-    fn list_set(&self, set: &str) -> Result<Vec<(IpAddr, u64)>, EnforceError> {
+    fn list_set(&self, set: &str) -> Result<Vec<(IpNet, u64)>, EnforceError> {
         let json = self.nft.run(
             &["-j", "list", "set", "inet", self.script.table(), set],
             None,
@@ -142,7 +165,23 @@ impl NftEnforcer {
 
 impl Enforcer for NftEnforcer {
     fn init(&mut self) -> Result<(), EnforceError> {
-        Ok(self.nft.load(&self.script.setup(self.forward))?)
+        let sized = self.script.clone().size(self.size);
+        match self.nft.load(&sized.setup(self.forward)) {
+            Err(e) if e.is_refusal() && self.size.is_some() => {
+                tracing::warn!(
+                    error = %e,
+                    "the kernel refused to set the ban sets' size; keeping the sets as they are"
+                );
+                Ok(self
+                    .nft
+                    .load(&self.script.clone().size(None).setup(self.forward))?)
+            }
+            other => Ok(other?),
+        }
+    }
+
+    fn aggregated(&self) -> u64 {
+        self.aggregated
     }
 
     fn intact(&mut self) -> Result<bool, EnforceError> {
@@ -163,15 +202,21 @@ impl Enforcer for NftEnforcer {
         let now = Instant::now();
         let (known, new): (Vec<BanOrder>, Vec<BanOrder>) = orders
             .iter()
-            .partition(|o| self.live.get(&o.ip).is_some_and(|until| *until > now));
+            .partition(|o| self.live.get(&o.net).is_some_and(|until| *until > now));
         let (known, new) = (Self::elements(&known), Self::elements(&new));
         let written = self.write(|w| w.ban(&known, &new, MAX_TRANSACTION));
         // Even after a failure: earlier transactions may have landed, and `live` may only err
         // towards "present" (a refresh of an absent address is still a correct ban).
         self.remember(&orders);
-        written?;
-        let ips: Vec<IpAddr> = orders.iter().map(|o| o.ip).collect();
-        self.conntrack.forget(&ips);
+        let orders = match written {
+            Err(EnforceError::Nft(e)) if e.set_full() => self.ban_coarser(&orders, e)?,
+            other => {
+                other?;
+                orders
+            }
+        };
+        let nets: Vec<IpNet> = orders.iter().map(|o| o.net).collect();
+        self.conntrack.forget(&nets);
         Ok(())
     }
 
@@ -187,8 +232,8 @@ impl Enforcer for NftEnforcer {
         Ok(())
     }
 
-    fn unban(&mut self, ips: &[IpAddr]) -> Result<(), EnforceError> {
-        let ips = unique_ips(ips);
+    fn unban(&mut self, nets: &[IpNet]) -> Result<(), EnforceError> {
+        let ips = unique_nets(nets);
         if ips.is_empty() {
             return Ok(());
         }
@@ -199,15 +244,70 @@ impl Enforcer for NftEnforcer {
         Ok(())
     }
 
-    fn list(&mut self) -> Result<Vec<(IpAddr, u64)>, EnforceError> {
-        let mut all = self.list_set(BANNED_V4)?;
-        all.extend(self.list_set(BANNED_V6)?);
+    fn list(&mut self) -> Result<Vec<(IpNet, u64)>, EnforceError> {
+        let mut all = Vec::new();
+        for set in [BANNED_V4, BANNED_V6, BANNED_NETS_V4, BANNED_NETS_V6] {
+            all.extend(self.list_set(set)?);
+        }
         Ok(all)
     }
 
     fn backend(&self) -> &'static str {
         "nftables"
     }
+}
+
+impl NftEnforcer {
+    /// A set was full: bans `orders` again as coarser prefixes (see the module docs); returns
+    /// what was banned.
+    fn ban_coarser(
+        &mut self,
+        orders: &[BanOrder],
+        full: NftError,
+    ) -> Result<Vec<BanOrder>, EnforceError> {
+        let mut last = full;
+        let mut current: Vec<BanOrder> = orders.to_vec();
+        for _ in 0..3 {
+            current = unique_orders(
+                &current
+                    .iter()
+                    .map(|o| BanOrder {
+                        net: coarser(o.net),
+                        secs: o.secs,
+                    })
+                    .collect::<Vec<_>>(),
+            );
+            let elements = Self::elements(&current);
+            match self.write(|w| w.add(&elements, MAX_TRANSACTION)) {
+                Ok(()) => {
+                    self.aggregated += orders.len() as u64;
+                    self.remember(&current);
+                    tracing::warn!(
+                        orders = orders.len(),
+                        prefixes = current.len(),
+                        error = %last,
+                        "a ban set is full: banned the addresses' prefixes instead"
+                    );
+                    return Ok(current);
+                }
+                Err(EnforceError::Nft(e)) if e.set_full() => last = e,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.into())
+    }
+}
+
+/// The next coarser ban target: an address becomes its [`AGGREGATE_V4`] / [`AGGREGATE_V6`]
+/// network, a prefix one 8 (IPv4) or 16 (IPv6) bits wider, never wider than a /8 or /16.
+fn coarser(net: IpNet) -> IpNet {
+    let len = match net {
+        IpNet::V4(n) if n.prefix_len() > AGGREGATE_V4 => AGGREGATE_V4,
+        IpNet::V4(n) => n.prefix_len().saturating_sub(8).max(8),
+        IpNet::V6(n) if n.prefix_len() > AGGREGATE_V6 => AGGREGATE_V6,
+        IpNet::V6(n) => n.prefix_len().saturating_sub(16).max(16),
+    };
+    IpNet::new(net.addr(), len).map_or(net, |n| n.trunc())
 }
 
 /// True when `nft -t list table` text has both sets and the drop rules in the ban chain(s).
@@ -218,17 +318,21 @@ fn ban_objects_present(text: &str, forward: bool) -> bool {
             let body = rest.split_once("\n\t}").map_or(rest, |(body, _)| body);
             body.contains(&format!("ip saddr @{BANNED_V4} drop"))
                 && body.contains(&format!("ip6 saddr @{BANNED_V6} drop"))
+                && body.contains(&format!("ip saddr @{BANNED_NETS_V4} drop"))
+                && body.contains(&format!("ip6 saddr @{BANNED_NETS_V6} drop"))
         })
     };
-    text.contains(&format!("set {BANNED_V4} {{"))
-        && text.contains(&format!("set {BANNED_V6} {{"))
+    [BANNED_V4, BANNED_V6, BANNED_NETS_V4, BANNED_NETS_V6]
+        .iter()
+        .all(|set| text.contains(&format!("set {set} {{")))
         && chain_drops(tg_nft::BAN_CHAIN)
         && (!forward || chain_drops(tg_nft::bans::BAN_FORWARD_CHAIN))
 }
 
 /// Reads `nft -j list set …`: elements are `"ADDR"` (no timeout) or
-/// `{"elem": {"val": "ADDR", "timeout": N, "expires": N}}`.
-fn parse_set_listing(json: &str) -> Result<Vec<(IpAddr, u64)>, String> {
+/// `{"elem": {"val": "ADDR", "timeout": N, "expires": N}}`, where an interval set's value is
+/// `{"prefix": {"addr": "ADDR", "len": N}}` instead of `"ADDR"`.
+fn parse_set_listing(json: &str) -> Result<Vec<(IpNet, u64)>, String> {
     let doc: Value = serde_json::from_str(json).map_err(|e| e.to_string())?;
     let items = doc
         .get("nftables")
@@ -250,13 +354,26 @@ fn parse_set_listing(json: &str) -> Result<Vec<(IpAddr, u64)>, String> {
                 ),
                 None => (Some(e), u64::MAX),
             };
-            let text = val
-                .and_then(Value::as_str)
-                .ok_or_else(|| format!("element without an address: {e}"))?;
-            let ip = text
+            let prefix = val.and_then(|v| v.get("prefix"));
+            let (text, len) = match prefix {
+                Some(p) => (
+                    p.get("addr").and_then(Value::as_str),
+                    p.get("len").and_then(Value::as_u64),
+                ),
+                None => (val.and_then(Value::as_str), None),
+            };
+            let text = text.ok_or_else(|| format!("element without an address: {e}"))?;
+            let ip: std::net::IpAddr = text
                 .parse()
                 .map_err(|_| format!("element {text:?} is not an address"))?;
-            out.push((ip, left));
+            let net = match len {
+                None => IpNet::from(ip),
+                Some(len) => u8::try_from(len)
+                    .ok()
+                    .and_then(|len| IpNet::new(ip, len).ok())
+                    .ok_or_else(|| format!("element {text:?}/{len} is not a prefix"))?,
+            };
+            out.push((net, left));
         }
     }
     Ok(out)
@@ -270,13 +387,15 @@ mod tests {
     fn set_listings_parse_with_and_without_timeouts() {
         let json = r#"{"nftables": [{"metainfo": {"version": "1.0.6"}}, {"set": {"family": "inet", "name": "banned_v4",
             "table": "tollguard", "type": "ipv4_addr", "flags": ["timeout"], "elem": [{"elem": {"val": "198.51.100.7",
-            "timeout": 600, "expires": 599}}, "192.0.2.9"]}}]}"#;
+            "timeout": 600, "expires": 599}}, "192.0.2.9"]}}, {"set": {"name": "banned_nets_v6", "elem": [{"elem":
+            {"val": {"prefix": {"addr": "2001:db8:1:2::", "len": 64}}, "timeout": 3600, "expires": 3000}}]}}]}"#;
         let got = parse_set_listing(json).unwrap();
         assert_eq!(
             got,
             vec![
-                ("198.51.100.7".parse().unwrap(), 599),
-                ("192.0.2.9".parse().unwrap(), u64::MAX)
+                (tg_model::parse_net("198.51.100.7").unwrap(), 599),
+                (tg_model::parse_net("192.0.2.9").unwrap(), u64::MAX),
+                ("2001:db8:1:2::/64".parse().unwrap(), 3000),
             ]
         );
         let empty = r#"{"nftables": [{"metainfo": {}}, {"set": {"name": "banned_v6"}}]}"#;
@@ -286,7 +405,9 @@ mod tests {
     #[test]
     fn a_table_missing_a_set_or_a_drop_rule_is_not_intact() {
         let full = "table inet tollguard {\n\tset banned_v4 {\n\t\ttype ipv4_addr\n\t}\n\n\tset banned_v6 {\n\t\ttype ipv6_addr\n\t}\n\n\
-                    \tchain bans {\n\t\ttype filter hook input priority mangle; policy accept;\n\t\tip saddr @banned_v4 drop\n\t\tip6 saddr @banned_v6 drop\n\t}\n\n\
+                    \tset banned_nets_v4 {\n\t\ttype ipv4_addr\n\t}\n\n\tset banned_nets_v6 {\n\t\ttype ipv6_addr\n\t}\n\n\
+                    \tchain bans {\n\t\ttype filter hook input priority mangle; policy accept;\n\t\tip saddr @banned_v4 drop\n\t\tip6 saddr @banned_v6 drop\n\
+                    \t\tip saddr @banned_nets_v4 drop\n\t\tip6 saddr @banned_nets_v6 drop\n\t}\n\n\
                     \tchain fw_input {\n\t\tip saddr @banned_v4 drop\n\t\tip6 saddr @banned_v6 drop\n\t}\n}\n";
         assert!(ban_objects_present(full, false));
         assert!(!ban_objects_present(full, true), "no forward chain");
@@ -302,6 +423,11 @@ mod tests {
             false
         ));
         assert!(!ban_objects_present("", false));
+        // A table from before prefix bans (no prefix sets) is set up again.
+        assert!(!ban_objects_present(
+            &full.replace("set banned_nets_v6 {", "set other {"),
+            false
+        ));
     }
 
     #[test]

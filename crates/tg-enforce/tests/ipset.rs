@@ -142,6 +142,7 @@ fn ipset_init_keeps_the_drop_rule_first_in_input() {
         rules,
         [
             "-A INPUT -m set --match-set tollguard_v4 src -j DROP".to_string(),
+            "-A INPUT -m set --match-set tollguard_nets_v4 src -j DROP".to_string(),
             format!("-A INPUT -s {ATTACKER_V4}/32 -j ACCEPT"),
         ]
     );

@@ -77,6 +77,115 @@ fn ban_drops_udp_and_tcp_from_the_attacker_only_and_unban_restores() {
     }
 }
 
+/// Adds `addrs` to the attacker's interface (no duplicate address detection: usable at once).
+fn more_sources(net: &Net, addrs: &[&str]) {
+    for a in addrs {
+        let len = if a.contains(':') { "128" } else { "32" };
+        let out = net
+            .attacker
+            .exec(&[
+                "ip",
+                "addr",
+                "add",
+                &format!("{a}/{len}"),
+                "dev",
+                &net.attacker_if,
+                "nodad",
+            ])
+            .unwrap();
+        assert!(out.status.success(), "{a}: {out:?}");
+    }
+}
+
+#[test]
+fn a_prefix_ban_drops_every_address_in_it_and_no_neighbour() {
+    let net = Net::new();
+    // Inside 2001:db8:1::/124 (::0–::f) and 198.51.100.4/30 (.4–.7): two senders each; one
+    // neighbour just outside each.
+    more_sources(
+        &net,
+        &[
+            "2001:db8:1::8",
+            "2001:db8:1::27",
+            "198.51.100.6",
+            "198.51.100.9",
+        ],
+    );
+    let inside = [ATTACKER_V6, "2001:db8:1::8", ATTACKER_V4, "198.51.100.6"];
+    let outside = ["2001:db8:1::27", "198.51.100.9"];
+    let pbx = |src: &str| if src.contains(':') { PBX_V6 } else { PBX_V4 };
+    for src in inside.iter().chain(&outside) {
+        assert!(reaches_from(&net.attacker, src, pbx(src)), "before: {src}");
+    }
+    enforce(
+        &net.pbx,
+        &["ban", "2001:db8:1::/124", "60", "198.51.100.4/30", "60"],
+    );
+    for src in inside {
+        assert!(
+            !reaches_from(&net.attacker, src, pbx(src)),
+            "banned prefix: {src} got through"
+        );
+    }
+    for src in outside {
+        assert!(
+            reaches_from(&net.attacker, src, pbx(src)),
+            "neighbour {src} was dropped"
+        );
+    }
+    let mut bans = listed(&net.pbx, NFT);
+    bans.sort();
+    assert_eq!(
+        bans.iter().map(|(ip, _)| ip.as_str()).collect::<Vec<_>>(),
+        ["198.51.100.4/30", "2001:db8:1::/124"]
+    );
+    assert!(
+        bans.iter().all(|(_, left)| (45..=60).contains(left)),
+        "{bans:?}"
+    );
+    // A refresh of a present prefix, then the unban lifts it whole.
+    enforce(&net.pbx, &["ban", "2001:db8:1::/124", "120"]);
+    enforce(&net.pbx, &["unban", "2001:db8:1::/124", "198.51.100.4/30"]);
+    assert!(listed(&net.pbx, NFT).is_empty());
+    for src in inside {
+        assert!(
+            reaches_from(&net.attacker, src, pbx(src)),
+            "after unban: {src}"
+        );
+    }
+}
+
+#[test]
+fn a_full_set_bans_the_prefixes_instead_and_never_stops() {
+    let net = Net::new();
+    more_sources(&net, &["198.51.100.6"]);
+    // Sets of 4: the fifth address does not fit, so the batch goes in as its /24.
+    let mut args = vec!["--set-size", "4", "ban"];
+    let addrs = [
+        "198.51.100.20",
+        "198.51.100.21",
+        "198.51.100.22",
+        "198.51.100.23",
+        ATTACKER_V4,
+    ];
+    for a in &addrs {
+        args.extend([*a, "60"]);
+    }
+    enforce(&net.pbx, &args);
+    let bans = listed(&net.pbx, NFT);
+    assert_eq!(
+        bans.iter().map(|(ip, _)| ip.as_str()).collect::<Vec<_>>(),
+        ["198.51.100.0/24"],
+        "{bans:?}"
+    );
+    assert!(!reaches_from(&net.attacker, "198.51.100.6", PBX_V4));
+    assert!(blocked(&net.attacker, "udp", PBX_V4));
+    assert!(
+        reaches(&net.attacker, "udp", PBX_V6),
+        "the other family is untouched"
+    );
+}
+
 #[test]
 fn bans_expire_in_the_kernel_by_themselves() {
     let net = Net::new();

@@ -3,6 +3,11 @@
 //!
 //! The summary's serde form is `scan --format json`'s summary object: its field names are a
 //! contract with scripts; the printing (text or JSON) is the binary's.
+//!
+//! Memory is bounded whatever the input: the jails by each jail's `max_tracked`, and the
+//! report by [`REPORT_CAP`] offenders (past it, those with the fewest findings and no ban are
+//! dropped from the listing, an eighth of the cap at a time, and counted as
+//! `offenders_not_listed`).
 
 use std::collections::HashMap;
 use std::io;
@@ -10,7 +15,11 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 use tg_jail::{Decision, JailSet};
-use tg_model::{Finding, Kind, Service};
+use tg_model::{net_text, Finding, Kind, Service};
+
+/// The most offenders the report keeps (about 25 MB at ~120 bytes each); banned offenders are
+/// always kept.
+pub const REPORT_CAP: usize = 200_000;
 
 /// One finding, as the replay hands it to its caller after the jails saw it.
 pub struct Event<'a> {
@@ -65,6 +74,23 @@ pub struct Summary {
     pub read_errors: Vec<String>,
     /// Detector threads per log.
     pub threads: usize,
+    /// Offenders dropped from `offenders` at the report's cap (never a banned one).
+    pub offenders_not_listed: u64,
+    /// Each jail's memory at the end: sources tracked, evicted at `max_tracked`, table bytes.
+    pub jails: Vec<JailMemory>,
+}
+
+/// One jail's counters at the end of a replay.
+#[derive(Clone, Debug, Serialize)]
+pub struct JailMemory {
+    /// The jail.
+    pub jail: String,
+    /// Sources (addresses and prefixes) it held counters for.
+    pub tracked: usize,
+    /// Sources evicted at its `max_tracked` cap.
+    pub evicted: u64,
+    /// The counters' heap size in bytes (estimated from the tables' capacities).
+    pub bytes: usize,
 }
 
 /// Everything one address did.
@@ -102,6 +128,8 @@ pub struct What {
 /// One ban decision.
 #[derive(Clone, Debug, Serialize)]
 pub struct BanSummary {
+    /// What was banned: the address, or its prefix (`2001:db8:1:2::/64`).
+    pub target: String,
     /// The jail that decided.
     pub jail: String,
     /// When (log clock).
@@ -174,6 +202,7 @@ pub(crate) struct Tally {
     observed: u64,
     files: Vec<Option<FileSummary>>,
     read_errors: Vec<String>,
+    not_listed: u64,
 }
 
 impl Tally {
@@ -187,7 +216,30 @@ impl Tally {
             files: names.iter().map(|_| None).collect(),
             names,
             read_errors: Vec::new(),
+            not_listed: 0,
         }
+    }
+
+    /// Keeps the report at [`REPORT_CAP`] offenders (see the module docs).
+    fn bound_report(&mut self) {
+        if self.offenders.len() < REPORT_CAP {
+            return;
+        }
+        let mut keys: Vec<(u64, i64, IpAddr)> = self
+            .offenders
+            .iter()
+            .filter(|(_, o)| o.bans.is_empty())
+            .map(|(ip, o)| (o.count, o.last_ms, *ip))
+            .collect();
+        let n = (REPORT_CAP / 8).min(keys.len());
+        if n == 0 {
+            return;
+        }
+        keys.select_nth_unstable(n - 1);
+        for (_, _, ip) in &keys[..n] {
+            self.offenders.remove(ip);
+        }
+        self.not_listed += n as u64;
     }
 
     /// A file was read to its end: its counts join the totals.
@@ -231,6 +283,9 @@ impl Tally {
             self.totals.trusted_findings += 1;
             *self.trusted_seen.entry(finding.ip).or_default() += 1;
         } else {
+            if !self.offenders.contains_key(&finding.ip) {
+                self.bound_report();
+            }
             let o = self.offenders.entry(finding.ip).or_insert(Offender {
                 count: 0,
                 attempts: 0,
@@ -289,6 +344,7 @@ impl Tally {
                         .bans
                         .iter()
                         .map(|d| BanSummary {
+                            target: net_text(d.net),
                             jail: d.jail.clone(),
                             at: iso_time(d.at_ms, 'T'),
                             ban_secs: d.ban_secs,
@@ -320,6 +376,18 @@ impl Tally {
             files: self.files.iter().flatten().cloned().collect(),
             read_errors: self.read_errors.clone(),
             threads,
+            offenders_not_listed: self.not_listed,
+            jails: self
+                .jails
+                .usage()
+                .into_iter()
+                .map(|u| JailMemory {
+                    jail: u.jail,
+                    tracked: u.tracked,
+                    evicted: u.evicted,
+                    bytes: u.bytes,
+                })
+                .collect(),
         }
     }
 }

@@ -79,6 +79,10 @@ impl OpenAttempts {
         if self.open.len() >= OPEN_PER_ADDRESS {
             self.open.remove(0);
         }
+        if self.open.capacity() == 0 {
+            // Most addresses never have a second attempt open at once.
+            self.open.reserve_exact(1);
+        }
         let mut o = Open {
             group: part.group,
             first_ms: time_ms,

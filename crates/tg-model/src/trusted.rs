@@ -56,6 +56,14 @@ impl TrustedSet {
         self.nets.iter().any(|n| n.contains(&ip))
     }
 
+    /// True when `net` and a trusted network share an address (one holds the other): a
+    /// prefix that must never be banned as a whole.
+    pub fn overlaps(&self, net: IpNet) -> bool {
+        self.nets
+            .iter()
+            .any(|n| n.contains(&net.network()) || net.contains(&n.network()))
+    }
+
     /// The networks, in insertion order.
     pub fn networks(&self) -> &[IpNet] {
         &self.nets
@@ -81,6 +89,18 @@ mod tests {
         assert!(t.contains("2001:db8::1".parse().unwrap()));
         assert!(!t.contains("2001:db8::2".parse().unwrap()));
         assert!(!t.contains("11.0.0.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn overlaps_either_way() {
+        let mut t = TrustedSet::new();
+        t.insert_ip("2001:db8:1:2::7".parse().unwrap());
+        t.insert("10.0.0.0/8".parse().unwrap());
+        assert!(t.overlaps("2001:db8:1:2::/64".parse().unwrap()));
+        assert!(!t.overlaps("2001:db8:1:3::/64".parse().unwrap()));
+        assert!(t.overlaps("10.1.2.0/24".parse().unwrap()));
+        assert!(t.overlaps("8.0.0.0/5".parse().unwrap()));
+        assert!(!t.overlaps("11.0.0.0/24".parse().unwrap()));
     }
 
     #[test]

@@ -6,6 +6,11 @@
 //! - sets [`BANNED_V4`] / [`BANNED_V6`] (`type ipv4_addr` / `ipv6_addr`, `flags timeout`): one
 //!   element per banned address, each with its own timeout, so bans expire in the kernel and
 //!   outlive the daemon;
+//! - sets [`BANNED_NETS_V4`] / [`BANNED_NETS_V6`] (`flags interval, timeout`): banned prefixes
+//!   (an IPv6 /64 that rotated its addresses), each an interval with its own timeout. Separate
+//!   sets, so the address sets of an existing installation are kept as they are;
+//! - every set has a `size` ([`BanScript::size`], `[daemon] set_size`): the kernel refuses an
+//!   add to a full set (`ENFILE`), and tg-enforce then bans the addresses' prefixes instead;
 //! - base chain [`BAN_CHAIN`] (`hook input priority -150`), which drops their members before any
 //!   filter-priority chain (and its `ct state established accept`) sees the packet: a drop in
 //!   any base chain is final, so the firewall's accepts cannot let a banned sender through;
@@ -28,7 +33,9 @@
 use std::fmt::Write;
 use std::net::IpAddr;
 
-use crate::{BANNED_V4, BANNED_V6, BAN_CHAIN, BAN_CHAIN_PRIORITY};
+use ipnet::IpNet;
+
+use crate::{BANNED_NETS_V4, BANNED_NETS_V6, BANNED_V4, BANNED_V6, BAN_CHAIN, BAN_CHAIN_PRIORITY};
 
 /// The optional base chain that drops banned sources in forwarded traffic.
 pub const BAN_FORWARD_CHAIN: &str = "bans_forward";
@@ -49,11 +56,16 @@ pub fn clamp_timeout(secs: u64) -> u64 {
 #[error("invalid nftables table name {0:?} (letters, digits and '_', starting with a letter, at most 31)")]
 pub struct InvalidTableName(pub String);
 
-/// One address and how long it stays banned.
+/// The default `size` of each ban set: a million elements, about 100 MB of kernel memory for
+/// the IPv6 set when full (measured per element by `bench/bans_batch.sh`'s neighbours).
+pub const DEFAULT_SET_SIZE: u32 = 1_000_000;
+
+/// One address or prefix and how long it stays banned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Element {
-    /// The address (an IPv4-mapped IPv6 address goes into the IPv4 set).
-    pub ip: IpAddr,
+    /// The address (a host network) or prefix; an IPv4-mapped IPv6 address goes into the IPv4
+    /// sets, a prefix into the prefix sets.
+    pub net: IpNet,
     /// Seconds; clamped with [`clamp_timeout`] when written.
     pub secs: u64,
 }
@@ -62,6 +74,7 @@ pub struct Element {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BanScript {
     table: String,
+    size: Option<u32>,
 }
 
 impl BanScript {
@@ -73,6 +86,7 @@ impl BanScript {
         if ok {
             Ok(BanScript {
                 table: table.to_string(),
+                size: Some(DEFAULT_SET_SIZE),
             })
         } else {
             Err(InvalidTableName(table.to_string()))
@@ -84,20 +98,31 @@ impl BanScript {
         &self.table
     }
 
+    /// Each set's `size` (default [`DEFAULT_SET_SIZE`]); `None` leaves it out (kernels that
+    /// refuse to change the size of an existing set).
+    pub fn size(mut self, size: Option<u32>) -> BanScript {
+        self.size = size;
+        self
+    }
+
     /// Creates the table, both sets and the drop chain(s) if missing, keeping every existing set
     /// element. With `forward` false, an existing forward chain of ours is removed.
     pub fn setup(&self, forward: bool) -> String {
         let t = &self.table;
         let mut s = String::new();
         let _ = writeln!(s, "add table inet {t}");
-        let _ = writeln!(
-            s,
-            "add set inet {t} {BANNED_V4} {{ type ipv4_addr; flags timeout; }}"
-        );
-        let _ = writeln!(
-            s,
-            "add set inet {t} {BANNED_V6} {{ type ipv6_addr; flags timeout; }}"
-        );
+        let size = self.size.map(|n| format!(" size {n};")).unwrap_or_default();
+        for (set, kind, flags) in [
+            (BANNED_V4, "ipv4_addr", "timeout"),
+            (BANNED_V6, "ipv6_addr", "timeout"),
+            (BANNED_NETS_V4, "ipv4_addr", "interval, timeout"),
+            (BANNED_NETS_V6, "ipv6_addr", "interval, timeout"),
+        ] {
+            let _ = writeln!(
+                s,
+                "add set inet {t} {set} {{ type {kind}; flags {flags};{size} }}"
+            );
+        }
         let chains = [
             (BAN_CHAIN, "input", true),
             (BAN_FORWARD_CHAIN, "forward", forward),
@@ -111,6 +136,14 @@ impl BanScript {
             if wanted {
                 let _ = writeln!(s, "add rule inet {t} {chain} ip saddr @{BANNED_V4} drop");
                 let _ = writeln!(s, "add rule inet {t} {chain} ip6 saddr @{BANNED_V6} drop");
+                let _ = writeln!(
+                    s,
+                    "add rule inet {t} {chain} ip saddr @{BANNED_NETS_V4} drop"
+                );
+                let _ = writeln!(
+                    s,
+                    "add rule inet {t} {chain} ip6 saddr @{BANNED_NETS_V6} drop"
+                );
             } else {
                 let _ = writeln!(s, "delete chain inet {t} {chain}");
             }
@@ -119,11 +152,28 @@ impl BanScript {
     }
 }
 
-/// The address's set form: an IPv4-mapped IPv6 address is banned as IPv4.
-pub(crate) fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
-        v4 => v4,
+/// The set a target goes to: by family, and whether it is one address or a prefix.
+pub(crate) fn set_of(net: IpNet) -> &'static str {
+    let host = net.prefix_len() == net.max_prefix_len();
+    match (net.addr(), host) {
+        (IpAddr::V4(_), true) => BANNED_V4,
+        (IpAddr::V6(_), true) => BANNED_V6,
+        (IpAddr::V4(_), false) => BANNED_NETS_V4,
+        (IpAddr::V6(_), false) => BANNED_NETS_V6,
+    }
+}
+
+/// The target's set form: an IPv4-mapped IPv6 address or prefix is banned as IPv4, host bits
+/// of a prefix are cleared.
+pub(crate) fn canonical(net: IpNet) -> IpNet {
+    match net {
+        IpNet::V6(v6) if v6.prefix_len() >= 96 => match v6.addr().to_ipv4_mapped() {
+            Some(v4) => {
+                IpNet::new(IpAddr::V4(v4), v6.prefix_len() - 96).map_or(net.trunc(), |n| n.trunc())
+            }
+            None => net.trunc(),
+        },
+        other => other.trunc(),
     }
 }
 
@@ -134,8 +184,18 @@ mod tests {
     #[test]
     fn setup_creates_sets_and_chain_without_touching_the_table() {
         let s = BanScript::new("tollguard").unwrap().setup(false);
-        assert!(s.contains("add set inet tollguard banned_v4 { type ipv4_addr; flags timeout; }"));
-        assert!(s.contains("add set inet tollguard banned_v6 { type ipv6_addr; flags timeout; }"));
+        assert!(s.contains(
+            "add set inet tollguard banned_v4 { type ipv4_addr; flags timeout; size 1000000; }"
+        ));
+        assert!(s.contains(
+            "add set inet tollguard banned_v6 { type ipv6_addr; flags timeout; size 1000000; }"
+        ));
+        assert!(s.contains(
+            "add set inet tollguard banned_nets_v6 { type ipv6_addr; flags interval, timeout; size 1000000; }"
+        ));
+        assert!(s.contains("add rule inet tollguard bans ip6 saddr @banned_nets_v6 drop"));
+        let unsized_sets = BanScript::new("tollguard").unwrap().size(None).setup(false);
+        assert!(unsized_sets.contains("banned_v4 { type ipv4_addr; flags timeout; }"));
         assert!(s.contains("type filter hook input priority -150; policy accept;"));
         assert!(s.contains("add rule inet tollguard bans ip saddr @banned_v4 drop"));
         assert!(s.contains("add rule inet tollguard bans ip6 saddr @banned_v6 drop"));

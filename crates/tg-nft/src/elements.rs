@@ -1,7 +1,13 @@
 //! Ban set elements written straight into the kernel over nf_tables netlink: no `nft` process,
 //! no script text to render and parse. Setup (tables, sets, chains) stays with the `nft` program
 //! ([`crate::bans::BanScript::setup`]); this module only adds and deletes elements of
-//! [`BANNED_V4`] / [`BANNED_V6`] in `inet <table>`.
+//! [`BANNED_V4`] / [`BANNED_V6`] (addresses) and [`BANNED_NETS_V4`] / [`BANNED_NETS_V6`]
+//! (prefixes) in `inet <table>`.
+//!
+//! A prefix is an interval of its interval set: two elements, the network address (with the
+//! timeout) and the first address past the prefix flagged `NFT_SET_ELEM_INTERVAL_END` (none for
+//! a prefix that ends at the top of the address space); both go in one message, so a prefix is
+//! added or deleted whole.
 //!
 //! # Transactions
 //! Each transaction is one nfnetlink batch in one `sendmsg`: `NFNL_MSG_BATCH_BEGIN` (resource
@@ -38,9 +44,11 @@ use std::io;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::bans::{canonical, clamp_timeout, Element, InvalidTableName};
+use ipnet::IpNet;
+
+use crate::bans::{canonical, clamp_timeout, set_of, Element, InvalidTableName};
 use crate::netlink::{self, Socket};
-use crate::{NftError, BANNED_V4, BANNED_V6};
+use crate::{NftError, BANNED_NETS_V4, BANNED_NETS_V6, BANNED_V4, BANNED_V6};
 
 /// nfnetlink subsystem of nf_tables (`nfnetlink.h`).
 const NFNL_SUBSYS_NFTABLES: u16 = 10;
@@ -60,7 +68,10 @@ const NFTA_SET_ELEM_LIST_ELEMENTS: u16 = 3;
 const NFTA_LIST_ELEM: u16 = 1;
 /// `enum nft_set_elem_attributes`.
 const NFTA_SET_ELEM_KEY: u16 = 1;
+const NFTA_SET_ELEM_FLAGS: u16 = 3;
 const NFTA_SET_ELEM_TIMEOUT: u16 = 4;
+/// `enum nft_set_elem_flags`.
+const NFT_SET_ELEM_INTERVAL_END: u32 = 1;
 /// `enum nft_data_attributes`.
 const NFTA_DATA_VALUE: u16 = 1;
 
@@ -72,9 +83,10 @@ pub const ELEMENTS_PER_MESSAGE: usize = 1000;
 pub const MAX_TRANSACTION: usize = 4096;
 /// The socket buffers asked for: room for a [`MAX_TRANSACTION`] batch.
 const SOCKET_BUFFER: usize = 4 * 1024 * 1024;
-/// The worst case bytes one address adds to a transaction (three IPv6 statements with a
-/// timeout, 40 bytes each), plus slack for message headers, used to size transactions.
-const WORST_BYTES_PER_ADDRESS: usize = 128;
+/// The worst case bytes one target adds to a transaction (three statements on an IPv6 prefix,
+/// two elements of up to 48 bytes each), plus slack for message headers, used to size
+/// transactions.
+const WORST_BYTES_PER_ADDRESS: usize = 320;
 const HEADROOM: usize = 8 * 1024;
 /// How long to wait for the kernel's answer (it runs the batch inside `sendmsg`, so the
 /// answers are normally there when it returns).
@@ -150,7 +162,10 @@ impl SetWriter {
     /// Adds the elements (present ones are not an error), in transactions of at most
     /// `per_transaction` addresses.
     pub fn add(&mut self, elements: &[Element], per_transaction: usize) -> Result<(), NftError> {
-        let items = elements.iter().map(|e| (e.ip, Kind::Add(e.secs))).collect();
+        let items = elements
+            .iter()
+            .map(|e| (e.net, Kind::Add(e.secs)))
+            .collect();
         self.apply(items, per_transaction)
     }
 
@@ -164,23 +179,19 @@ impl SetWriter {
     ) -> Result<(), NftError> {
         let items = refresh
             .iter()
-            .map(|e| (e.ip, Kind::Refresh(e.secs)))
-            .chain(add.iter().map(|e| (e.ip, Kind::Add(e.secs))))
+            .map(|e| (e.net, Kind::Refresh(e.secs)))
+            .chain(add.iter().map(|e| (e.net, Kind::Add(e.secs))))
             .collect();
         self.apply(items, per_transaction)
     }
 
-    /// Removes the addresses; absent ones are fine.
-    pub fn remove(&mut self, ips: &[IpAddr], per_transaction: usize) -> Result<(), NftError> {
-        let items = ips.iter().map(|&ip| (ip, Kind::Remove)).collect();
+    /// Removes the addresses and prefixes; absent ones are fine.
+    pub fn remove(&mut self, nets: &[IpNet], per_transaction: usize) -> Result<(), NftError> {
+        let items = nets.iter().map(|&net| (net, Kind::Remove)).collect();
         self.apply(items, per_transaction)
     }
 
-    fn apply(
-        &mut self,
-        items: Vec<(IpAddr, Kind)>,
-        per_transaction: usize,
-    ) -> Result<(), NftError> {
+    fn apply(&mut self, items: Vec<(IpNet, Kind)>, per_transaction: usize) -> Result<(), NftError> {
         let items = unique(items);
         if items.is_empty() {
             return Ok(());
@@ -213,7 +224,7 @@ impl SetWriter {
         Ok(())
     }
 
-    fn transaction(&mut self, group: &[(IpAddr, Kind)]) -> Result<(), NftError> {
+    fn transaction(&mut self, group: &[(IpNet, Kind)]) -> Result<(), NftError> {
         let socket = self
             .socket
             .as_ref()
@@ -228,10 +239,10 @@ impl SetWriter {
     }
 }
 
-/// Keeps the last entry per (canonical) address, in first-seen order of those last entries.
-fn unique(items: Vec<(IpAddr, Kind)>) -> Vec<(IpAddr, Kind)> {
+/// Keeps the last entry per (canonical) target, in first-seen order of those last entries.
+fn unique(items: Vec<(IpNet, Kind)>) -> Vec<(IpNet, Kind)> {
     let mut seen = std::collections::HashSet::with_capacity(items.len());
-    let mut out: Vec<(IpAddr, Kind)> = items
+    let mut out: Vec<(IpNet, Kind)> = items
         .into_iter()
         .rev()
         .map(|(ip, k)| (canonical(ip), k))
@@ -241,9 +252,9 @@ fn unique(items: Vec<(IpAddr, Kind)>) -> Vec<(IpAddr, Kind)> {
     out
 }
 
-/// Encodes one transaction for `group` (unique, canonical addresses); `seq` is the first
+/// Encodes one transaction for `group` (unique, canonical targets); `seq` is the first
 /// sequence number to use and is left one past the last used.
-fn encode(table: &str, group: &[(IpAddr, Kind)], seq: &mut u32) -> Batch {
+fn encode(table: &str, group: &[(IpNet, Kind)], seq: &mut u32) -> Batch {
     let mut bytes = Vec::with_capacity(group.len() * 48 + 256);
     let mut acked = HashMap::new();
     let mut take = || {
@@ -261,14 +272,20 @@ fn encode(table: &str, group: &[(IpAddr, Kind)], seq: &mut u32) -> Batch {
         NFNL_SUBSYS_NFTABLES,
     );
     netlink::end_message(&mut bytes, start);
-    for (set, v4) in [(BANNED_V4, true), (BANNED_V6, false)] {
-        let family: Vec<(IpAddr, Kind)> = group
+    for set in [BANNED_V4, BANNED_V6, BANNED_NETS_V4, BANNED_NETS_V6] {
+        let family: Vec<(IpNet, Kind)> = group
             .iter()
             .copied()
-            .filter(|(ip, _)| ip.is_ipv4() == v4)
+            .filter(|(net, _)| set_of(*net) == set)
             .collect();
+        // A prefix is two elements.
+        let per_message = if set == BANNED_V4 || set == BANNED_V6 {
+            ELEMENTS_PER_MESSAGE
+        } else {
+            ELEMENTS_PER_MESSAGE / 2
+        };
         for verb in [Verb::AddBare, Verb::Delete, Verb::AddTimed] {
-            let picked: Vec<(IpAddr, Option<u64>)> = family
+            let picked: Vec<(IpNet, Option<u64>)> = family
                 .iter()
                 .filter_map(|&(ip, kind)| match (verb, kind) {
                     (Verb::AddBare | Verb::Delete, Kind::Refresh(_) | Kind::Remove) => {
@@ -280,7 +297,7 @@ fn encode(table: &str, group: &[(IpAddr, Kind)], seq: &mut u32) -> Batch {
                     _ => None,
                 })
                 .collect();
-            for part in picked.chunks(ELEMENTS_PER_MESSAGE) {
+            for part in picked.chunks(per_message) {
                 let s = take();
                 element_message(&mut bytes, table, set, verb, part, s);
                 let what = match verb {
@@ -314,13 +331,13 @@ fn encode(table: &str, group: &[(IpAddr, Kind)], seq: &mut u32) -> Batch {
     }
 }
 
-/// One `NEWSETELEM` / `DELSETELEM` message; `elements` are (address, timeout in ms).
+/// One `NEWSETELEM` / `DELSETELEM` message; `elements` are (target, timeout in ms).
 fn element_message(
     buf: &mut Vec<u8>,
     table: &str,
     set: &str,
     verb: Verb,
-    elements: &[(IpAddr, Option<u64>)],
+    elements: &[(IpNet, Option<u64>)],
     seq: u32,
 ) {
     let (msg, flags) = match verb {
@@ -338,23 +355,52 @@ fn element_message(
     netlink::put_str(buf, NFTA_SET_ELEM_LIST_TABLE, table);
     netlink::put_str(buf, NFTA_SET_ELEM_LIST_SET, set);
     let list = netlink::begin_nested(buf, NFTA_SET_ELEM_LIST_ELEMENTS);
-    for &(ip, timeout_ms) in elements {
-        let elem = netlink::begin_nested(buf, NFTA_LIST_ELEM);
-        let key = netlink::begin_nested(buf, NFTA_SET_ELEM_KEY);
-        match ip {
-            IpAddr::V4(a) => netlink::put_attr(buf, NFTA_DATA_VALUE, &a.octets()),
-            IpAddr::V6(a) => netlink::put_attr(buf, NFTA_DATA_VALUE, &a.octets()),
+    for &(net, timeout_ms) in elements {
+        put_element(buf, net.network(), timeout_ms, false);
+        if net.prefix_len() < net.max_prefix_len() {
+            if let Some(end) = past(net) {
+                put_element(buf, end, None, true);
+            }
         }
-        // Inner nests are a few dozen bytes: always within a u16.
-        let _ = netlink::end_nested(buf, key);
-        if let Some(ms) = timeout_ms {
-            netlink::put_attr(buf, NFTA_SET_ELEM_TIMEOUT, &ms.to_be_bytes());
-        }
-        let _ = netlink::end_nested(buf, elem);
     }
     // ELEMENTS_PER_MESSAGE keeps the list under 65,535 bytes (checked by a unit test).
     let _ = netlink::end_nested(buf, list);
     netlink::end_message(buf, start);
+}
+
+/// One element of an element list: its key, timeout and (for an interval's end) flags.
+fn put_element(buf: &mut Vec<u8>, ip: IpAddr, timeout_ms: Option<u64>, interval_end: bool) {
+    let elem = netlink::begin_nested(buf, NFTA_LIST_ELEM);
+    let key = netlink::begin_nested(buf, NFTA_SET_ELEM_KEY);
+    match ip {
+        IpAddr::V4(a) => netlink::put_attr(buf, NFTA_DATA_VALUE, &a.octets()),
+        IpAddr::V6(a) => netlink::put_attr(buf, NFTA_DATA_VALUE, &a.octets()),
+    }
+    // Inner nests are a few dozen bytes: always within a u16.
+    let _ = netlink::end_nested(buf, key);
+    if interval_end {
+        netlink::put_attr(
+            buf,
+            NFTA_SET_ELEM_FLAGS,
+            &NFT_SET_ELEM_INTERVAL_END.to_be_bytes(),
+        );
+    }
+    if let Some(ms) = timeout_ms {
+        netlink::put_attr(buf, NFTA_SET_ELEM_TIMEOUT, &ms.to_be_bytes());
+    }
+    let _ = netlink::end_nested(buf, elem);
+}
+
+/// The first address after `net` (its interval's exclusive end); none past the top.
+fn past(net: IpNet) -> Option<IpAddr> {
+    match net {
+        IpNet::V4(n) => u32::from(n.broadcast())
+            .checked_add(1)
+            .map(|a| IpAddr::V4(a.into())),
+        IpNet::V6(n) => u128::from(n.broadcast())
+            .checked_add(1)
+            .map(|a| IpAddr::V6(a.into())),
+    }
 }
 
 /// Reads the kernel's answers to `batch` until every element message is answered; the first
@@ -429,8 +475,8 @@ fn netlink_error(what: &str, source: io::Error) -> NftError {
 mod tests {
     use super::*;
 
-    fn ip(s: &str) -> IpAddr {
-        s.parse().unwrap()
+    fn ip(s: &str) -> IpNet {
+        IpNet::from(s.parse::<IpAddr>().unwrap())
     }
 
     #[test]
@@ -492,8 +538,7 @@ mod tests {
         assert_eq!(inner.len(), 1, "no timeout on a delete");
         assert_eq!(
             netlink::attributes(inner[0].value)[0].value,
-            &ip("2001:db8::7")
-                .to_string()
+            &"2001:db8::7"
                 .parse::<std::net::Ipv6Addr>()
                 .unwrap()
                 .octets()
@@ -502,10 +547,10 @@ mod tests {
 
     #[test]
     fn large_groups_split_into_messages_under_the_u16_limit() {
-        let group: Vec<(IpAddr, Kind)> = (0..2500u32)
+        let group: Vec<(IpNet, Kind)> = (0..2500u32)
             .map(|i| {
                 let v6 = std::net::Ipv6Addr::from(0x2001_0db8_u128 << 96 | u128::from(i));
-                (IpAddr::V6(v6), Kind::Refresh(3600))
+                (IpNet::from(IpAddr::V6(v6)), Kind::Refresh(3600))
             })
             .collect();
         let mut seq = 1;
@@ -606,5 +651,40 @@ mod tests {
     fn bad_table_names_are_refused() {
         assert!(SetWriter::new("a;b").is_err());
         assert_eq!(SetWriter::new("tollguard").unwrap().table(), "tollguard");
+    }
+
+    #[test]
+    fn a_prefix_is_an_interval_start_with_the_timeout_and_a_flagged_end() {
+        let mut seq = 1;
+        let net: IpNet = "2001:db8:1:2::/64".parse().unwrap();
+        let top: IpNet = "255.255.255.0/24".parse().unwrap();
+        let batch = encode("t", &[(net, Kind::Add(60)), (top, Kind::Add(60))], &mut seq);
+        let msgs = netlink::messages(&batch.bytes);
+        assert_eq!(msgs.len(), 4, "begin, one message per prefix set, end");
+        let set = |m: &netlink::Message| {
+            let attrs = netlink::attributes(&m.payload[4..]);
+            String::from_utf8_lossy(attrs[1].value).into_owned()
+        };
+        assert_eq!(set(&msgs[1]), "banned_nets_v4\0");
+        assert_eq!(set(&msgs[2]), "banned_nets_v6\0");
+        let elems = |m: &netlink::Message| -> Vec<(Vec<u8>, Vec<u16>)> {
+            let attrs = netlink::attributes(&m.payload[4..]);
+            netlink::attributes(attrs[2].value)
+                .iter()
+                .map(|e| {
+                    let inner = netlink::attributes(e.value);
+                    let key = netlink::attributes(inner[0].value)[0].value.to_vec();
+                    (key, inner[1..].iter().map(|a| a.attr_type).collect())
+                })
+                .collect()
+        };
+        let v6 = elems(&msgs[2]);
+        assert_eq!(v6.len(), 2);
+        assert_eq!(v6[0].0[..8], [0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 2]);
+        assert_eq!(v6[0].1, [NFTA_SET_ELEM_TIMEOUT]);
+        assert_eq!(v6[1].0[..8], [0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 3]);
+        assert_eq!(v6[1].1, [NFTA_SET_ELEM_FLAGS]);
+        // The top /24 has no end past it: one open interval.
+        assert_eq!(elems(&msgs[1]).len(), 1);
     }
 }

@@ -6,8 +6,10 @@
 //!
 //! The `inet tollguard` table is shared by two owners, which must never destroy each other's
 //! objects (so neither ever deletes or flushes the whole table):
-//! - the ban enforcer ([`bans`]): sets `banned_v4` / `banned_v6` (`flags timeout`) and the base
-//!   chain `bans` (hook input, priority [`BAN_CHAIN_PRIORITY`]) that drops their members;
+//! - the ban enforcer ([`bans`]): sets `banned_v4` / `banned_v6` (`flags timeout`: single
+//!   addresses), `banned_nets_v4` / `banned_nets_v6` (`flags interval, timeout`: prefixes) and
+//!   the base chain `bans` (hook input, priority [`BAN_CHAIN_PRIORITY`]) that drops their
+//!   members;
 //! - the firewall policy (tg-firewall): every other object, named with the `fw_` prefix.
 //!
 //! The frequent writes — ban set elements, up to 100,000 at a time — skip the `nft` program:
@@ -29,6 +31,10 @@ pub const TABLE: &str = "tollguard";
 pub const BANNED_V4: &str = "banned_v4";
 /// The ban set for IPv6 addresses.
 pub const BANNED_V6: &str = "banned_v6";
+/// The ban set for IPv4 prefixes (an interval set).
+pub const BANNED_NETS_V4: &str = "banned_nets_v4";
+/// The ban set for IPv6 prefixes (an interval set).
+pub const BANNED_NETS_V6: &str = "banned_nets_v6";
 /// The base chain that drops banned sources.
 pub const BAN_CHAIN: &str = "bans";
 /// Earlier than the filter priority (0) and every `ct state established accept` there.
@@ -83,6 +89,12 @@ impl NftError {
         matches!(self, NftError::Kernel { errno, .. } if *errno == libc::ENOENT)
     }
 
+    /// True when the kernel refused an add because the set is at its `size` (`ENFILE`; some
+    /// kernels say `ENOSPC`).
+    pub fn set_full(&self) -> bool {
+        matches!(self, NftError::Kernel { errno, .. } if *errno == libc::ENFILE || *errno == libc::ENOSPC)
+    }
+
     /// True when `nft` or the kernel refused the change (as opposed to failing to run or talk).
     pub fn is_refusal(&self) -> bool {
         matches!(self, NftError::Refused { .. } | NftError::Kernel { .. })
@@ -115,7 +127,7 @@ fn errno_text(errno: i32) -> String {
     let hint = match errno {
         libc::ENOENT => " — the table or set is missing",
         libc::EPERM => " — needs CAP_NET_ADMIN in this network namespace",
-        libc::ENOSPC => " — the set is full",
+        libc::ENOSPC | libc::ENFILE => " — the set is full",
         libc::EMSGSIZE => " — the batch is too big for the socket",
         libc::EBUSY => " — an element clashes with an existing one",
         _ => "",

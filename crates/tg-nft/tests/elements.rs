@@ -63,7 +63,16 @@ fn elements(n: u32, secs: u64) -> Vec<Element> {
         .flat_map(|i| {
             let v4 = IpAddr::V4(Ipv4Addr::from(u32::from_be_bytes([10, 50, 0, 0]) + i));
             let v6 = IpAddr::V6(Ipv6Addr::from((0x2001_0db8_u128 << 96) | u128::from(i)));
-            [Element { ip: v4, secs }, Element { ip: v6, secs }]
+            [
+                Element {
+                    net: v4.into(),
+                    secs,
+                },
+                Element {
+                    net: v6.into(),
+                    secs,
+                },
+            ]
         })
         .collect()
 }
@@ -123,7 +132,7 @@ fn many_transactions_add_refresh_and_remove_everything() {
         (count(&ns, "banned_v4"), count(&ns, "banned_v6")),
         (6000, 6000)
     );
-    let ips: Vec<IpAddr> = all.iter().map(|e| e.ip).collect();
+    let ips: Vec<ipnet::IpNet> = all.iter().map(|e| e.net).collect();
     in_netns(&ns, || {
         let mut w = SetWriter::new("tollguard").unwrap();
         w.remove(&ips, MAX_TRANSACTION).unwrap();

@@ -29,7 +29,7 @@ fn main() -> ExitCode {
 
 fn ban(i: u32) -> BanRecord {
     BanRecord {
-        ip: IpAddr::V4(Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 200, 0, 0)) + i)),
+        ip: IpAddr::V4(Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 200, 0, 0)) + i)).into(),
         jail: "asterisk".into(),
         since_ms: 1_000,
         until_ms: i64::MAX / 2,
@@ -47,7 +47,7 @@ fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
             for i in 1..=n.parse::<u32>()? {
                 let b = ban(i);
                 store.record_bans(std::slice::from_ref(&b))?;
-                writeln!(out, "{}", b.ip)?;
+                writeln!(out, "{}", b.ip.addr())?;
                 out.flush()?;
             }
             Ok(())

@@ -4,8 +4,8 @@
 //! # API (used by tg-daemon)
 //! - [`Store`]: the interface (blocking; the daemon calls it from its own thread).
 //! - [`SqliteStore::open`]: the local store (default `/var/lib/tollguard/state.db`).
-//! - [`BanRecord`]: one active ban, one per address (the kernel holds one element per address
-//!   too); recording a ban for an address that already has one replaces it — the latest
+//! - [`BanRecord`]: one active ban, one per address or prefix (the kernel holds one element
+//!   per address or prefix too); recording a ban for an address that already has one replaces it — the latest
 //!   decision wins, exactly as the kernel's refreshed timeout does.
 //! - Offender history: every recorded ban raises `(ip, jail)`'s count to at least the record's
 //!   `ban_number` (so recording the same ban twice counts once); [`Store::prior_bans`] and
@@ -13,7 +13,9 @@
 //!   [`Store::history_of`] is one address's history (a point query) and
 //!   [`Store::history_pages`] streams everyone's, in pages (the daemon's start, off its
 //!   critical path). History outlives the ban and the process: escalation works across restarts;
-//!   [`Store::forget_offenders_before`] keeps it from growing forever.
+//!   [`Store::forget_offenders_before`] keeps it from growing forever (the daemon calls it daily
+//!   with `[daemon] forget_offenders_after`, and reads history back through
+//!   [`SqliteStore::history_since`] so older rows never reach memory even before that).
 //! - [`FilePosition`]: where the follower stopped in each log; [`Store::save_positions`]
 //!   upserts by path; [`Store::record`] commits a batch of bans *and* positions atomically.
 //!
@@ -57,8 +59,9 @@
 
 mod sqlite;
 
-use std::net::IpAddr;
 use std::path::PathBuf;
+
+use ipnet::IpNet;
 
 use serde::{Deserialize, Serialize};
 
@@ -67,8 +70,10 @@ pub use sqlite::{Durability, SqliteStore, SCHEMA_VERSION};
 /// One ban, as the store keeps it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BanRecord {
-    /// The banned address.
-    pub ip: IpAddr,
+    /// The banned address (a /32 or /128) or prefix. Stored as text: the bare address for one
+    /// address (as before prefixes existed, so no schema change was needed), `ADDR/LEN` for a
+    /// prefix ([`tg_model::net_text`]).
+    pub ip: IpNet,
     /// The jail that decided it (or e.g. `"manual"` for `tollguard ban`).
     pub jail: String,
     /// When the ban started, Unix milliseconds.
@@ -113,9 +118,9 @@ pub struct AddressHistory {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct HistoryPage {
     /// `(ip, jail, bans served)`.
-    pub prior_bans: Vec<(IpAddr, String, u32)>,
+    pub prior_bans: Vec<(IpNet, String, u32)>,
     /// `(ip, jail, until_ms)` of bans still running.
-    pub running: Vec<(IpAddr, String, i64)>,
+    pub running: Vec<(IpNet, String, i64)>,
 }
 
 impl HistoryPage {
@@ -213,7 +218,7 @@ pub trait Store: Send {
         self.save_positions(positions)
     }
     /// Removes the ban of `ip`; true if there was one. History stays.
-    fn remove_ban(&mut self, ip: IpAddr) -> Result<bool, StoreError>;
+    fn remove_ban(&mut self, ip: IpNet) -> Result<bool, StoreError>;
     /// Drops bans that ended at or before `now_ms`; returns how many.
     fn expire_bans(&mut self, now_ms: i64) -> Result<usize, StoreError>;
     /// The bans still running at `now_ms` (expired ones are dropped first), oldest first.
@@ -224,12 +229,12 @@ pub trait Store: Send {
         Ok(self.active_bans(now_ms)?.len())
     }
     /// How many bans `ip` has had in `jail` (0 if none).
-    fn prior_bans(&mut self, ip: IpAddr, jail: &str) -> Result<u32, StoreError>;
+    fn prior_bans(&mut self, ip: IpNet, jail: &str) -> Result<u32, StoreError>;
     /// Every offender's history: `(ip, jail, bans)`.
-    fn all_prior_bans(&mut self) -> Result<Vec<(IpAddr, String, u32)>, StoreError>;
+    fn all_prior_bans(&mut self) -> Result<Vec<(IpNet, String, u32)>, StoreError>;
     /// `ip`'s history in every jail and its ban still running at `now_ms` (a point query; reads
     /// only, so it also works on a [`SqliteStore::open_read_only`] connection).
-    fn history_of(&mut self, ip: IpAddr, now_ms: i64) -> Result<AddressHistory, StoreError>;
+    fn history_of(&mut self, ip: IpNet, now_ms: i64) -> Result<AddressHistory, StoreError>;
     /// Every offender's history and every ban still running at `now_ms`, handed to `each` in
     /// pages of up to `page` rows; `each` returns false to stop early. Returns the rows read.
     /// Reads only. The default reads everything at once and cuts it into pages; the SQLite
@@ -241,7 +246,7 @@ pub trait Store: Send {
         each: &mut dyn FnMut(HistoryPage) -> bool,
     ) -> Result<usize, StoreError> {
         let prior = self.all_prior_bans()?;
-        let running: Vec<(IpAddr, String, i64)> = self
+        let running: Vec<(IpNet, String, i64)> = self
             .active_bans(now_ms)?
             .into_iter()
             .map(|b| (b.ip, b.jail, b.until_ms))

@@ -2,11 +2,11 @@
 //! schema versioned with `PRAGMA user_version`.
 
 use std::fs::{DirBuilder, OpenOptions};
-use std::net::IpAddr;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use ipnet::IpNet;
 use rusqlite::{
     params, CachedStatement, Connection, OpenFlags, OptionalExtension, Transaction,
     TransactionBehavior,
@@ -87,6 +87,7 @@ ALTER TABLE offenders_v2 RENAME TO offenders;
 pub struct SqliteStore {
     conn: Connection,
     path: PathBuf,
+    history_since_ms: i64,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -139,6 +140,7 @@ impl SqliteStore {
         let mut store = SqliteStore {
             conn,
             path: path.to_path_buf(),
+            history_since_ms: i64::MIN,
         };
         store.prepare(durability)?;
         Ok(store)
@@ -156,6 +158,7 @@ impl SqliteStore {
         let store = SqliteStore {
             conn,
             path: path.to_path_buf(),
+            history_since_ms: i64::MIN,
         };
         store
             .conn
@@ -173,6 +176,15 @@ impl SqliteStore {
             });
         }
         Ok(store)
+    }
+
+    /// Reads of offender history ([`Store::history_of`], [`Store::history_pages`],
+    /// [`Store::all_prior_bans`]) leave out offenders whose last ban started before `since_ms`:
+    /// history past its retention is never read back, whether or not
+    /// [`Store::forget_offenders_before`] has deleted it yet.
+    pub fn history_since(mut self, since_ms: i64) -> SqliteStore {
+        self.history_since_ms = since_ms;
+        self
     }
 
     /// The database file.
@@ -267,10 +279,10 @@ fn kind_of(e: &rusqlite::Error) -> StoreErrorKind {
 
 /// Rows the store cannot read back (hand-edited or damaged) are skipped and logged, never fatal:
 /// one bad row must not keep the other bans from being restored.
-fn parse_ip(text: &str, table: &str, skipped: &mut usize) -> Option<IpAddr> {
-    match text.parse() {
-        Ok(ip) => Some(ip),
-        Err(_) => {
+fn parse_ip(text: &str, table: &str, skipped: &mut usize) -> Option<IpNet> {
+    match tg_model::parse_net(text) {
+        Some(ip) => Some(ip),
+        None => {
             *skipped += 1;
             tracing::warn!(
                 table,
@@ -329,7 +341,8 @@ fn insert_bans(tx: &Transaction, path: &Path, bans: &[BanRecord]) -> Result<(), 
     let err = |what: &'static str| move |source| sql(path, what, source);
     // In key order, so a big batch walks the b-trees once instead of jumping around them; the
     // sort is stable, so of two bans of one address the later still wins.
-    let mut keyed: Vec<(String, &BanRecord)> = bans.iter().map(|b| (b.ip.to_string(), b)).collect();
+    let mut keyed: Vec<(String, &BanRecord)> =
+        bans.iter().map(|b| (tg_model::net_text(b.ip), b)).collect();
     if keyed.len() > 1 {
         keyed.sort_by(|a, b| a.0.cmp(&b.0));
     }
@@ -430,10 +443,10 @@ impl Store for SqliteStore {
         tx.commit().map_err(|source| sql(path, "commit", source))
     }
 
-    fn remove_ban(&mut self, ip: IpAddr) -> Result<bool, StoreError> {
+    fn remove_ban(&mut self, ip: IpNet) -> Result<bool, StoreError> {
         let n = self
             .conn
-            .execute("DELETE FROM bans WHERE ip = ?1", [ip.to_string()])
+            .execute("DELETE FROM bans WHERE ip = ?1", [tg_model::net_text(ip)])
             .map_err(self.err("delete ban"))?;
         Ok(n > 0)
     }
@@ -495,12 +508,12 @@ impl Store for SqliteStore {
         Ok(usize::try_from(n).unwrap_or(0))
     }
 
-    fn prior_bans(&mut self, ip: IpAddr, jail: &str) -> Result<u32, StoreError> {
+    fn prior_bans(&mut self, ip: IpNet, jail: &str) -> Result<u32, StoreError> {
         let n: Option<i64> = self
             .conn
             .query_row(
                 "SELECT bans FROM offenders WHERE ip = ?1 AND jail = ?2",
-                params![ip.to_string(), jail],
+                params![tg_model::net_text(ip), jail],
                 |r| r.get(0),
             )
             .optional()
@@ -508,13 +521,15 @@ impl Store for SqliteStore {
         Ok(n.map_or(0, to_u32))
     }
 
-    fn all_prior_bans(&mut self) -> Result<Vec<(IpAddr, String, u32)>, StoreError> {
+    fn all_prior_bans(&mut self) -> Result<Vec<(IpNet, String, u32)>, StoreError> {
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT ip, jail, bans FROM offenders ORDER BY ip, jail")
+            .prepare_cached(
+                "SELECT ip, jail, bans FROM offenders WHERE last_ms >= ?1 ORDER BY ip, jail",
+            )
             .map_err(|source| sql(&self.path, "prepare history", source))?;
         let rows = stmt
-            .query_map([], |r| {
+            .query_map([self.history_since_ms], |r| {
                 Ok((
                     r.get::<_, String>(0)?,
                     r.get::<_, String>(1)?,
@@ -533,17 +548,18 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
-    fn history_of(&mut self, ip: IpAddr, now_ms: i64) -> Result<AddressHistory, StoreError> {
-        let ip = ip.to_string();
+    fn history_of(&mut self, ip: IpNet, now_ms: i64) -> Result<AddressHistory, StoreError> {
+        let ip = tg_model::net_text(ip);
+        let since = self.history_since_ms;
         let path = &self.path;
         let err = |what: &'static str| move |source| sql(path, what, source);
         // Both are lookups in a primary key's index: (ip, jail) and ip.
         let mut prior = self
             .conn
-            .prepare_cached("SELECT jail, bans FROM offenders WHERE ip = ?1")
+            .prepare_cached("SELECT jail, bans FROM offenders WHERE ip = ?1 AND last_ms >= ?2")
             .map_err(err("prepare history of"))?;
         let prior_bans = prior
-            .query_map([&ip], |r| {
+            .query_map(params![&ip, since], |r| {
                 Ok((r.get::<_, String>(0)?, to_u32(r.get::<_, i64>(1)?)))
             })
             .map_err(err("read history of"))?
@@ -583,9 +599,11 @@ impl Store for SqliteStore {
         let mut current = HistoryPage::default();
         {
             let mut stmt = tx
-                .prepare("SELECT ip, jail, bans FROM offenders")
+                .prepare("SELECT ip, jail, bans FROM offenders WHERE last_ms >= ?1")
                 .map_err(err("prepare history"))?;
-            let mut cursor = stmt.query([]).map_err(err("read history"))?;
+            let mut cursor = stmt
+                .query([self.history_since_ms])
+                .map_err(err("read history"))?;
             while let Some(r) = cursor.next().map_err(err("read history"))? {
                 let ip: String = r.get(0).map_err(err("read history"))?;
                 let Some(ip) = parse_ip(&ip, "offenders", &mut skipped) else {
@@ -667,7 +685,7 @@ mod tests {
 
     fn ban(ip: &str, jail: &str, until_ms: i64, n: u32) -> BanRecord {
         BanRecord {
-            ip: ip.parse().unwrap(),
+            ip: tg_model::parse_net(ip).unwrap(),
             jail: jail.into(),
             since_ms: 1_000,
             until_ms,
@@ -725,7 +743,11 @@ mod tests {
         let active = s.active_bans(6_000).unwrap();
         assert_eq!(active.len(), 2);
         assert_eq!(
-            active.iter().find(|b| b.ip.is_ipv4()).unwrap().until_ms,
+            active
+                .iter()
+                .find(|b| b.ip.addr().is_ipv4())
+                .unwrap()
+                .until_ms,
             20_000
         );
         assert_eq!(
@@ -733,8 +755,12 @@ mod tests {
             1,
             "a ban ending now is over"
         );
-        assert!(s.remove_ban("198.51.100.7".parse().unwrap()).unwrap());
-        assert!(!s.remove_ban("198.51.100.7".parse().unwrap()).unwrap());
+        assert!(s
+            .remove_ban(tg_model::parse_net("198.51.100.7").unwrap())
+            .unwrap());
+        assert!(!s
+            .remove_ban(tg_model::parse_net("198.51.100.7").unwrap())
+            .unwrap());
         assert!(s.active_bans(0).unwrap().is_empty());
     }
 
@@ -752,11 +778,11 @@ mod tests {
         let active = s.active_bans(0).unwrap();
         let nine = active
             .iter()
-            .find(|b| b.ip.to_string() == "198.51.100.9")
+            .find(|b| tg_model::net_text(b.ip) == "198.51.100.9")
             .unwrap();
         assert_eq!((nine.jail.as_str(), nine.until_ms), ("ssh", 7_000));
         assert_eq!(active.len(), 3);
-        let ip: IpAddr = "198.51.100.9".parse().unwrap();
+        let ip: IpNet = tg_model::parse_net("198.51.100.9").unwrap();
         assert_eq!(
             (
                 s.prior_bans(ip, "sip").unwrap(),
@@ -781,10 +807,11 @@ mod tests {
                 ban("198.51.100.7", "ssh", 50_000, 1),
             ])
             .unwrap();
-            s.remove_ban("198.51.100.7".parse().unwrap()).unwrap();
+            s.remove_ban(tg_model::parse_net("198.51.100.7").unwrap())
+                .unwrap();
         }
         let mut s = SqliteStore::open(&path).unwrap();
-        let ip: IpAddr = "198.51.100.7".parse().unwrap();
+        let ip: IpNet = tg_model::parse_net("198.51.100.7").unwrap();
         assert_eq!(s.prior_bans(ip, "sip").unwrap(), 2);
         assert_eq!(s.prior_bans(ip, "ssh").unwrap(), 1);
         assert_eq!(s.prior_bans(ip, "asterisk").unwrap(), 0);
@@ -846,9 +873,69 @@ mod tests {
             .all_prior_bans()
             .unwrap()
             .into_iter()
-            .map(|(ip, _, _)| ip.to_string())
+            .map(|(ip, _, _)| tg_model::net_text(ip))
             .collect();
         assert_eq!(left, ["198.51.100.2"]);
+    }
+
+    #[test]
+    fn history_past_its_retention_is_never_read_back() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("state.db");
+        let mut s = SqliteStore::open(&path).unwrap();
+        let at = |ip: &str, since_ms| BanRecord {
+            since_ms,
+            ..ban(ip, "sip", since_ms + 1, 1)
+        };
+        s.record_bans(&[at("198.51.100.1", 1_000), at("198.51.100.2", 5_000)])
+            .unwrap();
+        // Not deleted yet, but no reader of a store opened with a horizon sees it.
+        let mut r = SqliteStore::open_read_only(&path)
+            .unwrap()
+            .history_since(5_000);
+        let old = tg_model::parse_net("198.51.100.1").unwrap();
+        assert!(r.history_of(old, 0).unwrap().prior_bans.is_empty());
+        assert_eq!(r.all_prior_bans().unwrap().len(), 1);
+        let mut paged = 0;
+        r.history_pages(i64::MAX, 10, &mut |p| {
+            paged += p.prior_bans.len();
+            true
+        })
+        .unwrap();
+        assert_eq!(paged, 1);
+    }
+
+    #[test]
+    fn a_prefix_ban_round_trips_and_old_address_rows_read_the_same() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut s = SqliteStore::open(&tmp.path().join("state.db")).unwrap();
+        let prefix: IpNet = "2001:db8:1:2::/64".parse().unwrap();
+        s.record_bans(&[
+            BanRecord {
+                ip: prefix,
+                ..ban("2001:db8::1", "sip", 90_000, 1)
+            },
+            ban("2001:db8::1", "sip", 90_000, 2),
+        ])
+        .unwrap();
+        let active = s.active_bans(0).unwrap();
+        assert_eq!(
+            active.len(),
+            2,
+            "a prefix and an address in it are two bans"
+        );
+        assert!(active.iter().any(|b| b.ip == prefix));
+        assert_eq!(s.prior_bans(prefix, "sip").unwrap(), 1);
+        let text: Vec<String> = s
+            .conn
+            .prepare("SELECT ip FROM bans ORDER BY ip")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(text, ["2001:db8:1:2::/64", "2001:db8::1"]);
+        assert!(s.remove_ban(prefix).unwrap());
     }
 
     #[test]
@@ -883,7 +970,7 @@ mod tests {
         bans.push(ban("198.51.100.7", "ssh", 9_000, 1));
         w.record_bans(&bans).unwrap();
         let mut r = SqliteStore::open_read_only(&path).unwrap();
-        let ip: IpAddr = "198.51.100.7".parse().unwrap();
+        let ip: IpNet = tg_model::parse_net("198.51.100.7").unwrap();
         let mut h = r.history_of(ip, 10_000).unwrap();
         h.prior_bans.sort();
         // One ban per address: the ssh one replaced the sip one, and it has ended at 10 s.
@@ -899,14 +986,16 @@ mod tests {
             vec![("ssh".to_string(), 9_000)]
         );
         assert_eq!(
-            r.history_of("203.0.113.1".parse().unwrap(), 0).unwrap(),
+            r.history_of(tg_model::parse_net("203.0.113.1").unwrap(), 0)
+                .unwrap(),
             AddressHistory::default()
         );
         // The writer commits while the reader reads, and the reader sees the commit.
         w.record_bans(&[ban("203.0.113.1", "sip", 70_000, 2)])
             .unwrap();
         assert_eq!(
-            r.history_of("203.0.113.1".parse().unwrap(), 0).unwrap(),
+            r.history_of(tg_model::parse_net("203.0.113.1").unwrap(), 0)
+                .unwrap(),
             AddressHistory {
                 prior_bans: vec![("sip".into(), 2)],
                 running: vec![("sip".into(), 70_000)],
@@ -965,13 +1054,13 @@ mod tests {
         assert!(pages.iter().all(|p| p.len() <= 300 && !p.is_empty()));
         assert_eq!(pages.len(), 6);
         let prior: usize = pages.iter().map(|p| p.prior_bans.len()).sum();
-        let running: Vec<&(IpAddr, String, i64)> = pages.iter().flat_map(|p| &p.running).collect();
+        let running: Vec<&(IpNet, String, i64)> = pages.iter().flat_map(|p| &p.running).collect();
         assert_eq!((prior, running.len()), (1_000, 750));
         assert!(running.iter().all(|(_, _, until)| *until == 50_000));
         let three = pages
             .iter()
             .flat_map(|p| &p.prior_bans)
-            .find(|(ip, _, _)| ip.to_string() == "10.2.0.2")
+            .find(|(ip, _, _)| tg_model::net_text(*ip) == "10.2.0.2")
             .unwrap();
         assert_eq!(three.2, 3);
         // Stopping early.
@@ -998,7 +1087,7 @@ mod tests {
             .unwrap();
         let active = s.active_bans(0).unwrap();
         assert_eq!(active.len(), 1);
-        assert_eq!(active[0].ip.to_string(), "198.51.100.7");
+        assert_eq!(tg_model::net_text(active[0].ip), "198.51.100.7");
     }
 
     #[test]
@@ -1020,10 +1109,10 @@ mod tests {
         assert_eq!(active.len(), n - 2, "two rows repeated an address");
         let zero = active
             .iter()
-            .find(|b| b.ip.to_string() == "10.3.0.0")
+            .find(|b| tg_model::net_text(b.ip) == "10.3.0.0")
             .unwrap();
         assert_eq!((zero.jail.as_str(), zero.until_ms), ("ssh", 80_000));
-        let ip: IpAddr = "10.3.0.0".parse().unwrap();
+        let ip: IpNet = tg_model::parse_net("10.3.0.0").unwrap();
         assert_eq!(
             (
                 s.prior_bans(ip, "sip").unwrap(),
@@ -1098,7 +1187,7 @@ mod tests {
     /// Everything the readers return, in the order they return it.
     type Readout = (
         Vec<BanRecord>,
-        Vec<(IpAddr, String, u32)>,
+        Vec<(IpNet, String, u32)>,
         AddressHistory,
         usize,
         HistoryPage,
@@ -1111,13 +1200,16 @@ mod tests {
         SqliteStore {
             conn: Connection::open(path).unwrap(),
             path: path.to_path_buf(),
+            history_since_ms: i64::MIN,
         }
     }
 
     fn read_all(s: &mut SqliteStore) -> Readout {
         let active = s.active_bans(6_000).unwrap();
         let prior = s.all_prior_bans().unwrap();
-        let one = s.history_of("10.4.0.1".parse().unwrap(), 6_000).unwrap();
+        let one = s
+            .history_of(tg_model::parse_net("10.4.0.1").unwrap(), 6_000)
+            .unwrap();
         let count = s.count_active_bans(6_000).unwrap();
         let mut all = HistoryPage::default();
         s.history_pages(6_000, 64, &mut |p| {
@@ -1196,7 +1288,11 @@ mod tests {
         s.record_bans(&[ban("10.4.0.1", "ssh", 99_000, 5)]).unwrap();
         drop(s);
         let mut s = SqliteStore::open(&path).unwrap();
-        assert_eq!(s.prior_bans("10.4.0.1".parse().unwrap(), "ssh").unwrap(), 5);
+        assert_eq!(
+            s.prior_bans(tg_model::parse_net("10.4.0.1").unwrap(), "ssh")
+                .unwrap(),
+            5
+        );
         assert_eq!(s.active_bans(6_000).unwrap().len(), 225);
     }
 

@@ -54,7 +54,7 @@ fn kill_9_mid_stream_loses_no_committed_ban() {
             .active_bans(0)
             .unwrap()
             .into_iter()
-            .map(|b| b.ip)
+            .map(|b| b.ip.addr())
             .collect();
         let lost: Vec<&IpAddr> = reported.iter().filter(|ip| !stored.contains(ip)).collect();
         assert!(

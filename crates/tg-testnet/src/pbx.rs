@@ -111,6 +111,8 @@ pub struct Net {
     pub trusted: Netns,
     /// The echo listener in the pbx.
     pub listener: Listener,
+    /// The attacker's interface towards the pbx (for more source addresses).
+    pub attacker_if: String,
 }
 
 impl Net {
@@ -134,6 +136,7 @@ impl Net {
         .unwrap();
         Link::add_addr(&pbx, &a.a_if, &format!("{PBX_V6}/64")).unwrap();
         Link::add_addr(&attacker, &a.b_if, &format!("{ATTACKER_V6}/64")).unwrap();
+        let attacker_if = a.b_if.clone();
         Link::connect(
             &pbx,
             &format!("{PBX_TRUSTED_V4}/24"),
@@ -147,6 +150,7 @@ impl Net {
             attacker,
             trusted,
             listener,
+            attacker_if,
         }
     }
 }
@@ -237,6 +241,8 @@ fam = socket.AF_INET6 if ":" in host else socket.AF_INET
 try:
     if proto == "udp":
         s = socket.socket(fam, socket.SOCK_DGRAM)
+        if len(sys.argv) > 4:
+            s.bind((sys.argv[4], 0))
         s.settimeout(0.4)
         s.sendto(b"ping", (host, port))
         s.recvfrom(64)
@@ -252,6 +258,16 @@ except OSError:
 /// gets three tries, so a lost first packet does not make it look blocked.
 pub fn reaches(from: &Netns, proto: &str, host: &str) -> bool {
     (0..3).any(|_| probe(from, proto, host))
+}
+
+/// True when `from` gets a UDP echo from `host` sent from its address `src` (three tries).
+pub fn reaches_from(from: &Netns, src: &str, host: &str) -> bool {
+    (0..3).any(|_| {
+        from.exec(&["python3", "-c", PROBE, "udp", host, UDP_PORT, src])
+            .expect("probe")
+            .status
+            .success()
+    })
 }
 
 /// True when one probe gets no answer (a drop, not a lost packet: the paths are veth pairs).

@@ -353,6 +353,99 @@ fn attacker_is_dropped_within_a_second_trusted_never_and_bans_survive_kill_and_f
     assert!(!site.path("tg.sock").exists(), "socket left behind");
 }
 
+/// True when a UDP datagram sent from `src` (an address of `ns`) to `to` gets its echo.
+fn udp_reaches_from(ns: &str, src: &str, to: &str) -> bool {
+    let to: SocketAddr = format!("[{to}]:5060").parse().unwrap();
+    let from: SocketAddr = format!("[{src}]:0").parse().unwrap();
+    in_ns(ns, move || {
+        let s = UdpSocket::bind(from).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let _ = s.send_to(b"OPTIONS sip:probe SIP/2.0\r\n", to);
+        let mut buf = [0u8; 64];
+        s.recv_from(&mut buf).is_ok()
+    })
+}
+
+#[test]
+fn an_ipv6_attacker_rotating_addresses_in_its_64_is_banned_as_the_64() {
+    assert!(
+        tg_testnet::available(),
+        "tests need root and iproute2 (CI runs as root)"
+    );
+    let pbx = Netns::new("pbx6").unwrap();
+    let attacker = Netns::new("atk6").unwrap();
+    let link = Link::connect(&pbx, "10.97.0.1/24", &attacker, "10.97.0.2/24").unwrap();
+    const PBX6: &str = "2001:db8:77::1";
+    Link::add_addr(&pbx, &link.a_if, &format!("{PBX6}/48")).unwrap();
+    // Three addresses of one /64 take turns; a fourth of it never writes a line; a neighbour
+    // in the next /64 does nothing at all.
+    let rotating = ["2001:db8:77:1::a", "2001:db8:77:1::b", "2001:db8:77:1::c"];
+    let silent = "2001:db8:77:1::99";
+    let neighbour = "2001:db8:77:2::5";
+    for a in rotating.iter().chain([&silent, &neighbour]) {
+        Link::add_addr(&attacker, &link.b_if, &format!("{a}/48")).unwrap();
+    }
+    start_servers_v6(pbx.name());
+    let atk = attacker.name().to_string();
+    for a in rotating.iter().chain([&silent, &neighbour]) {
+        assert!(
+            udp_reaches_from(&atk, a, PBX6),
+            "no baseline reachability from {a}"
+        );
+    }
+
+    let site = sip_site(&[], "");
+    let mut daemon = site.start(&pbx);
+    // One failure per address: no address reaches max_retry (3), its /64 does.
+    let lines: String = rotating
+        .iter()
+        .enumerate()
+        .map(|(i, a)| pjsip(a, i as u32 + 1, &format!("rot{i}@203.0.113.5")))
+        .collect();
+    append(&site.path("messages"), &lines);
+    let blocked = time_until(Duration::from_secs(3), || {
+        !udp_reaches_from(&atk, silent, PBX6)
+    });
+    assert!(blocked.is_some(), "the /64 was not banned");
+    for a in rotating {
+        assert!(!udp_reaches_from(&atk, a, PBX6), "{a} got through");
+    }
+    assert!(
+        udp_reaches_from(&atk, neighbour, PBX6),
+        "the next /64 was dropped"
+    );
+    let ban = site
+        .ban("2001:db8:77:1::/64")
+        .expect("`bans` lists the prefix");
+    assert_eq!(ban["jail"], "sip");
+    assert!(
+        site.bans().iter().all(|b| b["ip"] != rotating[0]),
+        "no single address was banned"
+    );
+    assert!(support::nft_set(&pbx, "banned_nets_v6").contains("2001:db8:77:1::/64"));
+    // An unban of the prefix lifts it whole.
+    let out = site.ctl(&["unban", "2001:db8:77:1::/64"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(udp_reaches_from(&atk, silent, PBX6));
+    kill_and_reap(&mut daemon);
+}
+
+/// [`start_servers`], listening on IPv6 (and IPv4-mapped) too.
+fn start_servers_v6(ns: &str) {
+    let ns = ns.to_string();
+    std::thread::spawn(move || {
+        in_ns(&ns, || {
+            let udp = UdpSocket::bind("[::]:5060").expect("udp bind");
+            let mut buf = [0u8; 512];
+            while let Ok((n, from)) = udp.recv_from(&mut buf) {
+                let _ = udp.send_to(&buf[..n], from);
+            }
+        })
+    });
+    std::thread::sleep(Duration::from_millis(100));
+}
+
 #[test]
 fn rotation_in_the_middle_of_a_flood_loses_and_repeats_no_finding() {
     assert!(

@@ -38,7 +38,7 @@ fn three_failures(ip: &str) -> String {
 
 fn ban(ip: IpAddr, since_ms: i64, until_ms: i64, ban_number: u32) -> BanRecord {
     BanRecord {
-        ip,
+        ip: ip.into(),
         jail: "sip".into(),
         since_ms,
         until_ms,
@@ -157,7 +157,7 @@ fn after_a_restart_over_a_big_store_decisions_escalate_at_once_and_every_ban_is_
     );
     assert!(stored
         .iter()
-        .all(|b| kernel.contains_key(&b.ip.to_string())));
+        .all(|b| kernel.contains_key(&tg_model::net_text(b.ip))));
     // The third sip ban is 4 h, the second 2 h: escalated from the store's history.
     assert_eq!(
         kernel.get(TWICE),

@@ -102,7 +102,7 @@ pub struct BanArgs {
 pub struct UnbanArgs {
     #[command(flatten)]
     target: Target,
-    /// The address to unban.
+    /// The address (or banned prefix, e.g. 2001:db8:1:2::/64) to unban.
     ip: String,
 }
 
@@ -167,6 +167,11 @@ fn print_status(out: &mut impl Write, s: &StatusReport) -> std::io::Result<()> {
         out,
         "rotations:   {} rename/recreate, {} truncation(s); {} reload(s)",
         c.rotations, c.truncations, c.reloads
+    )?;
+    writeln!(
+        out,
+        "memory:      {} tracked, {} evicted at max_tracked; {} aggregated (full set); {} old histories forgotten",
+        c.tracked, c.evicted, c.aggregated, c.offenders_forgotten
     )?;
     if c.guard_restarts > 0 {
         writeln!(
@@ -247,9 +252,14 @@ pub fn ban(args: BanArgs) -> anyhow::Result<ExitCode> {
     print_done(args.target.call(&Request::Ban { ip, secs })?)
 }
 
-/// `tollguard unban IP`.
+/// `tollguard unban IP|PREFIX`.
 pub fn unban(args: UnbanArgs) -> anyhow::Result<ExitCode> {
-    let ip = parse_ip(&args.ip)?;
+    let ip = tg_model::parse_net(args.ip.trim()).with_context(|| {
+        format!(
+            "{:?} is not an IPv4 or IPv6 address or prefix",
+            sanitize(&args.ip)
+        )
+    })?;
     print_done(args.target.call(&Request::Unban { ip })?)
 }
 

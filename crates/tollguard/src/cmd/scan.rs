@@ -18,7 +18,7 @@ use tg_engine::report::{iso_time, Summary};
 use tg_engine::trusted::{self, Reason};
 use tg_engine::{Event, Inputs, Replay};
 use tg_jail::JailSet;
-use tg_model::{format_duration, Kind, Service, TrustedSet};
+use tg_model::{format_duration, net_text, Kind, Service, TrustedSet};
 use tg_source::reader::Input;
 
 use crate::exit::ExitCode;
@@ -160,6 +160,7 @@ fn print_event(out: &mut impl Write, e: &Event, format: Format) -> io::Result<()
             jail: e.ban.map(|b| b.jail.as_str()),
             banned: e.ban.map(|_| true),
             ban_secs: e.ban.map(|b| b.ban_secs),
+            prefix: e.ban.filter(|b| b.is_prefix()).map(|b| net_text(b.net)),
         };
         serde_json::to_writer(&mut *out, &event)?;
         return writeln!(out);
@@ -184,6 +185,9 @@ fn print_event(out: &mut impl Write, e: &Event, format: Format) -> io::Result<()
             sanitize(&b.jail),
             format_duration(b.ban_secs)
         )?;
+        if b.is_prefix() {
+            write!(out, " as {}", net_text(b.net))?;
+        }
     }
     writeln!(out)
 }
@@ -205,6 +209,9 @@ struct EventLine<'a> {
     banned: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     ban_secs: Option<u64>,
+    /// The prefix banned, when the jail banned the address's prefix rather than the address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prefix: Option<String>,
 }
 
 #[derive(Serialize)]

@@ -91,6 +91,15 @@ pub fn print_text(out: &mut impl Write, s: &Summary, secs: f64) -> io::Result<()
                 thousands((s.offenders.len() - TEXT_ROWS) as u64)
             )?;
         }
+        if s.offenders_not_listed > 0 {
+            writeln!(
+                out,
+                "  ({} more offender entries with few findings and no ban were not kept: the \
+                 report holds {} at most)",
+                thousands(s.offenders_not_listed),
+                thousands(tg_engine::report::REPORT_CAP as u64)
+            )?;
+        }
         writeln!(
             out,
             "  (FINDINGS counts lines; ATTEMPTS what the jails count: the lines of one attempt,\n   \
@@ -113,7 +122,7 @@ pub fn print_text(out: &mut impl Write, s: &Summary, secs: f64) -> io::Result<()
         let banned = s.offenders.iter().filter(|o| o.would_ban);
         let width = banned
             .clone()
-            .map(|o| o.ip.to_string().len())
+            .flat_map(|o| o.bans.iter().map(|b| b.target.len()))
             .max()
             .unwrap_or(7)
             .max(7);
@@ -128,8 +137,8 @@ pub fn print_text(out: &mut impl Write, s: &Summary, secs: f64) -> io::Result<()
             "  {:<width$}  {:<jail_width$}  {:<19}  {:<6}  WHY",
             "ADDRESS", "JAIL", "BANNED AT", "FOR"
         )?;
-        let rows = banned.flat_map(|o| o.bans.iter().enumerate().map(move |(i, b)| (o, i, b)));
-        for (o, i, b) in rows.take(TEXT_ROWS) {
+        let rows = banned.flat_map(|o| o.bans.iter().enumerate());
+        for (i, b) in rows.take(TEXT_ROWS) {
             {
                 let nth = match i {
                     0 => String::new(),
@@ -138,7 +147,7 @@ pub fn print_text(out: &mut impl Write, s: &Summary, secs: f64) -> io::Result<()
                 writeln!(
                     out,
                     "  {:<width$}  {:<jail_width$}  {:<19}  {:<6}  {} attempts in {}{}",
-                    o.ip.to_string(),
+                    b.target,
                     sanitize(&b.jail),
                     b.at.replace('T', " "),
                     format_duration(b.ban_secs),
