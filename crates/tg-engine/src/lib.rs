@@ -35,3 +35,4 @@ pub mod trusted;
 pub use inputs::{InputError, Inputs};
 pub use replay::Replay;
 pub use report::{Event, Summary};
+pub use step::{Evidence, NoEvidence, Seen};
