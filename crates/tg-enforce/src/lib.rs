@@ -68,6 +68,7 @@ mod program;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
+pub use conntrack::{tracked_flows, Flow};
 pub use ipset::IpsetEnforcer;
 pub use nft::{NftEnforcer, RESTORE_CHUNK};
 pub use tg_config::daemon::Backend;

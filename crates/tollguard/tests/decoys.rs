@@ -16,7 +16,6 @@
 //!
 //! Everything runs in namespaces made by tg-testnet; nothing touches the host's ruleset.
 
-use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -231,4 +230,112 @@ fn real_sshd_with_decoy_user_names() {
     let summary = &objects.last().unwrap()["summary"];
     assert_eq!(summary["suspicious"], 0, "{stdout}");
     assert_eq!(summary["would_ban"], 1, "{stdout}");
+}
+
+const PBX_B: &str = "10.95.0.1";
+const BYSTANDER: &str = "10.95.0.2";
+
+/// `now` in UTC as Asterisk's `%F %T` dateformat writes it.
+fn stamp_now() -> String {
+    let out = Command::new("date")
+        .args(["-u", "+%F %T"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// chan_sip's rejected call naming `a` and `b`: the caller's user part before the address and
+/// the dialled number after it are both the sender's, so its text cannot say which is whose.
+fn ambiguous_call(a: &str, b: &str) -> String {
+    format!(
+        "[{}] NOTICE[1423][C-00000001] chan_sip.c: Call from '100' ({a}) to extension '0' ({b}) to extension '011' rejected because extension not found in context 'default'.\n",
+        stamp_now()
+    )
+}
+
+/// A TCP connection from `ns` to the pbx's port 5060, kept open; with its local port.
+fn connect_from(ns: &Netns, to: &str) -> (TcpStream, u16) {
+    let to = format!("{to}:5060");
+    let stream = in_ns(ns.name(), move || {
+        TcpStream::connect_timeout(&to.parse().unwrap(), Duration::from_secs(5)).expect("connect")
+    });
+    let port = stream.local_addr().unwrap().port();
+    (stream, port)
+}
+
+#[test]
+fn conntrack_settles_what_the_text_cannot() {
+    assert!(
+        tg_testnet::available(),
+        "tests need root and iproute2 (CI runs as root)"
+    );
+    let pbx = Netns::new("pbx").unwrap();
+    let attacker = Netns::new("atk").unwrap();
+    let bystander = Netns::new("bys").unwrap();
+    Link::connect(
+        &pbx,
+        &format!("{PBX}/24"),
+        &attacker,
+        &format!("{ATTACKER}/24"),
+    )
+    .unwrap();
+    Link::connect(
+        &pbx,
+        &format!("{PBX_B}/24"),
+        &bystander,
+        &format!("{BYSTANDER}/24"),
+    )
+    .unwrap();
+    // Connection tracking runs in a namespace once a rule uses it, as any stateful firewall's
+    // does (tollguard's own included).
+    tg_testnet::pbx::nft(
+        &pbx,
+        "table inet ct_on {\n chain input {\n type filter hook input priority 0; policy accept;\n ct state established,related accept\n }\n}\n",
+    );
+    // A TCP service on 5060 that accepts and holds its connections.
+    let listener = in_ns(pbx.name(), || {
+        TcpListener::bind("0.0.0.0:5060").expect("bind")
+    });
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming().flatten() {
+            held.push(s);
+        }
+    });
+    let (_a, attacker_port) = connect_from(&attacker, PBX);
+    let (_b, bystander_port) = connect_from(&bystander, PBX_B);
+
+    let dir = tempfile::tempdir().unwrap();
+    let messages = dir.path().join("messages");
+    let site = site("sip", &messages, 3);
+    let _daemon = Reaped(site.start(&pbx));
+
+    // Both candidates talk to the pbx: the lines stay ambiguous, nobody is banned.
+    let both = ambiguous_call(
+        &format!("{ATTACKER}:{attacker_port}"),
+        &format!("{BYSTANDER}:{bystander_port}"),
+    );
+    append(&messages, &both.repeat(4));
+    let counted = wait_for(Duration::from_secs(10), || site.counter("suspicious") >= 4);
+    assert!(counted, "the lines were not read\n{}", site.logs());
+    assert_eq!(site.counter("resolved"), 0);
+    assert!(site.bans().is_empty(), "{:?}", site.bans());
+
+    // The decoy never sent a packet: the attacker is the one, and is banned; the decoy never.
+    let decoy = ambiguous_call(
+        &format!("{DECOY}:5060"),
+        &format!("{ATTACKER}:{attacker_port}"),
+    );
+    append(&messages, &decoy.repeat(4));
+    let banned = wait_for(Duration::from_secs(10), || in_ban_set(&pbx, ATTACKER));
+    assert!(banned, "the attacker was not banned\n{}", site.logs());
+    assert!(site.counter("resolved") >= 3, "{}", site.counters());
+    assert!(!in_ban_set(&pbx, DECOY));
+    assert!(!in_ban_set(&pbx, BYSTANDER));
+    let bans: Vec<String> = site
+        .bans()
+        .iter()
+        .map(|b| b["ip"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(bans, [ATTACKER]);
 }
