@@ -11,6 +11,10 @@
 //! one), of a protocol the service speaks; a TCP flow must also be *assured* (the kernel saw
 //! the three-way handshake complete).
 //!
+//! The kernel tracks flows in a network namespace only once a rule there uses connection
+//! tracking, as every stateful firewall does (tollguard's own `firewall` included). Without one
+//! the table is empty: nothing is settled, every ambiguous line stays suspicious.
+//!
 //! # Bounded cost on the detection thread
 //! One ctnetlink dump per address family serves every line for [`SNAPSHOT_TTL`]; a dump must
 //! finish within [`DUMP_BUDGET`] or it counts as failed (and a failed family is not asked again

@@ -4,7 +4,10 @@
 //! messages ([`PipelineMsg`]): "files changed" from the inotify thread, journal entries, findings
 //! from outside (the AMI call guard), trusted-set updates, manual bans and unbans, reloads and
 //! status questions. Lines are read in big chunks and handed to the detectors as borrowed
-//! slices; only findings are built, and only decisions leave the thread.
+//! slices; only findings are built, and only decisions leave the thread. A line naming several
+//! candidate addresses is settled, if at all, by the evidence given with
+//! [`Pipeline::with_evidence`] (the daemon's: `crate::evidence`, the kernel's connection
+//! tracking), inside `tg_engine::step`.
 //!
 //! # History from the store, without waiting for it
 //! The jails need the store's history for every decision: how many bans an address already
