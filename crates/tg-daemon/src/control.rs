@@ -275,6 +275,7 @@ fn status(ctx: &ControlContext) -> Response {
         bytes: g(&s.bytes),
         findings: g(&s.findings),
         suspicious: g(&s.suspicious),
+        resolved: g(&s.resolved),
         trusted_findings: g(&s.trusted_findings),
         external_findings: g(&s.external_findings),
         decisions: g(&s.decisions),

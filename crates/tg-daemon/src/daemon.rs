@@ -186,7 +186,8 @@ impl Daemon {
             handle,
             Arc::clone(&stats),
         )
-        .seeding_from(Box::new(reader));
+        .seeding_from(Box::new(reader))
+        .with_evidence(Box::new(crate::evidence::Conntrack::new()));
         threads.push(spawn("tg-detect", move || pipeline.run(pipe_rx))?);
         // The restore first, then the history: both are CPU-bound, and the restore has a
         // deadline while lookups keep every decision right until the history is in.

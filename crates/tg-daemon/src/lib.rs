@@ -23,6 +23,7 @@ pub mod calls;
 pub mod control;
 pub mod daemon;
 pub mod enforcer;
+pub mod evidence;
 pub mod fwnames;
 pub mod pipeline;
 pub mod protocol;

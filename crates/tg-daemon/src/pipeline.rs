@@ -4,7 +4,10 @@
 //! messages ([`PipelineMsg`]): "files changed" from the inotify thread, journal entries, findings
 //! from outside (the AMI call guard), trusted-set updates, manual bans and unbans, reloads and
 //! status questions. Lines are read in big chunks and handed to the detectors as borrowed
-//! slices; only findings are built, and only decisions leave the thread.
+//! slices; only findings are built, and only decisions leave the thread. A line naming several
+//! candidate addresses is settled, if at all, by the evidence given with
+//! [`Pipeline::with_evidence`] (the daemon's: `crate::evidence`, the kernel's connection
+//! tracking), inside `tg_engine::step`.
 //!
 //! # History from the store, without waiting for it
 //! The jails need the store's history for every decision: how many bans an address already
@@ -43,7 +46,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tg_detect::Detectors;
-use tg_engine::step::{self, LineCounts};
+use tg_engine::step::{self, Evidence, LineCounts, NoEvidence, Seen};
 use tg_jail::{Decision, JailSet, LogClock};
 use tg_model::{canonical_ip, canonical_net, net_text, Finding, Stamp, TrustedSet};
 use tg_source::follow::{parent_dir, Follower, Position, StartAt, WatchHandle};
@@ -205,6 +208,8 @@ pub struct Pipeline {
     last_sent: Instant,
     last_follow: HashMap<PathBuf, (u64, u64, u64)>,
     seeding: Option<Seeding>,
+    /// What settles a line that names several candidate addresses (see `tg_engine::step`).
+    evidence: Box<dyn Evidence + Send>,
 }
 
 impl Pipeline {
@@ -255,9 +260,17 @@ impl Pipeline {
             last_sent: Instant::now(),
             last_follow: HashMap::new(),
             seeding: None,
+            evidence: Box::new(NoEvidence),
         };
         p.watch_dirs();
         p
+    }
+
+    /// Lines naming several candidate addresses are put to `evidence` (the kernel's
+    /// connection tracking in the daemon) before they are given up as suspicious.
+    pub fn with_evidence(mut self, evidence: Box<dyn Evidence + Send>) -> Pipeline {
+        self.evidence = evidence;
+        self
     }
 
     /// The jails' history from the store is still to come ([`PipelineMsg::Seed`] pages, then
@@ -444,14 +457,16 @@ impl Pipeline {
             enforce,
             stats,
             seeding,
+            evidence,
             ..
         } = self;
+        let evidence = evidence.as_mut();
         let mut counts = LineCounts::default();
         for s in sources.iter_mut() {
             let before = s.follower.stats();
             let clock = &mut s.clock;
             let result = s.follower.poll(&mut |line| {
-                if let Some(d) = step::detect(detectors, line, &mut counts) {
+                if let Seen::Found(d) = step::detect(detectors, line, &mut counts, evidence) {
                     let f = step::finding(d, clock);
                     observe(jails, seeding.as_mut(), enforce, stats, &f);
                 }
@@ -474,7 +489,13 @@ impl Pipeline {
     fn journal(&mut self, entry: JournalEntry) {
         Stats::add(&self.stats.journal_entries, 1);
         let mut counts = LineCounts::default();
-        if let Some(mut d) = step::detect(&self.detectors, &entry.line, &mut counts) {
+        let seen = step::detect(
+            &self.detectors,
+            &entry.line,
+            &mut counts,
+            self.evidence.as_mut(),
+        );
+        if let Seen::Found(mut d) = seen {
             // The journal's own timestamp is exact; the line's syslog stamp has no year.
             d.stamp = entry.time_ms.map(Stamp::Absolute).or(d.stamp);
             let f = step::finding(d, &mut self.journal_clock);
@@ -556,6 +577,7 @@ impl Pipeline {
 fn add_counts(stats: &Stats, counts: LineCounts) {
     Stats::add(&stats.lines, counts.lines);
     Stats::add(&stats.suspicious, counts.suspicious);
+    Stats::add(&stats.resolved, counts.resolved);
 }
 
 /// Counts one finding (after reading the address's history if it may still be missing); sends

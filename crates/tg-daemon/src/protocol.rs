@@ -168,6 +168,9 @@ pub struct Counters {
     pub findings: u64,
     /// Suspicious lines without a trustworthy address.
     pub suspicious: u64,
+    /// Lines naming several candidate addresses that the kernel's connection tracking settled.
+    #[serde(default)]
+    pub resolved: u64,
     /// Findings about trusted addresses.
     pub trusted_findings: u64,
     /// Findings from the call guard.

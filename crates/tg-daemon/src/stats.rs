@@ -11,8 +11,10 @@ pub struct Stats {
     pub bytes: AtomicU64,
     /// Lines a detector turned into a finding.
     pub findings: AtomicU64,
-    /// Lines that looked hostile but carried no trustworthy address.
+    /// Lines that looked hostile but carried no trustworthy address (and no evidence settled).
     pub suspicious: AtomicU64,
+    /// Lines naming several candidate addresses that evidence outside the line settled.
+    pub resolved: AtomicU64,
     /// Findings about trusted addresses (never counted, never banned).
     pub trusted_findings: AtomicU64,
     /// Findings from outside the log sources (the AMI call guard).

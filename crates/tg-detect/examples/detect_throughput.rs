@@ -43,7 +43,7 @@ fn main() {
                         ips.insert(d.ip);
                     }
                 }
-                Outcome::Suspicious => s += 1,
+                Outcome::Suspicious(_) => s += 1,
                 Outcome::Nothing => {}
             }
         }

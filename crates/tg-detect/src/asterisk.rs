@@ -56,7 +56,7 @@ fn chan_sip(m: &[u8]) -> Verdict {
         || m.starts_with(b"Failed to authenticate user ")
         || m.starts_with(b"Sending fake auth rejection for ")
     {
-        return Verdict::Suspicious;
+        return Verdict::suspicious(Service::Sip, Kind::AuthFailure);
     }
     Verdict::Nothing
 }
@@ -85,7 +85,7 @@ fn sip_registration(m: &[u8]) -> Verdict {
             continue;
         }
         if let Some((ip, p)) = addr::endpoint(&rest[..q], Port::Optional) {
-            cands.add(ip);
+            cands.add(ip, p);
             reason = tail;
             port = p;
         }
@@ -110,8 +110,14 @@ fn sip_registration(m: &[u8]) -> Verdict {
 ///
 /// `Call from '<user>' (<addr>) to extension '<exten>' rejected because extension not found in
 /// context '<ctx>'.`, and PJSIP's `(<TRANSPORT>:<addr>)` forms including
-/// `<name>: Call (<TRANSPORT>:<addr>) to extension …`. `<user>` and `<exten>` are the caller's,
-/// on both sides of the address: every `(<addr>) to extension '` is a candidate.
+/// `<name>: Call (<TRANSPORT>:<addr>) to extension …`. The context is the server's and ends the
+/// line; `<exten>` (the dialled number) is the caller's.
+/// - PJSIP: what precedes the address is the server's (the endpoint's id, `anonymous`, or the
+///   channel's name), so the first `(<TRANSPORT>:<addr>) to extension '` is the server's and
+///   a copy in the dialled number can only come after it.
+/// - chan_sip: `<user>` is the caller's too (its From user part), on the other side of the
+///   address: every `(<addr>) to extension '` is a candidate, and copies on both sides leave
+///   the line `Suspicious` with them.
 fn call_rejected(m: &[u8], pjsip: bool) -> Verdict {
     let starts_ok = m.starts_with(b"Call from '")
         || (pjsip
@@ -148,28 +154,55 @@ fn call_rejected(m: &[u8], pjsip: bool) -> Verdict {
             }
             inner = &inner[colon + 1..];
         }
-        if let Some((ip, p)) = addr::endpoint(inner, Port::Optional) {
-            cands.add(ip);
+        let parsed = addr::endpoint(inner, Port::Optional);
+        if pjsip {
+            // The first placement is the server's: it stands or falls alone.
+            return match parsed {
+                // chan_pjsip raises no security event for it: the line is the whole attempt.
+                Some((ip, _)) => Verdict::hit(Service::Sip, Kind::CallRejected, ip),
+                None => Verdict::suspicious(Service::Sip, Kind::CallRejected),
+            };
+        }
+        if let Some((ip, p)) = parsed {
+            cands.add(ip, p);
             port = p;
         }
     }
-    let verdict = cands.verdict(Service::Sip, Kind::CallRejected);
-    if pjsip {
-        // chan_pjsip raises no security event for it: the line is the whole attempt.
-        verdict
-    } else {
-        // chan_sip's `FailedACL` (`no_extension_match`) is the same attempt.
-        verdict.in_attempt(attempt::chan_sip_notice(port, Kind::CallRejected))
-    }
+    // chan_sip's `FailedACL` (`no_extension_match`) is the same attempt.
+    cands
+        .verdict(Service::Sip, Kind::CallRejected)
+        .in_attempt(attempt::chan_sip_notice(port, Kind::CallRejected))
 }
 
 /// P1: `Request '<M>' from '<from>' failed for '<addr>' (callid: <cid>) - <reason>[ after N tries
 /// in X ms]`, and the 12.x–13.9 form without `'<M>' `. `<from>` precedes the address and
-/// `<cid>` follows it, both the sender's: all placements are tried.
+/// `<cid>` follows it, both the sender's, so the placement is told by the grammar of `<from>`:
+/// Asterisk prints it with `pjsip_uri_print`, as `"<display>" <<uri>>` or `<<uri>>`, where the
+/// display name is copied as the sender wrote it and the URI is escaped (no space, no `<`, `>`,
+/// `"`). A copy of the fixed text inside a quoted display name cuts it before its closing quote;
+/// a copy inside the Call-ID makes the text before it run on past the closing `>`. So only the
+/// server's placement leaves a well-formed `<from>` before it.
+///
+/// Two readings of "well-formed", both required to agree: *strict* (the display name's
+/// backslash escapes honoured, as a quoted display name on the wire has them) and *loose* (the
+/// display name is anything up to the last `" <`, as an unquoted display name, printed in quotes
+/// as it came, can be). The address is found when exactly one placement is loosely well-formed
+/// and it is also strictly so; otherwise the line is `Suspicious` with every candidate. (An
+/// unquoted display name ending in `\` fools the strict reading alone; a quoted one holding
+/// `\" <…>` fools the loose reading alone; neither fools both.)
 fn pjsip_request_failed(m: &[u8]) -> Verdict {
-    if !(m.starts_with(b"Request '") || m.starts_with(b"Request from '")) {
+    // Where `<from>` starts; `None` if the method is no token (not what pjsip parses): then
+    // the From's grammar is not used.
+    let from_at = if m.starts_with(b"Request from '") {
+        Some(b"Request from '".len())
+    } else if let Some(rest) = m.strip_prefix(b"Request '") {
+        // The method is a token (no space): the first `' from '` ends it.
+        find::find(rest, b"' from '")
+            .filter(|&i| !rest[..i].contains(&b' '))
+            .map(|i| 9 + i + 8)
+    } else {
         return Verdict::Nothing;
-    }
+    };
     let Some(tail_at) = find::rfind(m, b") - ") else {
         return Verdict::Nothing;
     };
@@ -184,9 +217,12 @@ fn pjsip_request_failed(m: &[u8]) -> Verdict {
         b"Failed to authenticate" | b"Error to authenticate" => Kind::AuthFailure,
         _ => Kind::Other,
     };
-    let mut cands = Candidates::default();
-    let mut callid: &[u8] = b"";
-    let mut port = None;
+    let mut every = Candidates::default();
+    let mut loose = Candidates::default();
+    let mut strict = false;
+    // (port, Call-ID) of the last placement, and of the last well-formed one.
+    let mut last_any = None;
+    let mut last_ok = None;
     for p in FAILED_FOR.find_iter(&m[..tail_at]) {
         let rest = &m[p + FAILED_FOR.len()..tail_at];
         let Some(q) = memchr::memchr(b'\'', rest) else {
@@ -195,15 +231,62 @@ fn pjsip_request_failed(m: &[u8]) -> Verdict {
         if !rest[q..].starts_with(CALLID) {
             continue;
         }
-        if let Some((ip, p)) = addr::endpoint(&rest[..q], Port::Always) {
-            cands.add(ip);
-            callid = &rest[q + CALLID.len()..];
-            port = p;
+        if let Some((ip, port)) = addr::endpoint(&rest[..q], Port::Always) {
+            let context = (port, &rest[q + CALLID.len()..]);
+            every.add(ip, port);
+            last_any = Some(context);
+            let from = from_at.filter(|&f| f <= p).map(|f| &m[f..p]);
+            if let Some(from) = from.filter(|f| printed_from(f, false)) {
+                loose.add(ip, port);
+                last_ok = Some(context);
+                strict |= printed_from(from, true);
+            }
         }
     }
-    cands
-        .verdict(Service::Sip, kind)
-        .in_attempt(attempt::pjsip_notice(port, callid, kind))
+    let (verdict, context) = match loose.verdict(Service::Sip, kind) {
+        hit @ Verdict::Hit(_) if strict => (hit, last_ok),
+        _ => (every.verdict(Service::Sip, kind), last_any),
+    };
+    match context {
+        Some((port, callid)) => verdict.in_attempt(attempt::pjsip_notice(port, callid, kind)),
+        None => verdict,
+    }
+}
+
+/// A From header as `pjsip_uri_print` writes it in a From/To context: an optional display name
+/// in quotes and one space, then `<uri>`. `strict`: the display name's backslash escapes are
+/// honoured (its first unescaped quote closes it); otherwise it runs to the last `" <`. A URI is
+/// printed escaped: no space, quote or angle bracket in it.
+pub(crate) fn printed_from(s: &[u8], strict: bool) -> bool {
+    let uri_ok = |u: &[u8]| {
+        !u.is_empty()
+            && !u
+                .iter()
+                .any(|&b| matches!(b, b' ' | b'\t' | b'<' | b'>' | b'"'))
+    };
+    let bracketed = |r: &[u8]| {
+        r.strip_prefix(b"<")
+            .and_then(|r| r.strip_suffix(b">"))
+            .is_some_and(uri_ok)
+    };
+    let Some(quoted) = s.strip_prefix(b"\"") else {
+        return bracketed(s);
+    };
+    if !strict {
+        return find::rfind(quoted, b"\" <").is_some_and(|close| bracketed(&quoted[close + 2..]));
+    }
+    let mut i = 0;
+    let close = loop {
+        match quoted.get(i) {
+            None => return false,
+            Some(b'\\') => i += 2,
+            Some(b'"') => break i,
+            Some(_) => i += 1,
+        }
+    };
+    quoted[close + 1..]
+        .strip_prefix(b" ")
+        .is_some_and(bracketed)
 }
 
 /// ` after 5 tries in 2.500 ms` exactly.
@@ -223,54 +306,53 @@ fn is_after_tries(s: &[u8]) -> bool {
 
 /// P3: res_pjsip_registrar warnings that name the source (`src_name:src_port`, IPv6 unbracketed).
 fn pjsip_registrar(m: &[u8]) -> Verdict {
-    // (fixed text right after `(<addr>)`, is everything after the address fixed text, kind)
-    let (close, anchor_last, kind): (&[u8], bool, Kind) = if m.starts_with(b"AOR '") {
+    // (the server's text after `(<addr>)` to the end of the line, kind)
+    let (close, kind): (&[u8], Kind) = if m.starts_with(b"AOR '") {
         if m.ends_with(b") unable to register") {
-            (b") unable to register", true, Kind::Flood)
+            (b") unable to register", Kind::Flood)
         } else if m.ends_with(b")") && find::find(m, b"' not found for endpoint '").is_some() {
-            (b")", true, Kind::UnknownAccount)
+            (b")", Kind::UnknownAccount)
         } else {
             return Verdict::Nothing;
         }
     } else if m.starts_with(b"Endpoint '") {
         if m.ends_with(b") has no configured AORs") {
-            (b") has no configured AORs", true, Kind::AclDenied)
+            (b") has no configured AORs", Kind::AclDenied)
         } else if m.ends_with(b") attempted to register to an AOR with a non-SIP URI") {
             (
                 b") attempted to register to an AOR with a non-SIP URI",
-                true,
                 Kind::BadRequest,
             )
         } else {
             return Verdict::Nothing;
         }
-    } else if m.starts_with(b"Registration attempt from endpoint '")
-        && find::find(m, b"' will exceed max contacts of ").is_some()
-    {
-        (b") to AOR '", false, Kind::Flood)
+    } else if let Some(rest) = m.strip_prefix(b"Registration attempt from endpoint '") {
+        if find::find(m, b"' will exceed max contacts of ").is_none() {
+            return Verdict::Nothing;
+        }
+        // The endpoint is the server's (an identified endpoint's id) and precedes the address;
+        // the AOR after it is the sender's To: the first `' (<addr>) to AOR '` is the server's.
+        let Some(open) = find::find(rest, b"' (") else {
+            return Verdict::Nothing;
+        };
+        let inner = &rest[open + 3..];
+        return match find::find(inner, b") to AOR '") {
+            Some(close) => match addr::host_port(&inner[..close], Port::Always) {
+                Some(ip) => Verdict::hit(Service::Sip, Kind::Flood, ip),
+                None => Verdict::suspicious(Service::Sip, Kind::Flood),
+            },
+            None => Verdict::Nothing,
+        };
     } else {
         return Verdict::Nothing;
     };
-    let mut cands = Candidates::default();
-    if anchor_last {
-        // Everything after the address is fixed text: the address is in the last `' (`…`)`.
-        let end = m.len() - close.len();
-        if let Some(open) = find::rfind(&m[..end], b"' (") {
-            if let Some(ip) = addr::host_port(&m[open + 3..end], Port::Always) {
-                cands.add(ip);
-            }
-        }
-    } else {
-        // `<aor>` (the sender's To) follows the address: try every placement.
-        for p in find::find_iter(m, close) {
-            if let Some(open) = find::rfind(&m[..p], b"' (") {
-                if let Some(ip) = addr::host_port(&m[open + 3..p], Port::Always) {
-                    cands.add(ip);
-                }
-            }
-        }
+    // Everything after the address is the server's: the address is in the last `' (`…`)`.
+    let end = m.len() - close.len();
+    let address = find::rfind(&m[..end], b"' (").map(|open| &m[open + 3..end]);
+    match address.and_then(|a| addr::endpoint(a, Port::Always)) {
+        Some((ip, _)) => Verdict::hit(Service::Sip, kind, ip),
+        None => Verdict::suspicious(Service::Sip, kind),
     }
-    cands.verdict(Service::Sip, kind)
 }
 
 /// chan_iax2 authdebug lines (catalogue §3.3).
@@ -294,7 +376,7 @@ fn iax2(m: &[u8]) -> Verdict {
         };
         return match addr::host_port(&rest[..sp], Port::Optional) {
             Some(ip) => Verdict::hit(Service::Iax, kind, ip),
-            None => Verdict::Suspicious,
+            None => Verdict::suspicious(Service::Iax, kind),
         };
     }
     let at_end_from = |kind| {
@@ -305,7 +387,7 @@ fn iax2(m: &[u8]) -> Verdict {
         match find::rfind(inner, b" (from ") {
             Some(i) => match addr::ip(&inner[i + 7..]) {
                 Some(ip) => Verdict::hit(Service::Iax, kind, ip),
-                None => Verdict::Suspicious,
+                None => Verdict::suspicious(Service::Iax, kind),
             },
             None => Verdict::Nothing,
         }
@@ -332,7 +414,7 @@ fn iax2(m: &[u8]) -> Verdict {
         }
         return match addr::host_port(&rest[..comma], Port::Optional) {
             Some(ip) => Verdict::hit(Service::Iax, Kind::CallRejected, ip),
-            None => Verdict::Suspicious,
+            None => Verdict::suspicious(Service::Iax, Kind::CallRejected),
         };
     }
     // `Call rejected by <addr>` is the far end refusing *our* call: not an attack.
@@ -365,7 +447,7 @@ fn manager(m: &[u8]) -> Verdict {
         Some(ip) => {
             Verdict::hit(Service::Ami, kind, ip).in_attempt(attempt::ami_notice(user, kind))
         }
-        None => Verdict::Suspicious,
+        None => Verdict::suspicious(Service::Ami, kind),
     }
 }
 
@@ -376,7 +458,7 @@ fn dialplan<'a>(a: &Asterisk<'a>) -> Verdict {
     // `Friendly Scanner from <ip>` (FreePBX catch-all route, any extension): the address is cut
     // from the sender's Via header.
     if a.message.starts_with(b"Friendly Scanner from ") {
-        return Verdict::Suspicious;
+        return Verdict::suspicious(Service::Sip, Kind::Other);
     }
     if a.file != b"Ext. s" {
         return Verdict::Nothing;
@@ -388,7 +470,7 @@ fn dialplan<'a>(a: &Asterisk<'a>) -> Verdict {
         return match rest.strip_suffix(b"\"") {
             Some(text) => match addr::host_port(text, Port::Optional) {
                 Some(ip) => Verdict::hit(Service::Sip, Kind::UnknownAccount, ip),
-                None => Verdict::Suspicious,
+                None => Verdict::suspicious(Service::Sip, Kind::UnknownAccount),
             },
             None => Verdict::Nothing,
         };

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use crate::custom::Custom;
 use crate::envelope::Asterisk;
 use crate::verdict::Verdict;
-use crate::{asterisk, finish, stamp, Detection, Outcome};
+use crate::{asterisk, finish, stamp, Detection, Outcome, Suspicion};
 
 #[derive(Deserialize)]
 struct Line<'a> {
@@ -62,7 +62,12 @@ pub(crate) fn detect(line: &[u8], custom: &[Custom]) -> Outcome {
         .and_then(|t| stamp::parse_exact(t.as_bytes()));
     match asterisk::detect(&a) {
         Verdict::Hit(hit) => Outcome::Found(finish(hit, stamp)),
-        Verdict::Suspicious => Outcome::Suspicious,
+        Verdict::Suspicious(doubt) => Outcome::Suspicious(Suspicion {
+            service: doubt.service,
+            kind: doubt.kind,
+            stamp,
+            candidates: doubt.candidates,
+        }),
         Verdict::Nothing => {
             for c in custom {
                 if let Some((service, kind, ip)) = c.matches(line, a.message) {

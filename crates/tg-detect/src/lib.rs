@@ -11,8 +11,29 @@
 //!    so it tells trustworthily which program and which module wrote the message.
 //! 2. The family detector for that program/module reads the message by hand (no regex on the
 //!    built-in path) and takes the address between fixed text. Where sender-controlled fields
-//!    surround the address, every placement of the fixed text is tried; one distinct address is
-//!    the answer, several are `Suspicious` (see `verdict::Candidates`).
+//!    surround the address, every placement of the fixed text is tried, and the server's own
+//!    grammar says which placement is its own (issue #12.1: an attacker must not escape its ban
+//!    by writing a second address):
+//!    - only server text follows the address (sshd's ` port N ssh2`, ` [preauth]`; chan_sip's
+//!      `' - Wrong password`; the registrar's `) unable to register`; FreePBX's ` [] []`;
+//!      security events whose later fields are all the server's): the placement followed by
+//!      exactly that text to the end of the line;
+//!    - only server text precedes it (PJSIP's endpoint id in `Call from`, the registrar's
+//!      endpoint, IAX2's and AMI's leading address, pure-ftpd's `(?@`, AMI's
+//!      `RequestBadFormat`): the first placement;
+//!    - sender text on both sides, but a field the *server* constrains: sshd cuts a user name at
+//!      its first `:` (so a copy in it is never followed by `: ` or the line's end), nginx's
+//!      user name is the part of a Basic credential before its `:` (so it cannot hold
+//!      `, client: `), pjsip prints the From from its parsed form (so a copy in the Call-ID
+//!      leaves a From that runs past its `>`, a copy in the display name one that stops inside
+//!      its quotes). Syntax the server does *not* enforce (a Call-ID "should" be a token, a
+//!      digest "should" be hex) is never used: the sender could make the server's own placement
+//!      fail it and its copy pass;
+//!    - otherwise (chan_sip's caller and dialled number, security events with the sender's
+//!      fields after the address, pam_unix's `ruser=`/`user=`) the line is `Suspicious` with
+//!      every distinct candidate (`verdict::Candidates`, at most [`MAX_CANDIDATES`], no
+//!      allocation), for the caller to report or to settle with evidence outside the line
+//!      (`tg_engine::step`).
 //! 3. Custom `[[detector]]` patterns run on the message when no built-in detector claimed it.
 //!
 //! Every step is linear in the line length and allocation-free on the built-in path (the JSON
@@ -105,9 +126,115 @@ pub enum Outcome {
     Nothing,
     /// An attack with a trustworthy address.
     Found(Detection),
-    /// Looks like an attack line but the address cannot be trusted (conflicting candidates,
-    /// an address only from a SIP header): no address is reported; the line is counted.
-    Suspicious,
+    /// Looks like an attack line but its text does not say whose it is: it names no address in
+    /// a server-written place (an address only in a SIP header), or several that the server's
+    /// grammar cannot tell apart. No address is reported; the candidates are, for the caller to
+    /// count and perhaps to resolve with evidence from outside the line (`tg_engine::step`).
+    Suspicious(Suspicion),
+}
+
+/// An attack line whose address the text alone cannot tell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Suspicion {
+    /// The attacked service, were the address known.
+    pub service: Service,
+    /// What happened.
+    pub kind: Kind,
+    /// The line's time, if the detector could read one.
+    pub stamp: Option<Stamp>,
+    /// Every distinct address the line names between the shape's fixed text, in line order.
+    /// The server's own address is among them (unless [`Addrs::more`]); empty when the line
+    /// names no address the server wrote.
+    pub candidates: Addrs,
+}
+
+impl Suspicion {
+    /// The detection this line would be if `ip` (one of the candidates) were its address.
+    /// Its attempt is unknown: the line counts on its own.
+    pub fn resolved(&self, ip: IpAddr) -> Detection {
+        Detection {
+            service: self.service,
+            kind: self.kind,
+            ip,
+            stamp: self.stamp,
+            attempt: None,
+        }
+    }
+}
+
+/// How many candidate addresses a [`Suspicion`] keeps.
+pub const MAX_CANDIDATES: usize = 4;
+
+/// One candidate address of an ambiguous line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Candidate {
+    /// The address (canonical form).
+    pub ip: IpAddr,
+    /// The source port the line gives with it, if it gives exactly one.
+    pub port: Option<u16>,
+}
+
+/// Up to [`MAX_CANDIDATES`] distinct addresses, in the order a line names them; no allocation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Addrs {
+    /// `slots[..len]` hold the candidates; the rest are placeholders.
+    slots: [Candidate; MAX_CANDIDATES],
+    len: u8,
+    more: bool,
+}
+
+impl Default for Addrs {
+    fn default() -> Self {
+        let none = Candidate {
+            ip: IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            port: None,
+        };
+        Addrs {
+            slots: [none; MAX_CANDIDATES],
+            len: 0,
+            more: false,
+        }
+    }
+}
+
+impl Addrs {
+    /// The candidates, in line order.
+    pub fn as_slice(&self) -> &[Candidate] {
+        &self.slots[..usize::from(self.len)]
+    }
+
+    /// No candidate at all.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The line named more distinct addresses than are kept: the server's may be among those
+    /// dropped.
+    pub fn more(&self) -> bool {
+        self.more
+    }
+
+    /// The addresses alone, in line order.
+    pub fn ips(&self) -> impl Iterator<Item = IpAddr> + '_ {
+        self.as_slice().iter().map(|c| c.ip)
+    }
+
+    pub(crate) fn add(&mut self, ip: IpAddr, port: Option<u16>) {
+        let n = usize::from(self.len);
+        if let Some(c) = self.slots[..n].iter_mut().find(|c| c.ip == ip) {
+            // The same address at two ports: the port says nothing.
+            if c.port != port {
+                c.port = None;
+            }
+            return;
+        }
+        if n == MAX_CANDIDATES {
+            self.more = true;
+            return;
+        }
+        self.slots[n] = Candidate { ip, port };
+        self.len += 1;
+    }
 }
 
 /// All detectors, built in and custom, ready to run.
@@ -176,7 +303,12 @@ impl Detectors {
                 let stamp = read.inner.or(read.outer);
                 Outcome::Found(finish(hit, stamp))
             }
-            Verdict::Suspicious => Outcome::Suspicious,
+            Verdict::Suspicious(doubt) => Outcome::Suspicious(Suspicion {
+                service: doubt.service,
+                kind: doubt.kind,
+                stamp: read.inner.or(read.outer),
+                candidates: doubt.candidates,
+            }),
             Verdict::Nothing => {
                 for c in &self.custom {
                     if let Some((service, kind, ip)) = c.matches(line, read.message) {

@@ -42,15 +42,15 @@ pub(crate) fn kernel(body: &[u8]) -> Verdict {
     };
     // Our prefix from the kernel: an attack line from here on, with or without an address.
     if !m.starts_with(b"IN=") {
-        return Verdict::Suspicious;
+        return Verdict::suspicious(Service::Firewall, Kind::Flood);
     }
     let mut fields = find::find_iter(m, b" SRC=");
     let (Some(at), None) = (fields.next(), fields.next()) else {
-        return Verdict::Suspicious;
+        return Verdict::suspicious(Service::Firewall, Kind::Flood);
     };
     let rest = &m[at + 5..];
     let Some(end) = find::find(rest, b" DST=") else {
-        return Verdict::Suspicious;
+        return Verdict::suspicious(Service::Firewall, Kind::Flood);
     };
     match addr::ip(&rest[..end]) {
         // Every flood line of one address within one second is one count. The log rule lets a
@@ -59,7 +59,7 @@ pub(crate) fn kernel(body: &[u8]) -> Verdict {
         Some(ip) => {
             Verdict::hit(Service::Firewall, Kind::Flood, ip).with_attempt(AttemptOf::Second)
         }
-        None => Verdict::Suspicious,
+        None => Verdict::suspicious(Service::Firewall, Kind::Flood),
     }
 }
 
@@ -276,13 +276,16 @@ mod tests {
             "IN=eth0 OUT= MAC= SRC=203.0.113.9 LEN=1 DST=192.0.2.1",
         ] {
             let line = format!("{head}{body}");
-            assert_eq!(detect(&line), Outcome::Suspicious, "{line}");
+            assert!(matches!(detect(&line), Outcome::Suspicious(_)), "{line}");
         }
         // Cut right after the prefix: trailing blanks go, so not even the prefix is left.
         assert_eq!(detect(head), Outcome::Nothing);
         let mut bad = format!("{head}IN=eth0 OUT= MAC= SRC=203.0.113.9").into_bytes();
         bad.extend_from_slice(b"\xff\xfe DST=192.0.2.1 LEN=1");
-        assert_eq!(Detectors::builtin().detect(&bad), Outcome::Suspicious);
+        assert!(matches!(
+            Detectors::builtin().detect(&bad),
+            Outcome::Suspicious(_)
+        ));
         // Junk glued to the MAC field is not a SRC= field; the real one still counts.
         flood(
             &format!(

@@ -10,10 +10,19 @@
 //! - events whose fields after `RemoteAddress` are all the server's (`InvalidAccountID`,
 //!   `FailedACL`, the limits, …) take the **last** pair: injected pairs can only come before it;
 //! - events with sender text after the pair (`ChallengeResponseFailed`, `InvalidPassword`,
-//!   `Request*`) need all pairs to agree, else the line is `Suspicious`.
+//!   `Request*`) take the **first** pair when nothing before it is the sender's (AMI's
+//!   `RequestBadFormat`: a pointer `SessionID`, its `AccountID` moved to the end); otherwise
+//!   every pair is a candidate and the line is `Suspicious` with them (resolved, if at all, by
+//!   evidence outside the line: `tg_engine::step`).
+//!
+//! The syntax of a field cannot decide the last case. A digest `Response` should be hex and a
+//! Call-ID a SIP token, but Asterisk checks neither (it logs the Call-ID as received, spaces
+//! included, and truncates what it copies), and the sender writes fields on *both* sides of the
+//! server's pair: whichever side a check reads, the sender can make the server's pair fail it
+//! (by putting its copy on that side) and make its copy pass it.
 
 use crate::find::{self, Fixed};
-use tg_model::Service;
+use tg_model::{Kind, Service};
 
 use crate::addr;
 use crate::attempt;
@@ -74,7 +83,8 @@ pub(crate) fn detect(m: &[u8]) -> Verdict {
     const LOCAL: &[u8] = b"\",LocalAddress=\"";
     const REMOTE: &[u8] = b"\",RemoteAddress=\"";
     let mut cands = Candidates::default();
-    let mut last: Option<(usize, std::net::IpAddr, u16, &[u8])> = None;
+    let mut first: Option<Pair> = None;
+    let mut last: Option<Pair> = None;
     for p in LOCAL_FIXED.find_iter(cur) {
         let local_start = p + LOCAL.len();
         let Some(lq) = memchr::memchr(b'"', &cur[local_start..]) else {
@@ -96,22 +106,48 @@ pub(crate) fn detect(m: &[u8]) -> Verdict {
             continue;
         }
         if let Some((ip, port)) = addr::security_endpoint(&after_local[..rq]) {
-            cands.add(ip);
-            last = Some((p, ip, port, after));
+            cands.add(ip, Some(port));
+            let pair = Pair {
+                at: p,
+                ip,
+                port,
+                tail: after,
+            };
+            first.get_or_insert(pair);
+            last = Some(pair);
         }
     }
-    let Some((pair_at, last_ip, port, tail)) = last else {
-        return Verdict::Suspicious;
+    let fallback_kind = attempt::security_event_kind(name, b"").unwrap_or(Kind::Other);
+    let Some(last) = last else {
+        return Verdict::suspicious(service, fallback_kind);
+    };
+    // Which pair is the server's, by what surrounds it:
+    // - only server fields follow the address (`server_tail`): the last pair;
+    // - only server fields precede it (the event opens with a pointer `SessionID`, as AMI's
+    //   `RequestBadFormat` does, whose `AccountID` moves to the end): the first pair;
+    // - the sender's text on both sides: every pair is a candidate (one address in all of them
+    //   is the answer).
+    let chosen = if server_tail || cands.distinct() == 1 {
+        Some(last)
+    } else if first.is_some_and(|f| pointer_session_only(&cur[..f.at])) {
+        first
+    } else {
+        None
+    };
+    let Some(Pair {
+        at: pair_at,
+        ip: chosen_ip,
+        port,
+        tail,
+    }) = chosen
+    else {
+        return cands.verdict(service, fallback_kind);
     };
     let acl_name = field(tail, b",ACLName=\"").unwrap_or(b"");
     let Some(kind) = attempt::security_event_kind(name, acl_name) else {
         return Verdict::Nothing;
     };
-    let verdict = if server_tail {
-        Verdict::hit(service, kind, last_ip)
-    } else {
-        cands.verdict(service, kind)
-    };
+    let verdict = Verdict::hit(service, kind, chosen_ip);
     // Which attempt: PJSIP's SessionID is the Call-ID (shared with the NOTICE line of the same
     // request); AMI's AccountID is the login name; chan_sip's SessionID is a recycled pointer,
     // so its attempts are told apart by port and kind (see `crate::attempt`).
@@ -138,6 +174,23 @@ pub(crate) fn detect(m: &[u8]) -> Verdict {
         Some(part) => verdict.in_attempt(part),
         None => verdict,
     }
+}
+
+/// A `",LocalAddress=` / `",RemoteAddress=` pair: where it starts, its remote address and
+/// port, and what follows it.
+#[derive(Clone, Copy)]
+struct Pair<'a> {
+    at: usize,
+    ip: std::net::IpAddr,
+    port: u16,
+    tail: &'a [u8],
+}
+
+/// `,SessionID="0x…` and nothing else: the fields before the first pair are a pointer only.
+fn pointer_session_only(before: &[u8]) -> bool {
+    before
+        .strip_prefix(b",SessionID=\"0x")
+        .is_some_and(|hex| !hex.is_empty() && hex.iter().all(u8::is_ascii_hexdigit))
 }
 
 /// The value of the first `key` (`,Name="`) in `s`, up to its closing quote.

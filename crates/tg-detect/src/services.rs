@@ -104,13 +104,13 @@ fn sshd(body: &[u8]) -> Verdict {
         if method.is_empty() || method.contains(&b' ') {
             return Verdict::Nothing;
         }
-        return ssh_from(m).verdict(Service::Ssh, kind_for_user(&rest[i + 5..]));
+        return ssh_from(m, Service::Ssh, kind_for_user(&rest[i + 5..]));
     }
     if let Some(rest) = m.strip_prefix(b"maximum authentication attempts exceeded for ") {
-        return ssh_from(m).verdict(Service::Ssh, kind_for_user(rest));
+        return ssh_from(m, Service::Ssh, kind_for_user(rest));
     }
     if m.starts_with(b"Invalid user ") || m.starts_with(b"Illegal user ") {
-        return ssh_from(m).verdict(Service::Ssh, Kind::UnknownAccount);
+        return ssh_from(m, Service::Ssh, Kind::UnknownAccount);
     }
     for (prefix, kind) in [
         (&b"PAM: Authentication failure for "[..], Kind::AuthFailure),
@@ -123,7 +123,7 @@ fn sshd(body: &[u8]) -> Verdict {
         ),
     ] {
         if m.starts_with(prefix) {
-            return ssh_from(m).verdict(Service::Ssh, kind);
+            return ssh_from(m, Service::Ssh, kind);
         }
     }
     if m.starts_with(b"User ") {
@@ -135,7 +135,7 @@ fn sshd(body: &[u8]) -> Verdict {
             if let Some(sp) = find::find(rest, MARK) {
                 if !rest[..sp].contains(&b' ') {
                     if let Some(ip) = addr::ip(&rest[..sp]) {
-                        cands.add(ip);
+                        cands.add(ip, None);
                     }
                 }
             }
@@ -146,7 +146,7 @@ fn sshd(body: &[u8]) -> Verdict {
         let end = memchr::memchr(b' ', rest).unwrap_or(rest.len());
         return match addr::ip(&rest[..end]) {
             Some(ip) => Verdict::hit(Service::Ssh, Kind::AclDenied, ip),
-            None => Verdict::Suspicious,
+            None => Verdict::suspicious(Service::Ssh, Kind::AclDenied),
         };
     }
     if let Some(rest) = m.strip_prefix(b"Received disconnect from ") {
@@ -162,7 +162,7 @@ fn sshd(body: &[u8]) -> Verdict {
         let word = word.strip_suffix(b":").unwrap_or(word);
         return match addr::ip(word) {
             Some(ip) => Verdict::hit(Service::Ssh, Kind::AuthFailure, ip),
-            None => Verdict::Suspicious,
+            None => Verdict::suspicious(Service::Ssh, Kind::AuthFailure),
         };
     }
     if let Some(rest) = m.strip_prefix(b"refused connect from ") {
@@ -172,38 +172,81 @@ fn sshd(body: &[u8]) -> Verdict {
         };
         return match memchr::memrchr(b'(', inner).and_then(|i| addr::ip(&inner[i + 1..])) {
             Some(ip) => Verdict::hit(Service::Ssh, Kind::AclDenied, ip),
-            None => Verdict::Suspicious,
+            None => Verdict::suspicious(Service::Ssh, Kind::AclDenied),
         };
     }
     Verdict::Nothing
 }
 
-/// Every ` from <addr>` followed by what sshd writes after the address: the end, ` port N`
-/// (then ` sshN`, `: <detail>`, ` [preauth]`), ` [preauth]` or PAM's ` via <local addr>`.
-fn ssh_from(m: &[u8]) -> Candidates {
-    let mut cands = Candidates::default();
+/// The ` from <addr>` sshd wrote, read by OpenSSH's grammar (`auth.c`, `auth2.c`, `auth-pam.c`):
+/// `… for [invalid user ]<user> from <addr> port <n> ssh2[: <detail>]`, `Invalid user <user>
+/// from <addr> port <n>`, `… for <user> from <host>` (PAM), each perhaps followed by
+/// ` [preauth]`. The user name is the client's, but sshd cuts it at its first `:` (the rest is
+/// an "auth style", `auth2.c`) and prints at most 100 bytes of it; the detail after `ssh2: ` can
+/// be the client's too (a certificate's key ID, hostbased's client user and host).
+///
+/// So a copy of ` from <addr> port <n>` inside the user name is followed by the rest of the
+/// name and the server's ` from …`, never by the end of the line, ` [preauth]`, ` sshN` and
+/// then the end, or `: ` (the name has no `:`): the first placement whose tail is what sshd
+/// writes after the address is the server's, and copies in the detail can only come after it.
+/// An IPv6 copy cannot be in the name at all.
+///
+/// Should the name before that placement hold a `:` after all, the line is not what sshd
+/// writes, and every placement with sshd's tail is a candidate.
+fn ssh_from(m: &[u8], service: Service, kind: Kind) -> Verdict {
+    // Where the user name starts: after the first ` for ` (`Failed <method> for `, `PAM: … for `,
+    // `… exceeded for `) or `Invalid user `; `invalid user ` is sshd's too.
+    let user_at = match find::find(m, b" for ") {
+        Some(i) if !m.starts_with(b"Invalid user ") && !m.starts_with(b"Illegal user ") => i + 5,
+        _ => 13,
+    };
+    let mut valid = Candidates::default();
+    let mut any = Candidates::default();
     for p in find::find_iter(m, b" from ") {
         let rest = &m[p + 6..];
         let end = memchr::memchr(b' ', rest).unwrap_or(rest.len());
         let Some(ip) = addr::ip(&rest[..end]) else {
             continue;
         };
-        if ssh_tail_ok(&rest[end..]) {
-            cands.add(ip);
+        let tail = &rest[end..];
+        let port = ssh_port(tail);
+        any.add(ip, port);
+        if ssh_tail_ok(tail) {
+            if valid.is_empty() && !m.get(user_at..p).is_some_and(|u| u.contains(&b':')) {
+                return Verdict::hit(service, kind, ip);
+            }
+            valid.add(ip, port);
         }
     }
-    cands
+    if valid.is_empty() {
+        // No placement has sshd's tail: the line is not what sshd writes; say whom it names.
+        return any.doubt(service, kind);
+    }
+    valid.verdict(service, kind)
 }
 
+/// ` port <n>…` → n.
+fn ssh_port(t: &[u8]) -> Option<u16> {
+    let t = t.strip_prefix(b" port ")?;
+    let digits = t.iter().take_while(|b| b.is_ascii_digit()).count();
+    addr::port(&t[..digits])
+}
+
+/// What sshd writes after the address, to the end of the line: nothing, ` [preauth]`, PAM's
+/// ` via <local address>`, or ` port <n>`, then perhaps ` sshN`, then nothing, ` [preauth]`
+/// or `: <detail>`.
 fn ssh_tail_ok(t: &[u8]) -> bool {
-    if t.is_empty() || t == b" [preauth]" || t.starts_with(b" via ") {
+    if t.is_empty() || t == b" [preauth]" {
         return true;
+    }
+    if let Some(via) = t.strip_prefix(b" via ") {
+        return addr::ip(via).is_some();
     }
     let Some(t) = t.strip_prefix(b" port ") else {
         return false;
     };
     let digits = t.iter().take_while(|b| b.is_ascii_digit()).count();
-    if digits == 0 {
+    if addr::port(&t[..digits]).is_none() {
         return false;
     }
     let t = &t[digits..];
@@ -278,7 +321,7 @@ fn apache(rest: &[u8]) -> Verdict {
     };
     match addr::host_port(address, Port::Optional) {
         Some(ip) => Verdict::hit(Service::Web, kind, ip),
-        None => Verdict::Suspicious,
+        None => Verdict::suspicious(Service::Web, kind),
     }
 }
 
@@ -383,38 +426,76 @@ fn nginx(rest: &[u8]) -> Verdict {
     } else {
         return Verdict::Nothing;
     };
-    let mut cands = Candidates::default();
-    for p in find::find_iter(m, b", client: ") {
+    // The user name before the address is the client's, but it is the part of a Basic
+    // `Authorization` before its first `:`, so it never holds `, client: `: the first one is
+    // nginx's. The request line and host after it are the client's too; copies there come later.
+    let client_at = |p: usize| {
         let r = &m[p + 10..];
-        if let Some(end) = find::find(r, b", server: ") {
-            if let Some(ip) = addr::ip(&r[..end]) {
-                cands.add(ip);
-            }
-        }
+        find::find(r, b", server: ").and_then(|end| addr::ip(&r[..end]))
+    };
+    let mut placements = find::find_iter(m, b", client: ");
+    let first = placements.next();
+    if let Some(ip) = first
+        .filter(|&p| nginx_user_has_no_colon(&m[..p]))
+        .and_then(client_at)
+    {
+        return Verdict::hit(Service::Web, kind, ip);
     }
-    cands.verdict(Service::Web, kind)
+    // Not what nginx writes (a `:` in the name, or no address after the first `, client: `):
+    // every placement is a candidate.
+    let mut all = Candidates::default();
+    for ip in first.into_iter().chain(placements).filter_map(client_at) {
+        all.add(ip, None);
+    }
+    all.verdict(Service::Web, kind)
+}
+
+/// The message before nginx's first `, client: `, as nginx writes it: `user "<name>" was not
+/// found in "<file>"`, `user "<name>": password mismatch` or `PAM: user '<name>' - not
+/// authenticated: <PAM's text>`, the name without a `:`.
+fn nginx_user_has_no_colon(before: &[u8]) -> bool {
+    let name = if let Some(rest) = before.strip_prefix(b"user \"") {
+        match rest.strip_suffix(b"\": password mismatch") {
+            Some(name) => Some(name),
+            None => find::find(rest, b"\" was not found in \"").map(|i| &rest[..i]),
+        }
+    } else {
+        before
+            .strip_prefix(b"PAM: user '")
+            .and_then(|rest| find::find(rest, b"' - not authenticated: ").map(|i| &rest[..i]))
+    };
+    name.is_some_and(|n| !n.contains(&b':'))
 }
 
 /// `freepbx_security.log`: `Authentication failure for <user> from <addr>` (GUI and UCP), with
-/// Monolog's ` [] []` context after it in newer versions. The user name precedes the address.
+/// Monolog's empty context and extra (` [] []`) after it in newer versions. The user name (any
+/// text) precedes the address and only the server's text follows it, so the address is the one
+/// followed by exactly that to the end of the line: a copy in the name is followed by the rest
+/// of the name and the server's ` from …`.
 /// `Possible proxy detected … set to <ip>` carries a forwarded-header address: ignored.
 fn freepbx(m: &[u8]) -> Verdict {
     if !m.starts_with(b"Authentication failure for ") {
         return Verdict::Nothing;
     }
     let mut cands = Candidates::default();
+    let mut others = Candidates::default();
     for p in find::find_iter(m, b" from ") {
         let r = &m[p + 6..];
         let end = memchr::memchr(b' ', r).unwrap_or(r.len());
-        let tail = &r[end..];
-        if !(tail.is_empty() || tail.starts_with(b" [")) {
+        let Some(ip) = addr::ip(&r[..end]) else {
             continue;
-        }
-        if let Some(ip) = addr::ip(&r[..end]) {
-            cands.add(ip);
+        };
+        let tail = &r[end..];
+        if tail.is_empty() || tail == b" [] []" {
+            cands.add(ip, None);
+        } else {
+            others.add(ip, None);
         }
     }
-    cands.verdict(Service::Web, Kind::AuthFailure)
+    match cands.verdict(Service::Web, Kind::AuthFailure) {
+        hit @ Verdict::Hit(_) => hit,
+        _ => others.doubt(Service::Web, Kind::AuthFailure),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -431,13 +512,16 @@ fn vsftpd(body: &[u8]) -> Verdict {
         }
     }
     if m.starts_with(b"authentication failure; ") {
-        // `ruser=` before and `user=` after the address are the client's.
+        // pam_unix: `logname=… uid=… euid=… tty=… ruser=<ruser> rhost=<addr>[  user=<user>]`;
+        // `ruser=` (vsftpd's login name, or empty) before and `user=` after the address are
+        // both the client's, any text: every placement is a candidate. (An empty `ruser=`
+        // proves nothing: a login name can itself start with ` rhost=`.)
         let mut cands = Candidates::default();
         for p in find::find_iter(m, b" rhost=") {
             let r = &m[p + 7..];
             let end = memchr::memchr(b' ', r).unwrap_or(r.len());
             if let Some(ip) = addr::ip(&r[..end]) {
-                cands.add(ip);
+                cands.add(ip, None);
             }
         }
         return cands.verdict(Service::Ftp, Kind::AuthFailure);
@@ -459,27 +543,41 @@ fn vsftpd_own(rest: &[u8]) -> Verdict {
     vsftpd_fail_login(after)
 }
 
-/// `[<user>] FAIL LOGIN: Client "<addr>"[, "<reason>"]`: the user precedes the address.
+/// `[<user>] FAIL LOGIN: Client "<addr>"[, "<reason>"]`: the user (the client's) precedes the
+/// address, the reason after it is vsftpd's own fixed text without a quote. So the address is
+/// the one followed by exactly that to the end of the line; a copy in the user name is followed
+/// by the rest of the name and the server's `] FAIL LOGIN: Client "…"`, with its quotes.
 fn vsftpd_fail_login(m: &[u8]) -> Verdict {
     const MARK: &[u8] = b"] FAIL LOGIN: Client \"";
     if !m.starts_with(b"[") || find::find(m, MARK).is_none() {
         return Verdict::Nothing;
     }
     let mut cands = Candidates::default();
+    let mut others = Candidates::default();
     for p in find::find_iter(m, MARK) {
         let r = &m[p + MARK.len()..];
         let Some(q) = memchr::memchr(b'"', r) else {
             continue;
         };
-        let tail = &r[q + 1..];
-        if !(tail.is_empty() || tail.starts_with(b", \"")) {
+        let Some(ip) = addr::ip(&r[..q]) else {
             continue;
-        }
-        if let Some(ip) = addr::ip(&r[..q]) {
-            cands.add(ip);
+        };
+        let tail = &r[q + 1..];
+        let server_tail = tail.is_empty()
+            || tail
+                .strip_prefix(b", \"")
+                .and_then(|t| t.strip_suffix(b"\""))
+                .is_some_and(|reason| !reason.contains(&b'"'));
+        if server_tail {
+            cands.add(ip, None);
+        } else {
+            others.add(ip, None);
         }
     }
-    cands.verdict(Service::Ftp, Kind::AuthFailure)
+    match cands.verdict(Service::Ftp, Kind::AuthFailure) {
+        hit @ Verdict::Hit(_) => hit,
+        _ => others.doubt(Service::Ftp, Kind::AuthFailure),
+    }
 }
 
 /// proftpd: `<server> (<host>[<addr>]): <message>` or `… (<host>[<addr>]) - <message>`. The
@@ -521,28 +619,36 @@ fn proftpd(body: &[u8]) -> Verdict {
     };
     match addr::ip(&header[open + 1..close]) {
         Some(ip) => Verdict::hit(Service::Ftp, kind, ip),
-        None => Verdict::Suspicious,
+        None => Verdict::suspicious(Service::Ftp, kind),
     }
 }
 
-/// pure-ftpd: `(<user>@<addr>) [WARNING] Authentication failed for user [<user>]`.
+/// pure-ftpd: `(<account>@<addr>) [WARNING] Authentication failed for user [<user>]`. The user
+/// after the address is the client's. Before a login the session's account is pure-ftpd's own
+/// `?` (the name USER gave is logged in the brackets: `(?@1.2.3.4) … for user [Administrator]`):
+/// then nothing of the client's precedes the address and the first placement is the server's.
+/// Any other account is treated as the client's text: every placement is a candidate.
 fn pure_ftpd(body: &[u8]) -> Verdict {
     const MARK: &[u8] = b") [WARNING] Authentication failed for user [";
     if !body.starts_with(b"(") {
         return Verdict::Nothing;
     }
+    let Some(first) = find::find(body, MARK) else {
+        return Verdict::Nothing;
+    };
+    if let Some(host) = body[..first].strip_prefix(b"(?@") {
+        return match addr::ip(host) {
+            Some(ip) => Verdict::hit(Service::Ftp, Kind::AuthFailure, ip),
+            None => Verdict::suspicious(Service::Ftp, Kind::AuthFailure),
+        };
+    }
     let mut cands = Candidates::default();
-    let mut any = false;
     for p in find::find_iter(body, MARK) {
-        any = true;
         if let Some(at) = memchr::memrchr(b'@', &body[..p]) {
             if let Some(ip) = addr::ip(&body[at + 1..p]) {
-                cands.add(ip);
+                cands.add(ip, None);
             }
         }
-    }
-    if !any {
-        return Verdict::Nothing;
     }
     cands.verdict(Service::Ftp, Kind::AuthFailure)
 }

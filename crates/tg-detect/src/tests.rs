@@ -33,9 +33,25 @@ fn nothing(line: &str) {
     assert_eq!(det(line), Outcome::Nothing, "for {line}");
 }
 
+/// `Suspicious`, naming these candidates (in line order).
+#[track_caller]
+fn suspicious_of(line: &str, candidates: &[&str]) {
+    match det(line) {
+        Outcome::Suspicious(s) => {
+            let got: Vec<String> = s.candidates.ips().map(|ip| ip.to_string()).collect();
+            assert_eq!(got, candidates, "for {line}");
+        }
+        other => panic!("expected Suspicious, got {other:?} for {line}"),
+    }
+}
+
 #[track_caller]
 fn suspicious(line: &str) {
-    assert_eq!(det(line), Outcome::Suspicious, "for {line}");
+    assert!(
+        matches!(det(line), Outcome::Suspicious(_)),
+        "expected Suspicious for {line}: {:?}",
+        det(line)
+    );
 }
 
 fn ms(h: u32, m: u32, s: u32) -> u32 {
@@ -137,8 +153,51 @@ fn pjsip_request_failed_forms() {
 }
 
 #[test]
-fn pjsip_callid_injection_is_suspicious() {
-    suspicious("[2016-05-23 10:18:16] NOTICE[1] res_pjsip/pjsip_distributor.c: Request 'REGISTER' from '<sip:1@x>' failed for '203.0.113.9:5060' (callid: a' failed for '9.9.9.9:5060' (callid: b) - Failed to authenticate");
+fn pjsip_from_grammar_places_the_address() {
+    let pjsip = "[2016-05-23 10:18:16] NOTICE[1] res_pjsip/pjsip_distributor.c: ";
+    // A copy in the Call-ID: the text before it runs on past the From's closing `>`.
+    hit(&format!("{pjsip}Request 'REGISTER' from '<sip:1@x>' failed for '203.0.113.9:5060' (callid: a' failed for '9.9.9.9:5060' (callid: b) - Failed to authenticate"), Service::Sip, Kind::AuthFailure, "203.0.113.9");
+    // A copy in the display name: the text before it stops inside the quotes.
+    hit(&format!("{pjsip}Request 'INVITE' from '\"x' failed for '9.9.9.9:5060' (callid: y\" <sip:1@x>' failed for '203.0.113.9:5060' (callid: b) - Failed to authenticate"), Service::Sip, Kind::AuthFailure, "203.0.113.9");
+    // Neither From is what pjsip prints: both candidates, for evidence to decide.
+    suspicious_of(&format!("{pjsip}Request 'INVITE' from 'a b' failed for '9.9.9.9:5060' (callid: y c' failed for '203.0.113.9:5060' (callid: b) - Failed to authenticate"), &["9.9.9.9", "203.0.113.9"]);
+    for from in [
+        "<sip:1@x>",
+        "\"Bob \\\"the\\\" one\" <sip:1@[2001:db8::1]:5060;transport=udp>",
+        "\"\" <sip:'or''='@4.5.6.7>",
+    ] {
+        assert!(
+            crate::asterisk::printed_from(from.as_bytes(), true),
+            "{from}"
+        );
+        assert!(
+            crate::asterisk::printed_from(from.as_bytes(), false),
+            "{from}"
+        );
+    }
+    for from in [
+        "\"x",
+        "<sip:1@x>' failed for",
+        "\"a\" <sip:1@x>' b",
+        "a b",
+        "\"a\"<sip:x>",
+        "",
+        "sip:1@x",
+    ] {
+        assert!(
+            !crate::asterisk::printed_from(from.as_bytes(), true),
+            "{from}"
+        );
+        assert!(
+            !crate::asterisk::printed_from(from.as_bytes(), false),
+            "{from}"
+        );
+    }
+    // An unquoted display name ending in a backslash, printed in quotes as it came, and a
+    // Call-ID ending in `" <sip:…>`: the strict reading alone would take the copy.
+    suspicious_of(&format!("{pjsip}Request 'INVITE' from '\"a\\\" <sip:1@x>' failed for '203.0.113.9:5060' (callid: \" <sip:q@h>' failed for '9.9.9.9:5060' (callid: z) - Failed to authenticate"), &["203.0.113.9", "9.9.9.9"]);
+    // A quoted display name holding `\" <sip:…>` before the copy: the loose reading alone would.
+    suspicious_of(&format!("{pjsip}Request 'INVITE' from '\"x\\\" <sip:q@h>' failed for '9.9.9.9:5060' (callid: y\" <sip:1@x>' failed for '203.0.113.9:5060' (callid: b) - Failed to authenticate"), &["9.9.9.9", "203.0.113.9"]);
 }
 
 #[test]
@@ -610,8 +669,15 @@ fn sshd_lines() {
     ] {
         hit(line, Service::Ssh, kind, ip);
     }
-    // The user name is the client's: a fake ` from <ip> port <n> ssh2` in it conflicts.
-    suspicious("Nov 28 09:16:03 srv sshd[1]: Failed password for invalid user x from 9.9.9.9 port 1 ssh2: y from 203.0.113.9 port 2 ssh2");
+    // The user name is the client's but never holds a `:` (sshd cuts it there): a copy of
+    // ` from <ip> port <n> ssh2` in it is followed by the server's ` from …`, and the first
+    // placement followed by what sshd writes is the server's; what follows `ssh2: ` is detail.
+    hit(
+        "Nov 28 09:16:03 srv sshd[1]: Failed password for invalid user x from 9.9.9.9 port 1 ssh2: y from 203.0.113.9 port 2 ssh2",
+        Service::Ssh,
+        Kind::UnknownAccount,
+        "9.9.9.9",
+    );
     hit(
         "Nov 28 09:16:03 srv sshd[1]: Failed password for invalid user x from 9.9.9.9 port 1 ssh2 from 203.0.113.9 port 2 ssh2",
         Service::Ssh,
@@ -679,8 +745,12 @@ fn apache_nginx_and_freepbx_web() {
         "[2024-01-01 10:00:00] Possible proxy detected, forwarded headers foradmin set to 9.9.9.9",
     );
     nothing("[2024-01-01 10:00:00] Authentication successful for admin from 203.0.113.9");
-    suspicious(
+    // Only the server's text follows the address: a copy in the user name is followed by more.
+    hit(
         "[2024-01-01 10:00:00] Authentication failure for x from 9.9.9.9 [] [] from 203.0.113.9",
+        Service::Web,
+        Kind::AuthFailure,
+        ip,
     );
 }
 
@@ -698,8 +768,8 @@ fn ftp_servers() {
         assert_eq!(found(line).ip, ip.parse::<IpAddr>().unwrap(), "{line}");
         assert_eq!(found(line).service, Service::Ftp, "{line}");
     }
-    // vsftpd's user name sits before the address: a copy of the fixed text in it conflicts.
-    suspicious("Fri Jan 19 12:20:33 2007 [pid 1] [x] FAIL LOGIN: Client \"9.9.9.9\", \"] FAIL LOGIN: Client \"203.0.113.9\"");
+    // vsftpd's user name sits before the address, and only its own quote-free reason after it.
+    hit("Fri Jan 19 12:20:33 2007 [pid 1] [x] FAIL LOGIN: Client \"9.9.9.9\", \"] FAIL LOGIN: Client \"203.0.113.9\"", Service::Ftp, Kind::AuthFailure, ip);
     // proftpd's header comes first; the USER argument cannot replace it.
     hit(
         "Jun 14 00:09:59 ftp proftpd[1] ftp (h[203.0.113.9]): USER a (h[9.9.9.9]): no such user found from h [9.9.9.9] to 1.2.3.4:21",

@@ -30,35 +30,19 @@ const NOT_MATCHED: &[(&str, &str, &str)] = &[
         "AH02033: No hostname was provided via SNI",
         "TLS client without SNI, as above",
     ),
-    (
-        "nginx-http-auth.tsv",
-        "host: \"localhost:8443\"\": was not found in",
-        "the user name carries a second `, client: <ip>, server: ` (injection test): two \
-         candidates, reported as suspicious",
-    ),
-    (
-        "sshd.tsv",
-        "port 20000 ssh1: ruser from 1.2.3.4",
-        "SSH-1 rhosts line: the client's `ruser` text after the address holds another \
-         ` from <ip>`; two candidates, suspicious",
-    ),
-    (
-        "sshd.tsv",
-        "sshd[12946]: Failed password for user from 127.0.0.1 port 20000 ssh1: ruser XXX",
-        "SSH-1 rhosts line with a second ` from <ip>` in the client's `ruser`: suspicious",
-    ),
-    (
-        "sshd.tsv",
-        "sshd[12947]: Failed password for user from aaaa:bbbb:cccc:1234::1:1 port 20000 ssh1",
-        "SSH-1 rhosts line with a second ` from <ip>` in the client's `ruser`: suspicious",
-    ),
-    (
-        "sshd.tsv",
-        "port 58946 ssh2: from 10.10.1.2 port 55555 ssh2",
-        "injection test: the detail after `ssh2: ` repeats the whole ` from <ip> port <n> \
-         ssh2` tail, so two placements fit; suspicious",
-    ),
 ];
+
+/// Corpus lines whose label contradicts the server's own grammar: (file, text in the line,
+/// the address the server's grammar gives, why). Each is a hand-made injection test that the
+/// labelling tool read from the right; the server cannot have written the line that way round.
+const GRAMMAR_SAYS: &[(&str, &str, &str, &str)] = &[(
+    "nginx-http-auth.tsv",
+    "host: \"localhost:8443\"\": was not found in",
+    "127.0.0.1",
+    "nginx logs as the user name the part of a Basic `Authorization` before its first `:`, so \
+     the name cannot hold `, client: `; the first `, client: <ip>, server: ` is nginx's and the \
+     second sits in the client's Host header",
+)];
 
 /// Files of services tollguard does not cover: only "never a wrong address" is checked.
 const FOREIGN: &[&str] = &["freeswitch.tsv", "recidive.tsv"];
@@ -132,6 +116,16 @@ fn corpus() {
                     found += 1;
                     continue;
                 }
+                (Outcome::Found(d), _)
+                    if GRAMMAR_SAYS.iter().any(|(f, text, ours, _)| {
+                        *f == name
+                            && row.line.contains(text)
+                            && ours.parse::<IpAddr>().ok() == Some(d.ip)
+                    }) =>
+                {
+                    found += 1;
+                    continue;
+                }
                 (Outcome::Found(d), _) => {
                     failures.push(format!(
                         "{where_}: WRONG address {} (label {:?})",
@@ -139,7 +133,7 @@ fn corpus() {
                     ));
                     continue;
                 }
-                (Outcome::Suspicious, _) => suspicious += 1,
+                (Outcome::Suspicious(_), _) => suspicious += 1,
                 (Outcome::Nothing, _) => {}
             }
             missed += 1;

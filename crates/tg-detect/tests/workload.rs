@@ -49,7 +49,7 @@ fn generated_workload_finds_exactly_the_attackers() {
                 stamped += u64::from(d.stamp.is_some());
                 found.insert(d.ip);
             }
-            Outcome::Suspicious => suspicious += 1,
+            Outcome::Suspicious(_) => suspicious += 1,
             Outcome::Nothing => {}
         }
     }

@@ -16,6 +16,11 @@
 //! [`MIN_SPACING`], each covering every address banned meanwhile — during a flood of thousands
 //! of bans that is one dump a second, not one per ban. Dropping the enforcer finishes the
 //! pending pass first (so a short-lived process still clears what it banned).
+//!
+//! Reading, too: [`tracked_flows`] lists the table's flows by their original source, port,
+//! protocol and whether the kernel saw them answered and (TCP) completed, for the daemon's
+//! evidence about lines that name several candidate addresses (`tg_daemon::evidence`). One dump
+//! per family, within a time budget; a dump that overruns it is an error, never a wait.
 
 use std::collections::HashSet;
 use std::io;
@@ -154,6 +159,36 @@ pub(crate) struct Entry {
     pub(crate) source: IpAddr,
     /// `CTA_TUPLE_ORIG` (and `CTA_ZONE` if any), as the kernel sent them.
     pub(crate) key: Vec<u8>,
+    /// What the kernel knows of the flow's original direction.
+    pub(crate) flow: Flow,
+}
+
+/// A flow the kernel tracks, by its original direction (who started it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Flow {
+    /// The address that sent the first packet.
+    pub source: IpAddr,
+    /// Its source port (TCP, UDP, SCTP, …), if the protocol has ports.
+    pub source_port: Option<u16>,
+    /// Its destination port, likewise.
+    pub dest_port: Option<u16>,
+    /// The IP protocol number (6 TCP, 17 UDP).
+    pub protocol: u8,
+    /// The kernel saw an answer (`IPS_SEEN_REPLY`).
+    pub seen_reply: bool,
+    /// The kernel holds it for an established exchange (`IPS_ASSURED`): for TCP, the
+    /// three-way handshake completed, which a sender of forged source addresses cannot do.
+    pub assured: bool,
+}
+
+/// Every flow the kernel tracks for IPv4 (`v6 == false`) or IPv6 in this network namespace,
+/// read in one ctnetlink dump that must finish within `budget` (else `TimedOut`).
+pub fn tracked_flows(v6: bool, budget: std::time::Duration) -> io::Result<Vec<Flow>> {
+    let family = if v6 { libc::AF_INET6 } else { libc::AF_INET };
+    let mut socket = netlink::Socket::open_with(budget)?;
+    let deadline = Instant::now() + budget;
+    let entries = socket.dump_conntrack_until(family as u8, Some(deadline))?;
+    Ok(entries.into_iter().map(|e| e.flow).collect())
 }
 
 mod netlink {
@@ -169,6 +204,13 @@ mod netlink {
     const IPCTNL_MSG_CT_GET: u16 = 1;
     const IPCTNL_MSG_CT_DELETE: u16 = 2;
     const CTA_TUPLE_ORIG: u16 = 1;
+    const CTA_STATUS: u16 = 3;
+    const CTA_TUPLE_PROTO: u16 = 2;
+    const CTA_PROTO_NUM: u16 = 1;
+    const CTA_PROTO_SRC_PORT: u16 = 2;
+    const CTA_PROTO_DST_PORT: u16 = 3;
+    const IPS_SEEN_REPLY: u32 = 1 << 1;
+    const IPS_ASSURED: u32 = 1 << 2;
     const CTA_ZONE: u16 = 18;
     const CTA_TUPLE_IP: u16 = 1;
     const CTA_IP_V4_SRC: u16 = 1;
@@ -180,7 +222,12 @@ mod netlink {
 
     impl Socket {
         pub(crate) fn open() -> io::Result<Socket> {
-            nl::Socket::open(nl::NETLINK_NETFILTER, REPLY_TIMEOUT).map(Socket)
+            Self::open_with(REPLY_TIMEOUT)
+        }
+
+        /// A socket whose every read gives up after `timeout`.
+        pub(crate) fn open_with(timeout: Duration) -> io::Result<Socket> {
+            nl::Socket::open(nl::NETLINK_NETFILTER, timeout).map(Socket)
         }
 
         fn send(&mut self, msg_type: u16, flags: u16, family: u8, attrs: &[u8]) -> io::Result<u32> {
@@ -202,6 +249,15 @@ mod netlink {
 
         /// Every tracked flow of `family` (AF_INET or AF_INET6) in this network namespace.
         pub(crate) fn dump_conntrack(&mut self, family: u8) -> io::Result<Vec<Entry>> {
+            self.dump_conntrack_until(family, None)
+        }
+
+        /// [`Socket::dump_conntrack`], given up (`TimedOut`) once `deadline` has passed.
+        pub(crate) fn dump_conntrack_until(
+            &mut self,
+            family: u8,
+            deadline: Option<Instant>,
+        ) -> io::Result<Vec<Entry>> {
             let seq = self.send(
                 IPCTNL_MSG_CT_GET,
                 nl::NLM_F_REQUEST | nl::NLM_F_DUMP,
@@ -222,6 +278,12 @@ mod netlink {
                 }
                 if done || n == 0 {
                     return Ok(entries);
+                }
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "conntrack dump over its time budget",
+                    ));
                 }
             }
         }
@@ -280,6 +342,34 @@ mod netlink {
                         .map(|v| IpAddr::V6(Ipv6Addr::from(v))),
                     _ => None,
                 })?;
+        let proto = attributes(orig.value)
+            .into_iter()
+            .find(|a| a.attr_type == CTA_TUPLE_PROTO);
+        let proto_attrs = proto.map(|p| attributes(p.value)).unwrap_or_default();
+        let port = |ty: u16| {
+            proto_attrs
+                .iter()
+                .find(|a| a.attr_type == ty)
+                .and_then(|a| <[u8; 2]>::try_from(a.value).ok())
+                .map(u16::from_be_bytes)
+        };
+        let status = attrs
+            .iter()
+            .find(|a| a.attr_type == CTA_STATUS)
+            .and_then(|a| <[u8; 4]>::try_from(a.value).ok())
+            .map_or(0, u32::from_be_bytes);
+        let flow = Flow {
+            source,
+            source_port: port(CTA_PROTO_SRC_PORT),
+            dest_port: port(CTA_PROTO_DST_PORT),
+            protocol: proto_attrs
+                .iter()
+                .find(|a| a.attr_type == CTA_PROTO_NUM)
+                .and_then(|a| a.value.first().copied())
+                .unwrap_or(0),
+            seen_reply: status & IPS_SEEN_REPLY != 0,
+            assured: status & IPS_ASSURED != 0,
+        };
         let mut key = Vec::with_capacity(nl::align(orig.whole.len()) + 8);
         key.extend_from_slice(orig.whole);
         key.resize(nl::align(key.len()), 0);
@@ -287,7 +377,7 @@ mod netlink {
             key.extend_from_slice(zone.whole);
             key.resize(nl::align(key.len()), 0);
         }
-        Some(Entry { source, key })
+        Some(Entry { source, key, flow })
     }
 }
 
@@ -310,7 +400,7 @@ mod tests {
         let orig = attr(0x8000 | 1, &ip);
         let mut p = vec![2, 0, 0, 0]; // nfgenmsg
         p.extend(orig);
-        p.extend(attr(3, &[0, 0, 0, 1])); // CTA_STATUS, ignored
+        p.extend(attr(3, &[0, 0, 0, 1])); // CTA_STATUS: expected only
         p
     }
 
@@ -328,6 +418,38 @@ mod tests {
         assert_eq!(
             parse_entry(&entry_payload(&v6, 3)).unwrap().source,
             "2001:db8::7".parse::<IpAddr>().unwrap()
+        );
+    }
+
+    #[test]
+    fn flows_carry_protocol_ports_and_status() {
+        let ip = attr(0x8000 | 1, &attr(1, &[198, 51, 100, 7]));
+        let mut proto = attr(1, &[6]);
+        proto.extend(attr(2, &50250u16.to_be_bytes()));
+        proto.extend(attr(3, &22u16.to_be_bytes()));
+        let mut tuple = ip;
+        tuple.extend(attr(0x8000 | 2, &proto));
+        let mut p = vec![2, 0, 0, 0];
+        p.extend(attr(0x8000 | 1, &tuple));
+        p.extend(attr(3, &(0b110u32).to_be_bytes())); // SEEN_REPLY | ASSURED
+        let f = parse_entry(&p).unwrap().flow;
+        assert_eq!(
+            f,
+            Flow {
+                source: "198.51.100.7".parse().unwrap(),
+                source_port: Some(50250),
+                dest_port: Some(22),
+                protocol: 6,
+                seen_reply: true,
+                assured: true,
+            }
+        );
+        let bare = parse_entry(&entry_payload(&[198, 51, 100, 7], 1))
+            .unwrap()
+            .flow;
+        assert_eq!(
+            (bare.protocol, bare.source_port, bare.assured),
+            (0, None, false)
         );
     }
 

@@ -77,6 +77,7 @@ use std::path::PathBuf;
 
 use ipnet::IpNet;
 
+pub use conntrack::{tracked_flows, Flow};
 pub use ipset::IpsetEnforcer;
 pub use nft::{NftEnforcer, AGGREGATE_V4, AGGREGATE_V6, RESTORE_CHUNK};
 pub use tg_config::daemon::Backend;

@@ -2,9 +2,11 @@
 //! pieces both must do the same way.
 //!
 //! - [`step`]: the one step from a line to a finding. [`step::detect`] runs the detectors and
-//!   counts a `Suspicious` line (the only place one is counted, for the daemon's file and
-//!   journal paths and for `scan` alike); [`step::finding`] is the one `Detection → Finding`
-//!   conversion, on the stream's own `LogClock`.
+//!   handles a `Suspicious` line (the only place, for the daemon's file and journal paths and
+//!   for `scan` alike): one naming several candidate addresses goes to the caller's
+//!   [`Evidence`] (none for `scan`), which may pick one of them; what stays ambiguous is counted
+//!   and handed back ([`Seen::Ambiguous`]) for `scan` to report. [`step::finding`] is the one
+//!   `Detection → Finding` conversion, on the stream's own `LogClock`.
 //! - [`trusted`]: the one trusted-set builder. Its failure rule is data: the set always, plus
 //!   the names that did not resolve; `scan` exits 2 on them, the daemon warns and retries.
 //! - [`inputs`] and [`replay`]: the offline engine of `scan`: files (or stdin) opened up front,
@@ -35,3 +37,4 @@ pub mod trusted;
 pub use inputs::{InputError, Inputs};
 pub use replay::Replay;
 pub use report::{Event, Summary};
+pub use step::{Evidence, NoEvidence, Seen};

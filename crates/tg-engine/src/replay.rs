@@ -15,13 +15,13 @@ use std::io;
 use std::sync::mpsc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use tg_detect::{Detection, Detectors};
+use tg_detect::{Detection, Detectors, Suspicion};
 use tg_jail::{JailSet, LogClock};
 use tg_source::reader::{self, ChunkError, ChunkInfo, ChunkReader, Input, Line};
 
 use crate::inputs::Inputs;
-use crate::report::{Event, FileReport, Summary, Tally, Timed, Totals};
-use crate::step::{self, LineCounts};
+use crate::report::{Event, FileReport, Item, Summary, Tally, Timed, Totals};
+use crate::step::{self, LineCounts, NoEvidence, Seen};
 
 /// Chunk size for one log: larger than the reader's default so that the per-chunk hand-offs
 /// between threads (a wake-up each) vanish next to the work; one per worker exists.
@@ -130,7 +130,7 @@ impl Replay<'_> {
                     .iter_mut()
                     .map(|(_, head, _)| head)
                     .filter(|head| !head.is_empty())
-                    .min_by_key(|head| head.front().map(|t| t.finding.time_ms));
+                    .min_by_key(|head| head.front().map(Timed::time_ms));
                 let Some(head) = next else { break };
                 if let Some(t) = head.pop_front() {
                     tally.observe(t, &mut *on_event)?;
@@ -166,14 +166,27 @@ impl Replay<'_> {
                 counts.skipped += info.overlong_before + r.overlong;
                 counts.invalid_utf8 += r.invalid_utf8;
                 counts.suspicious += r.counts.suspicious;
-                counts.findings += r.hits.len() as u64;
+                counts.findings += r
+                    .hits
+                    .iter()
+                    .filter(|h| matches!(h.what, What::Found(_)))
+                    .count() as u64;
                 let batch: Vec<Timed> = r
                     .hits
                     .into_iter()
                     .map(|hit| Timed {
                         file: index,
                         line: line_base + u64::from(hit.index) + 1,
-                        finding: step::finding(hit.detection, &mut clock),
+                        item: match hit.what {
+                            What::Found(d) => Item::Finding(step::finding(d, &mut clock)),
+                            What::Ambiguous(suspicion) => {
+                                // Its time, without counting it among the untimed findings.
+                                let untimed = clock.untimed;
+                                let time_ms = clock.resolve(suspicion.stamp);
+                                clock.untimed = untimed;
+                                Item::Ambiguous { time_ms, suspicion }
+                            }
+                        },
                     })
                     .collect();
                 line_base += r.counts.lines;
@@ -208,11 +221,16 @@ impl Replay<'_> {
     }
 }
 
-/// One detected line, as a worker hands it back.
+/// One detected (or ambiguous) line, as a worker hands it back.
 struct Hit {
     /// 0-based line index within its chunk.
     index: u32,
-    detection: Detection,
+    what: What,
+}
+
+enum What {
+    Found(Detection),
+    Ambiguous(Suspicion),
 }
 
 /// A worker's verdict on one chunk.
@@ -244,12 +262,16 @@ fn detect_chunk(detectors: &Detectors, chunk: &[u8], max_line: usize) -> ChunkRe
         if !all_utf8 && std::str::from_utf8(text).is_err() {
             r.invalid_utf8 += 1;
         }
-        if let Some(detection) = step::detect(detectors, text, &mut r.counts) {
-            r.hits.push(Hit {
-                index: u32::try_from(i).unwrap_or(u32::MAX),
-                detection,
-            });
-        }
+        // Offline, from perhaps another machine: no evidence beyond the line.
+        let what = match step::detect(detectors, text, &mut r.counts, &mut NoEvidence) {
+            Seen::Nothing => continue,
+            Seen::Found(d) => What::Found(d),
+            Seen::Ambiguous(s) => What::Ambiguous(s),
+        };
+        r.hits.push(Hit {
+            index: u32::try_from(i).unwrap_or(u32::MAX),
+            what,
+        });
     }
     r
 }

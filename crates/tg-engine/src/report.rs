@@ -14,6 +14,7 @@ use std::io;
 use std::net::IpAddr;
 
 use serde::Serialize;
+use tg_detect::Suspicion;
 use tg_jail::{Decision, JailSet};
 use tg_model::{net_text, Finding, Kind, Service};
 
@@ -21,8 +22,33 @@ use tg_model::{net_text, Finding, Kind, Service};
 /// always kept.
 pub const REPORT_CAP: usize = 200_000;
 
+/// What the replay hands its caller, line by line, in the order the jails see them.
+pub enum Event<'a> {
+    /// A finding, after the jails saw it.
+    Finding(FindingEvent<'a>),
+    /// An attack line naming several candidate addresses its text cannot tell apart: nobody
+    /// was counted.
+    Ambiguous(AmbiguousEvent<'a>),
+}
+
+/// An ambiguous line (see [`Event::Ambiguous`]).
+pub struct AmbiguousEvent<'a> {
+    /// The file's name as given (`-` for stdin).
+    pub file: &'a str,
+    /// 1-based line number in that file.
+    pub line: u64,
+    /// The line's time on its file's clock (an untimed line takes the previous line's).
+    pub time_ms: i64,
+    /// What the line is, were its address known.
+    pub service: Service,
+    /// What happened.
+    pub kind: Kind,
+    /// The candidate addresses, in the order the line names them.
+    pub candidates: &'a [IpAddr],
+}
+
 /// One finding, as the replay hands it to its caller after the jails saw it.
-pub struct Event<'a> {
+pub struct FindingEvent<'a> {
     /// The file's name as given (`-` for stdin).
     pub file: &'a str,
     /// 1-based line number in that file.
@@ -72,6 +98,9 @@ pub struct Summary {
     pub files: Vec<FileSummary>,
     /// Files that could not be read to their end, one sentence each.
     pub read_errors: Vec<String>,
+    /// Attack lines naming several candidate addresses that their text cannot tell apart
+    /// (part of `suspicious`), counted per set of candidates, most frequent first.
+    pub ambiguous: Vec<AmbiguousSummary>,
     /// Detector threads per log.
     pub threads: usize,
     /// Offenders dropped from `offenders` at the report's cap (never a banned one).
@@ -142,6 +171,19 @@ pub struct BanSummary {
     pub within_secs: u64,
 }
 
+/// How often lines named the same candidate addresses without saying which one is the sender.
+#[derive(Clone, Debug, Serialize)]
+pub struct AmbiguousSummary {
+    /// The candidates, in address order.
+    pub candidates: Vec<IpAddr>,
+    /// Lines.
+    pub count: u64,
+    /// The first such line's time (log clock, `YYYY-MM-DDTHH:MM:SS`).
+    pub first_seen: String,
+    /// The last one's.
+    pub last_seen: String,
+}
+
 /// A trusted address and its findings (never counted).
 #[derive(Clone, Debug, Serialize)]
 pub struct TrustedSummary {
@@ -175,11 +217,34 @@ pub(crate) struct FileReport {
     pub(crate) error: Option<String>,
 }
 
-/// One finding on its way to the jails: where, and what (on its file's own clock).
+/// One finding (or ambiguous line) on its way to the jails: where, and what (on its file's own
+/// clock).
 pub(crate) struct Timed {
     pub(crate) file: usize,
     pub(crate) line: u64,
-    pub(crate) finding: Finding,
+    pub(crate) item: Item,
+}
+
+/// What a [`Timed`] carries.
+pub(crate) enum Item {
+    Finding(Finding),
+    Ambiguous { time_ms: i64, suspicion: Suspicion },
+}
+
+impl Timed {
+    pub(crate) fn time_ms(&self) -> i64 {
+        match &self.item {
+            Item::Finding(f) => f.time_ms,
+            Item::Ambiguous { time_ms, .. } => *time_ms,
+        }
+    }
+}
+
+/// Lines of one set of candidates.
+struct Ambiguous {
+    count: u64,
+    first_ms: i64,
+    last_ms: i64,
 }
 
 /// Everything one address did, while it is being counted.
@@ -198,6 +263,7 @@ pub(crate) struct Tally {
     names: Vec<String>,
     offenders: HashMap<IpAddr, Offender>,
     trusted_seen: HashMap<IpAddr, u64>,
+    ambiguous: HashMap<Vec<IpAddr>, Ambiguous>,
     totals: Totals,
     observed: u64,
     files: Vec<Option<FileSummary>>,
@@ -211,6 +277,7 @@ impl Tally {
             jails,
             offenders: HashMap::new(),
             trusted_seen: HashMap::new(),
+            ambiguous: HashMap::new(),
             totals: Totals::default(),
             observed: 0,
             files: names.iter().map(|_| None).collect(),
@@ -266,13 +333,37 @@ impl Tally {
         }
     }
 
-    /// One finding through the jails, into the aggregates, and out to `on_event`.
+    /// One finding through the jails, into the aggregates, and out to `on_event`; an ambiguous
+    /// line into its candidates' count and out.
     pub(crate) fn observe(
         &mut self,
         t: Timed,
         on_event: &mut dyn FnMut(&Event) -> io::Result<()>,
     ) -> io::Result<()> {
-        let finding = t.finding;
+        let finding = match t.item {
+            Item::Finding(f) => f,
+            Item::Ambiguous { time_ms, suspicion } => {
+                let candidates: Vec<IpAddr> = suspicion.candidates.ips().collect();
+                let mut key = candidates.clone();
+                key.sort();
+                let a = self.ambiguous.entry(key).or_insert(Ambiguous {
+                    count: 0,
+                    first_ms: time_ms,
+                    last_ms: time_ms,
+                });
+                a.count += 1;
+                a.first_ms = a.first_ms.min(time_ms);
+                a.last_ms = a.last_ms.max(time_ms);
+                return on_event(&Event::Ambiguous(AmbiguousEvent {
+                    file: self.names.get(t.file).map_or("?", String::as_str),
+                    line: t.line,
+                    time_ms,
+                    service: suspicion.service,
+                    kind: suspicion.kind,
+                    candidates: &candidates,
+                }));
+            }
+        };
         let time_ms = finding.time_ms;
         let obs = self.jails.observe(&finding);
         self.observed += 1;
@@ -308,13 +399,13 @@ impl Tally {
             }
             o.bans.extend(obs.decisions.iter().cloned());
         }
-        on_event(&Event {
+        on_event(&Event::Finding(FindingEvent {
             file: self.names.get(t.file).map_or("?", String::as_str),
             line: t.line,
             finding: &finding,
             trusted: obs.trusted,
             ban: obs.decisions.first(),
-        })
+        }))
     }
 
     pub(crate) fn summary(&self, threads: usize) -> Summary {
@@ -367,6 +458,21 @@ impl Tally {
             .map(|(ip, &count)| TrustedSummary { ip: *ip, count })
             .collect();
         trusted.sort_by(|a, b| b.count.cmp(&a.count).then(a.ip.cmp(&b.ip)));
+        let mut ambiguous: Vec<AmbiguousSummary> = self
+            .ambiguous
+            .iter()
+            .map(|(candidates, a)| AmbiguousSummary {
+                candidates: candidates.clone(),
+                count: a.count,
+                first_seen: iso_time(a.first_ms, 'T'),
+                last_seen: iso_time(a.last_ms, 'T'),
+            })
+            .collect();
+        ambiguous.sort_by(|a, b| {
+            b.count
+                .cmp(&a.count)
+                .then_with(|| a.candidates.cmp(&b.candidates))
+        });
         Summary {
             totals: self.totals,
             bans: offenders.iter().map(|o| o.bans.len() as u64).sum(),
@@ -375,6 +481,7 @@ impl Tally {
             trusted,
             files: self.files.iter().flatten().cloned().collect(),
             read_errors: self.read_errors.clone(),
+            ambiguous,
             threads,
             offenders_not_listed: self.not_listed,
             jails: self

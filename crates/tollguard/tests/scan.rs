@@ -639,3 +639,75 @@ fn bundled_example_tells_its_story() {
     assert_eq!(s["trusted"][0]["ip"], "10.20.0.31");
     assert_eq!(s["offenders"].as_array().unwrap().len(), 6);
 }
+
+/// Issue #12.1: a line naming two addresses that its text cannot tell apart is reported with
+/// both, each time (`--events`), and counted per pair of candidates; nobody is counted or
+/// banned for it. A decoy in the grammar-resolved families is never found.
+#[test]
+fn ambiguous_lines_are_reported_with_their_candidates() {
+    let dir = tempfile::tempdir().unwrap();
+    // chan_sip: the caller (before) and the dialled number (after) are both the sender's.
+    let call = |sec: u32| {
+        format!("[2026-11-24 10:00:{sec:02}] NOTICE[1] chan_sip.c: Call from '1' (198.51.100.7:5060) to extension '0' (203.0.113.9:5060) to extension '011' rejected because extension not found in context 'default'.")
+    };
+    // sshd: a decoy in the user name; sshd's grammar places the address.
+    let ssh = |sec: u32| {
+        format!("Nov 24 10:00:{sec:02} pbx sshd[7]: Failed password for invalid user x from 203.0.113.9 via z from 198.51.100.7 port 50250 ssh2")
+    };
+    let mut v: Vec<String> = (0..8).map(call).collect();
+    v.extend((10..16).map(ssh));
+    let log = write(dir.path(), "mixed.log", &lines(&v));
+    let log = log.to_str().unwrap();
+
+    let out = scan(&["--events", "--format", "json", log], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let objects: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let ambiguous: Vec<&Value> = objects
+        .iter()
+        .filter(|o| o["ambiguous"] == Value::Bool(true))
+        .collect();
+    assert_eq!(ambiguous.len(), 8);
+    assert_eq!(
+        ambiguous[0]["candidates"],
+        serde_json::json!(["198.51.100.7", "203.0.113.9"])
+    );
+    assert_eq!(ambiguous[0]["service"], "sip");
+    assert_eq!(ambiguous[0]["line"], 1);
+    let findings: Vec<&Value> = objects.iter().filter(|o| o.get("ip").is_some()).collect();
+    assert_eq!(findings.len(), 6);
+    assert!(findings.iter().all(|f| f["ip"] == "198.51.100.7"));
+    let summary = &objects.last().unwrap()["summary"];
+    assert_eq!(
+        summary["ambiguous"],
+        serde_json::json!([{
+            "candidates": ["198.51.100.7", "203.0.113.9"],
+            "count": 8,
+            "first_seen": "2026-11-24T10:00:00",
+            "last_seen": "2026-11-24T10:00:07",
+        }])
+    );
+    assert_eq!(summary["suspicious"], 8);
+    let offenders = summary["offenders"].as_array().unwrap();
+    assert_eq!(offenders.len(), 1, "the decoy is nobody's offender");
+    assert_eq!(offenders[0]["ip"], "198.51.100.7");
+
+    let text = scan(&[log], None);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("  198.51.100.7 or 203.0.113.9, 8 times"),
+        "{text}"
+    );
+    let events = scan(&["--events", log], None);
+    let events = String::from_utf8_lossy(&events.stdout);
+    assert!(
+        events.contains("198.51.100.7 or 203.0.113.9  sip/call-rejected  (ambiguous"),
+        "{events}"
+    );
+}

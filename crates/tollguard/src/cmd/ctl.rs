@@ -145,8 +145,8 @@ fn print_status(out: &mut impl Write, s: &StatusReport) -> std::io::Result<()> {
     )?;
     writeln!(
         out,
-        "findings:    {} ({} trusted, {} suspicious, {} external)",
-        c.findings, c.trusted_findings, c.suspicious, c.external_findings
+        "findings:    {} ({} trusted, {} suspicious, {} settled by conntrack, {} external)",
+        c.findings, c.trusted_findings, c.suspicious, c.resolved, c.external_findings
     )?;
     writeln!(
         out,

@@ -14,7 +14,7 @@ use anyhow::bail;
 use serde::Serialize;
 use tg_config::Config;
 use tg_detect::Detectors;
-use tg_engine::report::{iso_time, Summary};
+use tg_engine::report::{iso_time, AmbiguousEvent, Summary};
 use tg_engine::trusted::{self, Reason};
 use tg_engine::{Event, Inputs, Replay};
 use tg_jail::JailSet;
@@ -145,8 +145,12 @@ impl Setup {
     }
 }
 
-/// Prints one finding (`--events`): a line of text, or one JSON object.
+/// Prints one finding or ambiguous line (`--events`): a line of text, or one JSON object.
 fn print_event(out: &mut impl Write, e: &Event, format: Format) -> io::Result<()> {
+    let e = match e {
+        Event::Finding(f) => f,
+        Event::Ambiguous(a) => return print_ambiguous(out, a, format),
+    };
     let f = e.finding;
     if format == Format::Json {
         let event = EventLine {
@@ -190,6 +194,46 @@ fn print_event(out: &mut impl Write, e: &Event, format: Format) -> io::Result<()
         }
     }
     writeln!(out)
+}
+
+/// Prints one ambiguous line (`--events`).
+fn print_ambiguous(out: &mut impl Write, a: &AmbiguousEvent, format: Format) -> io::Result<()> {
+    if format == Format::Json {
+        let event = AmbiguousLine {
+            file: a.file,
+            line: a.line,
+            service: a.service,
+            kind: a.kind,
+            ambiguous: true,
+            candidates: a.candidates,
+            time: iso_time(a.time_ms, 'T'),
+        };
+        serde_json::to_writer(&mut *out, &event)?;
+        return writeln!(out);
+    }
+    let candidates: Vec<String> = a.candidates.iter().map(IpAddr::to_string).collect();
+    writeln!(
+        out,
+        "{}:{}  {}  {}  {}/{}  (ambiguous: the line names each; nobody counted)",
+        sanitize(a.file),
+        a.line,
+        iso_time(a.time_ms, ' '),
+        candidates.join(" or "),
+        a.service,
+        a.kind
+    )
+}
+
+/// An ambiguous line, as `--events --format json` prints it: no `ip`, its `candidates` instead.
+#[derive(Serialize)]
+struct AmbiguousLine<'a> {
+    file: &'a str,
+    line: u64,
+    service: Service,
+    kind: Kind,
+    ambiguous: bool,
+    candidates: &'a [IpAddr],
+    time: String,
 }
 
 /// One finding, as `--events --format json` prints it.

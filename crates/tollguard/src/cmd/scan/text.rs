@@ -179,6 +179,31 @@ pub fn print_text(out: &mut impl Write, s: &Summary, secs: f64) -> io::Result<()
             )?;
         }
     }
+    if !s.ambiguous.is_empty() {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "Ambiguous lines (each names several addresses between the server's fixed text; \
+             nobody counted):"
+        )?;
+        for a in s.ambiguous.iter().take(TEXT_ROWS) {
+            let candidates: Vec<String> = a.candidates.iter().map(|ip| ip.to_string()).collect();
+            writeln!(
+                out,
+                "  {}, {} time{}",
+                candidates.join(" or "),
+                thousands(a.count),
+                if a.count == 1 { "" } else { "s" }
+            )?;
+        }
+        if s.ambiguous.len() > TEXT_ROWS {
+            writeln!(
+                out,
+                "  … and {} more (--format json lists every one)",
+                thousands((s.ambiguous.len() - TEXT_ROWS) as u64)
+            )?;
+        }
+    }
     if !s.trusted.is_empty() {
         let list: Vec<String> = s
             .trusted
