@@ -14,8 +14,7 @@ use std::time::{Duration, Instant};
 
 use tg_testnet::{Link, Netns};
 
-mod support;
-use support::{append, in_ns, in_set, kill_and_reap, time_until, Site, BIN};
+use crate::support::{append, in_ns, in_set, kill_and_reap, time_until, Site, BIN};
 
 const PBX: &str = "10.99.0.1";
 const ATTACKER: &str = "10.99.0.2";
@@ -423,7 +422,7 @@ fn an_ipv6_attacker_rotating_addresses_in_its_64_is_banned_as_the_64() {
         site.bans().iter().all(|b| b["ip"] != rotating[0]),
         "no single address was banned"
     );
-    assert!(support::nft_set(&pbx, "banned_nets_v6").contains("2001:db8:77:1::/64"));
+    assert!(crate::support::nft_set(&pbx, "banned_nets_v6").contains("2001:db8:77:1::/64"));
     // An unban of the prefix lifts it whole.
     let out = site.ctl(&["unban", "2001:db8:77:1::/64"]);
     assert!(out.status.success(), "{out:?}");

@@ -23,8 +23,7 @@ use std::time::Duration;
 
 use tg_testnet::{Link, Netns};
 
-mod support;
-use support::{append, in_ban_set, in_ns, wait_for, Reaped, Site, BIN};
+use crate::support::{append, in_ban_set, in_ns, wait_for, Reaped, Site, BIN};
 
 const PBX: &str = "10.96.0.1";
 const ATTACKER: &str = "10.96.0.2";

@@ -25,9 +25,8 @@ use std::time::{Duration, Instant};
 
 use tg_testnet::{Link, Netns};
 
-mod support;
-use support::sip_responder::{authorization, digest_params, Dialect, SipResponder};
-use support::{in_ban_set, in_ns, time_until, wait_for, Reaped, Site, BIN};
+use crate::support::sip_responder::{authorization, digest_params, Dialect, SipResponder};
+use crate::support::{in_ban_set, in_ns, time_until, wait_for, Reaped, Site, BIN};
 
 /// The built-in `sip` jail's `max_retry`; the config below keeps the jail's defaults.
 const MAX_RETRY: u32 = 5;
@@ -96,8 +95,8 @@ impl Lab {
             security = site.path("security").display(),
         );
         site.write_config(&config);
-        support::append(&site.path("messages"), "");
-        support::append(&site.path("security"), "");
+        crate::support::append(&site.path("messages"), "");
+        crate::support::append(&site.path("security"), "");
         let daemon = Reaped(site.start(&pbx));
         let ips: Vec<IpAddr> = pbx_addrs.iter().map(|a| ip_of(a)).collect();
         let responder = SipResponder::start(
@@ -472,7 +471,7 @@ fn sipp_brute_force_distinct_callids_banned_fast() {
     );
     let scenario = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/tests/data/register_wrong_password.xml"
+        "/tests/it/data/register_wrong_password.xml"
     );
     // Twenty calls at ten a second, each REGISTER → 401 → REGISTER with a wrong digest → 401.
     let child = lab
@@ -535,7 +534,7 @@ fn sipp_brute_force_distinct_callids_banned_fast() {
 
 #[test]
 fn md5_of_the_test_support_matches_rfc_1321() {
-    use support::sip_responder::md5_hex;
+    use crate::support::sip_responder::md5_hex;
     assert_eq!(md5_hex(b""), "d41d8cd98f00b204e9800998ecf8427e");
     assert_eq!(md5_hex(b"abc"), "900150983cd24fb0d6963f7d28e17f72");
     assert_eq!(

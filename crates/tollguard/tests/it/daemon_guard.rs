@@ -20,8 +20,7 @@ use std::time::Duration;
 
 use tg_testnet::Netns;
 
-mod support;
-use support::{in_set, nft_set, spawn_dnsmasq, wait_for, Reaped, Site};
+use crate::support::{in_set, nft_set, spawn_dnsmasq, wait_for, Reaped, Site};
 
 const OFFENDER: &str = "198.51.100.77";
 const AMI_PORT: u16 = 15038;

@@ -16,8 +16,7 @@ use std::time::{Duration, Instant};
 
 use tg_testnet::{Link, Netns};
 
-mod support;
-use support::{in_ns, kill_and_reap, spawn_dnsmasq, BIN};
+use crate::support::{in_ns, kill_and_reap, spawn_dnsmasq, BIN};
 
 const PROBE_TIMEOUT: Duration = Duration::from_millis(400);
 

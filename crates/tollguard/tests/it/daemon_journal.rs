@@ -18,8 +18,7 @@ use std::time::Duration;
 
 use tg_testnet::Netns;
 
-mod support;
-use support::{in_set, kill_and_reap, wait_for, Site};
+use crate::support::{in_set, kill_and_reap, wait_for, Site};
 
 const CLIENT: &str = "203.0.113.9";
 const SECOND: &str = "203.0.113.77";

@@ -11,8 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tg_store::{BanRecord, SqliteStore, Store};
 use tg_testnet::Netns;
 
-mod support;
-use support::{append, kill_and_reap, wait_for, Site};
+use crate::support::{append, kill_and_reap, wait_for, Site};
 
 /// Bans a previous run left in the store.
 const STORED: u32 = 20_000;
