@@ -15,3 +15,23 @@ pub fn enforce(ns: &Netns, args: &[&str]) -> String {
 pub fn listed(ns: &Netns, backend: &str) -> Vec<(String, u64)> {
     listed_by(ns, "enforce_cli", backend)
 }
+
+/// Adds `addrs` to the attacker's interface (no duplicate address detection: usable at once).
+pub fn more_sources(net: &Net, addrs: &[&str]) {
+    for a in addrs {
+        let len = if a.contains(':') { "128" } else { "32" };
+        let out = net
+            .attacker
+            .exec(&[
+                "ip",
+                "addr",
+                "add",
+                &format!("{a}/{len}"),
+                "dev",
+                &net.attacker_if,
+                "nodad",
+            ])
+            .unwrap();
+        assert!(out.status.success(), "{a}: {out:?}");
+    }
+}

@@ -1,159 +1,13 @@
-//! The nftables enforcer against a real kernel with real packets, in namespaces made here.
-
-mod common;
+//! What only the nftables enforcer does, against a real kernel with real packets, in namespaces
+//! made here (what every backend does is in `backends`).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use tg_testnet::{Link, Netns};
 
 const NFT: &str = "nftables";
-
-#[test]
-fn ban_drops_udp_and_tcp_from_the_attacker_only_and_unban_restores() {
-    let net = Net::new();
-    for (proto, host) in [
-        ("udp", PBX_V4),
-        ("tcp", PBX_V4),
-        ("udp", PBX_V6),
-        ("tcp", PBX_V6),
-    ] {
-        assert!(
-            reaches(&net.attacker, proto, host),
-            "before the ban: {proto} to {host}"
-        );
-    }
-    // One batch, both families; the enforcer process exits right after: the ban lives on.
-    enforce(&net.pbx, &["ban", ATTACKER_V4, "60", ATTACKER_V6, "60"]);
-    for (proto, host) in [
-        ("udp", PBX_V4),
-        ("tcp", PBX_V4),
-        ("udp", PBX_V6),
-        ("tcp", PBX_V6),
-    ] {
-        assert!(
-            blocked(&net.attacker, proto, host),
-            "banned: {proto} to {host} got through"
-        );
-    }
-    assert!(
-        reaches(&net.trusted, "udp", PBX_TRUSTED_V4)
-            && reaches(&net.trusted, "tcp", PBX_TRUSTED_V4)
-    );
-    let mut bans = listed(&net.pbx, NFT);
-    bans.sort();
-    assert_eq!(
-        bans.iter().map(|(ip, _)| ip.as_str()).collect::<Vec<_>>(),
-        [ATTACKER_V4, ATTACKER_V6]
-    );
-    assert!(
-        bans.iter().all(|(_, left)| (45..=60).contains(left)),
-        "{bans:?}"
-    );
-
-    // Unbanning addresses that are not banned in the same batch is fine.
-    enforce(
-        &net.pbx,
-        &[
-            "unban",
-            ATTACKER_V4,
-            ATTACKER_V6,
-            "203.0.113.9",
-            "2001:db8::99",
-        ],
-    );
-    assert!(listed(&net.pbx, NFT).is_empty());
-    for (proto, host) in [
-        ("udp", PBX_V4),
-        ("tcp", PBX_V4),
-        ("udp", PBX_V6),
-        ("tcp", PBX_V6),
-    ] {
-        assert!(
-            reaches(&net.attacker, proto, host),
-            "after unban: {proto} to {host}"
-        );
-    }
-}
-
-/// Adds `addrs` to the attacker's interface (no duplicate address detection: usable at once).
-fn more_sources(net: &Net, addrs: &[&str]) {
-    for a in addrs {
-        let len = if a.contains(':') { "128" } else { "32" };
-        let out = net
-            .attacker
-            .exec(&[
-                "ip",
-                "addr",
-                "add",
-                &format!("{a}/{len}"),
-                "dev",
-                &net.attacker_if,
-                "nodad",
-            ])
-            .unwrap();
-        assert!(out.status.success(), "{a}: {out:?}");
-    }
-}
-
-#[test]
-fn a_prefix_ban_drops_every_address_in_it_and_no_neighbour() {
-    let net = Net::new();
-    // Inside 2001:db8:1::/124 (::0–::f) and 198.51.100.4/30 (.4–.7): two senders each; one
-    // neighbour just outside each.
-    more_sources(
-        &net,
-        &[
-            "2001:db8:1::8",
-            "2001:db8:1::27",
-            "198.51.100.6",
-            "198.51.100.9",
-        ],
-    );
-    let inside = [ATTACKER_V6, "2001:db8:1::8", ATTACKER_V4, "198.51.100.6"];
-    let outside = ["2001:db8:1::27", "198.51.100.9"];
-    let pbx = |src: &str| if src.contains(':') { PBX_V6 } else { PBX_V4 };
-    for src in inside.iter().chain(&outside) {
-        assert!(reaches_from(&net.attacker, src, pbx(src)), "before: {src}");
-    }
-    enforce(
-        &net.pbx,
-        &["ban", "2001:db8:1::/124", "60", "198.51.100.4/30", "60"],
-    );
-    for src in inside {
-        assert!(
-            !reaches_from(&net.attacker, src, pbx(src)),
-            "banned prefix: {src} got through"
-        );
-    }
-    for src in outside {
-        assert!(
-            reaches_from(&net.attacker, src, pbx(src)),
-            "neighbour {src} was dropped"
-        );
-    }
-    let mut bans = listed(&net.pbx, NFT);
-    bans.sort();
-    assert_eq!(
-        bans.iter().map(|(ip, _)| ip.as_str()).collect::<Vec<_>>(),
-        ["198.51.100.4/30", "2001:db8:1::/124"]
-    );
-    assert!(
-        bans.iter().all(|(_, left)| (45..=60).contains(left)),
-        "{bans:?}"
-    );
-    // A refresh of a present prefix, then the unban lifts it whole.
-    enforce(&net.pbx, &["ban", "2001:db8:1::/124", "120"]);
-    enforce(&net.pbx, &["unban", "2001:db8:1::/124", "198.51.100.4/30"]);
-    assert!(listed(&net.pbx, NFT).is_empty());
-    for src in inside {
-        assert!(
-            reaches_from(&net.attacker, src, pbx(src)),
-            "after unban: {src}"
-        );
-    }
-}
 
 #[test]
 fn a_full_set_bans_the_prefixes_instead_and_never_stops() {
@@ -184,63 +38,6 @@ fn a_full_set_bans_the_prefixes_instead_and_never_stops() {
         reaches(&net.attacker, "udp", PBX_V6),
         "the other family is untouched"
     );
-}
-
-#[test]
-fn bans_expire_in_the_kernel_by_themselves() {
-    let net = Net::new();
-    enforce(&net.pbx, &["ban", ATTACKER_V4, "2"]);
-    let banned_at = Instant::now();
-    assert!(blocked(&net.attacker, "udp", PBX_V4));
-    assert!(wait_for(Duration::from_secs(5), || reaches(
-        &net.attacker,
-        "udp",
-        PBX_V4
-    )));
-    assert!(
-        banned_at.elapsed() >= Duration::from_millis(1900),
-        "expired too early: {:?}",
-        banned_at.elapsed()
-    );
-    assert!(listed(&net.pbx, NFT).is_empty());
-}
-
-#[test]
-fn a_reban_sets_the_new_duration_whether_longer_or_shorter() {
-    let net = Net::new();
-    // One process, so the second ban takes the refresh path (the address is known to be live).
-    enforce(
-        &net.pbx,
-        &[
-            "ban",
-            ATTACKER_V4,
-            "600",
-            "+",
-            "ban",
-            ATTACKER_V4,
-            "30",
-            ATTACKER_V6,
-            "40",
-        ],
-    );
-    let mut bans = listed(&net.pbx, NFT);
-    bans.sort();
-    assert_eq!(bans.len(), 2, "{bans:?}");
-    assert!(
-        (25..=30).contains(&bans[0].1),
-        "shortened to 30 s: {bans:?}"
-    );
-    enforce(
-        &net.pbx,
-        &["ban", ATTACKER_V4, "90", "+", "ban", ATTACKER_V4, "900"],
-    );
-    let left = listed(&net.pbx, NFT)
-        .into_iter()
-        .find(|(ip, _)| ip == ATTACKER_V4)
-        .unwrap()
-        .1;
-    assert!((890..=900).contains(&left), "lengthened to 900 s: {left}");
-    assert!(blocked(&net.attacker, "udp", PBX_V4));
 }
 
 /// The firewall contract: a `fw_input` chain with policy drop that accepts established flows
@@ -424,7 +221,7 @@ fn the_forward_chain_protects_a_pbx_behind_the_host() {
         &container,
         &["ip", "route", "add", "default", "via", "10.90.0.1"],
     );
-    let _listener = common::Listener::start_in(&container);
+    let _listener = crate::common::Listener::start_in(&container);
     assert!(
         reaches(&attacker, "udp", "10.90.0.2"),
         "routed before the ban"
