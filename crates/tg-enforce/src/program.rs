@@ -1,8 +1,7 @@
 //! Finding and running the firewall programs: system directories only, argv only, no shell.
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use crate::EnforceError;
 
@@ -42,34 +41,12 @@ impl Program {
         args: &[&str],
         stdin: Option<&str>,
     ) -> Result<std::process::Output, EnforceError> {
-        let io = |source| EnforceError::Io {
+        let mut cmd = Command::new(&self.path);
+        cmd.args(args);
+        tg_nft::program_output(cmd, stdin).map_err(|source| EnforceError::Io {
             path: self.path.clone(),
             source,
-        };
-        let mut child = Command::new(&self.path)
-            .args(args)
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(io)?;
-        if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
-            // A program that exits early closes the pipe; its exit status tells why.
-            let written = pipe.write_all(text.as_bytes());
-            drop(pipe);
-            let out = child.wait_with_output().map_err(io)?;
-            if let Err(e) = written {
-                if out.status.success() {
-                    return Err(io(e));
-                }
-            }
-            return Ok(out);
-        }
-        child.wait_with_output().map_err(io)
+        })
     }
 
     pub(crate) fn refused(&self, args: &[&str], stderr: &[u8]) -> EnforceError {

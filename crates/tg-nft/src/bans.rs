@@ -163,20 +163,6 @@ pub(crate) fn set_of(net: IpNet) -> &'static str {
     }
 }
 
-/// The target's set form: an IPv4-mapped IPv6 address or prefix is banned as IPv4, host bits
-/// of a prefix are cleared.
-pub(crate) fn canonical(net: IpNet) -> IpNet {
-    match net {
-        IpNet::V6(v6) if v6.prefix_len() >= 96 => match v6.addr().to_ipv4_mapped() {
-            Some(v4) => {
-                IpNet::new(IpAddr::V4(v4), v6.prefix_len() - 96).map_or(net.trunc(), |n| n.trunc())
-            }
-            None => net.trunc(),
-        },
-        other => other.trunc(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -46,7 +46,9 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
-use crate::bans::{canonical, clamp_timeout, set_of, Element, InvalidTableName};
+use tg_model::canonical_net;
+
+use crate::bans::{clamp_timeout, set_of, Element, InvalidTableName};
 use crate::netlink::{self, Socket};
 use crate::{NftError, BANNED_NETS_V4, BANNED_NETS_V6, BANNED_V4, BANNED_V6};
 
@@ -245,7 +247,7 @@ fn unique(items: Vec<(IpNet, Kind)>) -> Vec<(IpNet, Kind)> {
     let mut out: Vec<(IpNet, Kind)> = items
         .into_iter()
         .rev()
-        .map(|(ip, k)| (canonical(ip), k))
+        .map(|(ip, k)| (canonical_net(ip), k))
         .filter(|(ip, _)| seen.insert(*ip))
         .collect();
     out.reverse();

@@ -190,11 +190,29 @@ impl Nft {
 }
 
 /// Runs a prepared `nft` command to its end and returns stdout; `path` names it in errors.
-fn run_command(mut cmd: Command, path: &Path, stdin: Option<&str>) -> Result<String, NftError> {
-    let io = |source| NftError::Io {
+fn run_command(cmd: Command, path: &Path, stdin: Option<&str>) -> Result<String, NftError> {
+    let out = program_output(cmd, stdin).map_err(|source| NftError::Io {
         path: path.to_path_buf(),
         source,
-    };
+    })?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(NftError::Refused {
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        })
+    }
+}
+
+/// Runs a prepared command (argv only, no shell) to its end with `stdin` written to it, and
+/// returns its output whatever its exit status. A program that exits before reading all of
+/// `stdin` closes the pipe: then its exit status tells why, and the write error counts only
+/// when it claims success. The one way tollguard runs a firewall program (tg-enforce's
+/// iptables and ipset too).
+pub fn program_output(
+    mut cmd: Command,
+    stdin: Option<&str>,
+) -> std::io::Result<std::process::Output> {
     let mut child = cmd
         .stdin(if stdin.is_some() {
             Stdio::piped()
@@ -203,19 +221,17 @@ fn run_command(mut cmd: Command, path: &Path, stdin: Option<&str>) -> Result<Str
         })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .spawn()
-        .map_err(io)?;
+        .spawn()?;
     if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        pipe.write_all(text.as_bytes()).map_err(io)?;
+        let written = pipe.write_all(text.as_bytes());
+        drop(pipe);
+        let out = child.wait_with_output()?;
+        return match written {
+            Err(e) if out.status.success() => Err(e),
+            _ => Ok(out),
+        };
     }
-    let out = child.wait_with_output().map_err(io)?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(NftError::Refused {
-            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        })
-    }
+    child.wait_with_output()
 }
 
 #[cfg(test)]
