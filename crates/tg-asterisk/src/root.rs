@@ -137,17 +137,47 @@ fn has_wildcard(s: &str) -> bool {
     s.contains(['*', '?', '['])
 }
 
-/// Shell-style wildcard match of one path component.
+/// Shell-style wildcard match of one path component: `*` any run, `?` one byte, `[…]` one byte
+/// of a set (`[a-c]`, `[!x]`, `[^x]`; a `[` without `]` is itself).
+///
+/// One pass with the last `*` as the only backtracking point: time is at most pattern length ×
+/// name length whatever the pattern (a recursive matcher takes exponential time on
+/// `************X`, which a configuration's `#include` can hold).
 pub(crate) fn wildcard_match(pat: &[u8], name: &[u8]) -> bool {
-    match pat.first() {
-        None => name.is_empty(),
-        Some(b'*') => (0..=name.len()).any(|i| wildcard_match(&pat[1..], &name[i..])),
-        Some(b'?') => !name.is_empty() && wildcard_match(&pat[1..], &name[1..]),
-        Some(b'[') => {
+    let (mut p, mut n) = (0, 0);
+    // Where to resume after the last `*`: the pattern after it, and the name byte it would
+    // swallow next.
+    let mut star: Option<(usize, usize)> = None;
+    while n < name.len() {
+        if pat.get(p) == Some(&b'*') {
+            p += 1;
+            star = Some((p, n));
+            continue;
+        }
+        if let Some(len) = match_one(&pat[p..], name[n]) {
+            p += len;
+            n += 1;
+            continue;
+        }
+        let Some((after, swallowed)) = star else {
+            return false;
+        };
+        p = after;
+        n = swallowed + 1;
+        star = Some((after, n));
+    }
+    pat[p..].iter().all(|&b| b == b'*')
+}
+
+/// Whether the pattern's first element (`?`, a `[…]` set or a literal byte; not `*`) matches
+/// `c`, and if so how many pattern bytes it spans.
+fn match_one(pat: &[u8], c: u8) -> Option<usize> {
+    match *pat.first()? {
+        b'?' => Some(1),
+        b'[' => {
             let Some(close) = pat.iter().skip(1).position(|&b| b == b']').map(|p| p + 1) else {
-                return name.first() == Some(&b'[') && wildcard_match(&pat[1..], &name[1..]);
+                return (c == b'[').then_some(1);
             };
-            let Some(&c) = name.first() else { return false };
             let set = &pat[1..close];
             let (negate, set) = match set.first() {
                 Some(b'!') | Some(b'^') => (true, &set[1..]),
@@ -164,9 +194,9 @@ pub(crate) fn wildcard_match(pat: &[u8], name: &[u8]) -> bool {
                     i += 1;
                 }
             }
-            hit != negate && wildcard_match(&pat[close + 1..], &name[1..])
+            (hit != negate).then_some(close + 1)
         }
-        Some(&b) => name.first() == Some(&b) && wildcard_match(&pat[1..], &name[1..]),
+        b => (b == c).then_some(1),
     }
 }
 
@@ -194,6 +224,84 @@ mod tests {
         assert!(wildcard_match(b"sip_?.conf", b"sip_a.conf"));
         assert!(wildcard_match(b"[a-c]x", b"bx"));
         assert!(!wildcard_match(b"[!a-c]x", b"bx"));
+    }
+
+    /// The recursive matcher this module had, kept as the reference: same answers, but
+    /// exponential time on runs of `*`.
+    fn reference_match(pat: &[u8], name: &[u8]) -> bool {
+        match pat.first() {
+            None => name.is_empty(),
+            Some(b'*') => (0..=name.len()).any(|i| reference_match(&pat[1..], &name[i..])),
+            Some(b'?') => !name.is_empty() && reference_match(&pat[1..], &name[1..]),
+            Some(b'[') => {
+                let Some(close) = pat.iter().skip(1).position(|&b| b == b']').map(|p| p + 1) else {
+                    return name.first() == Some(&b'[') && reference_match(&pat[1..], &name[1..]);
+                };
+                let Some(&c) = name.first() else { return false };
+                let set = &pat[1..close];
+                let (negate, set) = match set.first() {
+                    Some(b'!') | Some(b'^') => (true, &set[1..]),
+                    _ => (false, set),
+                };
+                let mut hit = false;
+                let mut i = 0;
+                while i < set.len() {
+                    if i + 2 < set.len() && set[i + 1] == b'-' {
+                        hit |= set[i] <= c && c <= set[i + 2];
+                        i += 3;
+                    } else {
+                        hit |= set[i] == c;
+                        i += 1;
+                    }
+                }
+                hit != negate && reference_match(&pat[close + 1..], &name[1..])
+            }
+            Some(&b) => name.first() == Some(&b) && reference_match(&pat[1..], &name[1..]),
+        }
+    }
+
+    #[test]
+    fn wildcards_agree_with_the_recursive_definition() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let pat_bytes = b"ab*?[]!^-";
+        let name_bytes = b"ab[]-!";
+        for _ in 0..20_000 {
+            let pat: Vec<u8> = (0..next() % 9)
+                .map(|_| pat_bytes[next() as usize % pat_bytes.len()])
+                .collect();
+            let name: Vec<u8> = (0..next() % 7)
+                .map(|_| name_bytes[next() as usize % name_bytes.len()])
+                .collect();
+            assert_eq!(
+                wildcard_match(&pat, &name),
+                reference_match(&pat, &name),
+                "{:?} on {:?}",
+                String::from_utf8_lossy(&pat),
+                String::from_utf8_lossy(&name)
+            );
+        }
+    }
+
+    #[test]
+    fn runs_of_stars_take_linear_time() {
+        // `#include ************X` hung the audit for minutes per directory entry with the
+        // recursive matcher (confirmed as a timeout with the `conf` fuzz target:
+        // fuzz/corpus/conf/found-include-stars).
+        let name = b"extensions_override_freepbx.conf";
+        let started = std::time::Instant::now();
+        assert!(!wildcard_match(
+            &[b'*'; 200].iter().chain(b"X").copied().collect::<Vec<_>>(),
+            name
+        ));
+        assert!(!wildcard_match(b"*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*X", name));
+        assert!(wildcard_match(b"************.conf", name));
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
     }
 
     #[test]

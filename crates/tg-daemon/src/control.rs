@@ -1,7 +1,7 @@
 //! The control socket: a Unix socket created mode 0600, answering one JSON request per
 //! connection (see [`crate::protocol`]) for root or the daemon's own user only (SO_PEERCRED).
 
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, Write};
 use std::net::IpAddr;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
@@ -15,7 +15,7 @@ use tg_model::{canonical_ip, TrustedSet};
 
 use crate::enforcer::{now_ms, BanRequest, EnforceMsg};
 use crate::pipeline::PipelineMsg;
-use crate::protocol::{BanView, Counters, Request, Response, StatusReport, MAX_REQUEST};
+use crate::protocol::{read_request, BanView, Counters, Request, Response, StatusReport};
 use crate::stats::Stats;
 use crate::{error_chain, DaemonError, ReloadError};
 
@@ -132,11 +132,9 @@ fn answer(mut stream: UnixStream, ctx: &ControlContext) -> io::Result<()> {
     let response = match peer_allowed(&stream) {
         Ok(true) => {
             stream.set_read_timeout(Some(CLIENT_TIMEOUT))?;
-            let mut line = String::new();
-            BufReader::new((&stream).take(MAX_REQUEST as u64)).read_line(&mut line)?;
-            match serde_json::from_str::<Request>(line.trim()) {
+            match read_request(&stream)? {
                 Ok(request) => dispatch(request, ctx),
-                Err(e) => Response::failed(format!("bad request: {e}")),
+                Err(e) => Response::failed(e),
             }
         }
         Ok(false) => {

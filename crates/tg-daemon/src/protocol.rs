@@ -10,7 +10,7 @@
 //! ```
 //! The client half ([`call`]) is what `tollguard status|bans|ban|unban|reload` use.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::IpAddr;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -214,6 +214,15 @@ pub struct Counters {
     /// Offender histories forgotten past `forget_offenders_after`.
     #[serde(default)]
     pub offenders_forgotten: u64,
+}
+
+/// Reads one request the way the daemon does: the first line of at most [`MAX_REQUEST`] bytes,
+/// trimmed, as JSON. `Err` when the connection fails or the bytes are not UTF-8 (the client gets
+/// no answer); `Ok(Err(text))` when the line is not a request (the client is told why).
+pub fn read_request(input: impl Read) -> std::io::Result<Result<Request, String>> {
+    let mut line = String::new();
+    BufReader::new(input.take(MAX_REQUEST as u64)).read_line(&mut line)?;
+    Ok(serde_json::from_str::<Request>(line.trim()).map_err(|e| format!("bad request: {e}")))
 }
 
 /// Why a control command could not be sent.

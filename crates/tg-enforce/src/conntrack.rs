@@ -153,6 +153,8 @@ pub(crate) fn forget_now(ips: &HashSet<IpNet>) -> io::Result<usize> {
     Ok(deleted)
 }
 
+pub(crate) use netlink::parse_entry;
+
 /// One tracked flow: its original source and the attributes that name it exactly.
 #[derive(Debug)]
 pub(crate) struct Entry {

@@ -82,6 +82,14 @@ pub use ipset::IpsetEnforcer;
 pub use nft::{NftEnforcer, AGGREGATE_V4, AGGREGATE_V6, RESTORE_CHUNK};
 pub use tg_config::daemon::Backend;
 
+/// The conntrack dump reader, exposed for the fuzz target (`fuzz/fuzz_targets/netlink.rs`),
+/// not an API: a ctnetlink message's payload (after `nlmsghdr`) → the flow's original source and
+/// the attributes that name it for deletion, `None` when the message holds no such flow.
+#[doc(hidden)]
+pub fn parse_conntrack_entry(payload: &[u8]) -> Option<(IpAddr, Vec<u8>)> {
+    conntrack::parse_entry(payload).map(|e| (e.source, e.key))
+}
+
 /// Ban `net` for `secs` seconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BanOrder {

@@ -200,7 +200,8 @@ pub fn parse_remote_address(text: &str) -> Option<(IpAddr, u16, String)> {
     Some((tg_model::canonical_ip(ip), port, transport.to_string()))
 }
 
-/// `2024-05-01T12:00:00.123+0000` (or `-0500`, or without milliseconds) → Unix ms.
+/// `2024-05-01T12:00:00.123+0000` (or `-0500`, or without milliseconds) → Unix ms. The zone is
+/// exactly `±HHMM` (hours to 23, minutes to 59).
 pub fn parse_event_tv(text: &str) -> Option<i64> {
     let t = text.trim();
     let b = t.as_bytes();
@@ -225,8 +226,15 @@ pub fn parse_event_tv(text: &str) -> Option<i64> {
         "-" => -1,
         _ => return None,
     };
+    // Exactly `HHMM`: `str::parse` alone would take a sign (`+-1-1`) and minutes past 59.
+    if !rest[1..].bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
     let h: i64 = rest[1..3].parse().ok()?;
     let m: i64 = rest[3..5].parse().ok()?;
+    if h > 23 || m > 59 {
+        return None;
+    }
     Some((base - sign * (h * 3600 + m * 60)) * 1000 + ms)
 }
 
@@ -373,6 +381,21 @@ Event: Newchannel\r\nPrivilege: call,all\r\nChannel: PJSIP/1001-00000001\r\nExte
         ] {
             assert_eq!(parse_event_tv(bad), None, "{bad}");
         }
+        // Zones that are not `±HHMM`. The first is the `EventTV` of an input the `ami` fuzz
+        // target found (fuzz/corpus/ami/found-event-tv-zone-minutes), read as 90 minutes east.
+        for bad in [
+            "2026-12-07T16:58:22.110+0090",
+            "2024-05-01T07:00:00+-1-1",
+            "2024-05-01T07:00:00-+100",
+            "2024-05-01T07:00:00+2400",
+            "2024-05-01T07:00:00+ 100",
+        ] {
+            assert_eq!(parse_event_tv(bad), None, "{bad}");
+        }
+        assert_eq!(
+            parse_event_tv("2024-05-01T07:00:00+2359"),
+            Some(1_714_546_800_000 - 86_340_000)
+        );
         // Every cut of a valid stamp with a multi-byte character put in at every place.
         let good = "2024-05-01T07:00:00.123+0000";
         for i in 0..=good.len() {

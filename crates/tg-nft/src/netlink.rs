@@ -363,7 +363,8 @@ pub struct Ack {
     pub message: Option<String>,
 }
 
-/// Reads an `NLMSG_ERROR` message; a payload too short for its error code reads as `EPROTO`.
+/// Reads an `NLMSG_ERROR` message; a payload too short for its error code, or a code that is
+/// not 0 or a negated errno, reads as `EPROTO`.
 pub fn parse_ack(msg: &Message<'_>) -> Ack {
     let Some(code) = u32_at(msg.payload, 0).map(|c| c as i32) else {
         return Ack {
@@ -396,7 +397,13 @@ pub fn parse_ack(msg: &Message<'_>) -> Ack {
             .filter(|t| !t.is_empty());
     }
     Ack {
-        errno: code.checked_neg().unwrap_or(libc::EPROTO),
+        // The kernel sends 0 or a negated errno; anything else is not an answer we understand
+        // (and must not become a negative "errno").
+        errno: match code {
+            0 => 0,
+            c if c < 0 => c.checked_neg().unwrap_or(libc::EPROTO),
+            _ => libc::EPROTO,
+        },
         request_seq,
         message,
     }
@@ -505,5 +512,31 @@ mod tests {
         lying[20..24].copy_from_slice(&u32::MAX.to_ne_bytes());
         let ack = parse_ack(&messages(&lying)[0]);
         assert_eq!((ack.errno, ack.message), (libc::EPERM, None));
+    }
+
+    #[test]
+    fn a_positive_or_unnegatable_error_code_is_eproto_never_a_negative_errno() {
+        // Found by the `netlink` fuzz target (fuzz/corpus/netlink/found-positive-error-code): an
+        // NLMSG_ERROR whose code is positive (15) read as errno -15.
+        let found: &[u8] = &[
+            0x39, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x6c, 0x6c, 0x6c, 0x6c, 0x6c,
+            0x6c, 0xff, 0x0f, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0f, 0x00,
+            0x00, 0x00, 0x00, 0x00, 0x5b, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+            0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+            0x00, 0x00,
+        ];
+        let msgs = messages(found);
+        assert_eq!(msgs.len(), 1);
+        assert_eq!(parse_ack(&msgs[0]).errno, libc::EPROTO);
+        for (code, errno) in [
+            (15, libc::EPROTO),
+            (i32::MIN, libc::EPROTO),
+            (0, 0),
+            (-2, 2),
+        ] {
+            let mut buf = error_message(0, NLM_F_CAPPED, None);
+            buf[16..20].copy_from_slice(&code.to_ne_bytes());
+            assert_eq!(parse_ack(&messages(&buf)[0]).errno, errno, "code {code}");
+        }
     }
 }
